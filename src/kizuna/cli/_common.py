@@ -1,0 +1,140 @@
+"""Shared pieces of the CLI: the root app, platform access, output and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from kizuna.errors import KizunaError
+from kizuna.platform import Platform
+from kizuna.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="kizuna",
+    help="Kizuna (絆) — customer success on hard data: health, retention, lifecycle, plans.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+class _State:
+    home: Path | None = None
+    platform: Platform | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _root(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Data folder (default ./kizuna-data, or KIZUNA_HOME).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    state.home = home
+    state.platform = None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with ``--home`` taking precedence."""
+    try:
+        if state.home is not None:
+            return Settings(home=state.home)
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"KIZUNA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise KizunaError(f"invalid settings: {problems}") from None
+
+
+def get_platform(*, ready: bool = True) -> Platform:
+    """The platform for this invocation; by default checks the store is migrated."""
+    if state.platform is None:
+        state.platform = Platform.from_settings(load_settings())
+    if ready:
+        state.platform.store.ensure_ready()
+    return state.platform
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn service results (dataclasses, pydantic models, dates, decimals) into JSON."""
+    if hasattr(value, "model_dump"):
+        return to_jsonable(value.model_dump())
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: to_jsonable(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """Print ``result`` as JSON on stdout, or with ``render`` for people."""
+    if as_json:
+        sys.stdout.write(json.dumps(to_jsonable(result), ensure_ascii=False, indent=2) + "\n")
+    else:
+        render(result)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and turn Kizuna errors into a message and a non-zero exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except KizunaError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True
+        )
+        return 1
+    except typer.Abort:
+        err_console.print("aborted")
+        return 1
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except (typer.BadParameter, typer.UsageError) as exc:  # click.UsageError subclasses
+        exc.show()
+        return 2
+    except Exception as exc:
+        # click raises ClickException subclasses for bad usage; keep their own messages.
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    finally:
+        if state.platform is not None:
+            state.platform.close()
+            state.platform = None
+    return 0

@@ -1,0 +1,117 @@
+"""Where and how usage events are laid out on disk.
+
+Layout (under the lake root, ``<KIZUNA_HOME>/lake`` by default)::
+
+    events/
+      event_date=2025-01-31/
+        part-<writer>-<sequence>.parquet     zstd, sorted by (account_id, timestamp)
+    quarantine/
+      ...                                    bad events with their reason (lake issue)
+
+* ``event_date`` is the UTC calendar date of ``timestamp`` (Hive-style partition
+  folder, so DuckDB/Spark/Polars prune by date with ``hive_partitioning``).
+  The business-timezone day is derived at query time; partitioning by UTC keeps
+  a file's place independent of a setting that may change.
+* Within a file rows are sorted by ``account_id`` then ``timestamp``, and row
+  groups are bounded, so per-account scans touch few row groups (min/max stats).
+* Files are never modified after they are written: new data is a new part file.
+  Each part is written to a temporary name, fsynced and renamed into place, so a
+  crash never leaves a partial file visible to readers.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: The one schema of usage events in the lake.
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("message_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=True),
+        pa.field("event", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("properties", pa.string(), nullable=True),  # JSON object as text
+    ]
+)
+
+ROW_GROUP_SIZE = 128 * 1024
+TEMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class LakeLayout:
+    """Paths of the lake's areas under one root folder."""
+
+    root: Path
+
+    @property
+    def events_dir(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    def partition_dir(self, event_date: date) -> Path:
+        return self.events_dir / f"event_date={event_date.isoformat()}"
+
+    def new_part_path(self, event_date: date, writer: str | None = None, sequence: int = 0) -> Path:
+        """A fresh part file name in ``event_date``'s partition.
+
+        ``writer`` identifies the writing process (default: a random id), so
+        concurrent writers never pick the same name.
+        """
+        writer = writer or uuid.uuid4().hex[:12]
+        return self.partition_dir(event_date) / f"part-{writer}-{sequence:06d}.parquet"
+
+    def event_files(self) -> list[Path]:
+        """Every committed part file (temporary files are ignored), in path order."""
+        if not self.events_dir.exists():
+            return []
+        return sorted(self.events_dir.glob("event_date=*/*.parquet"))
+
+    def glob(self) -> str:
+        """A glob for engines that read Parquet directly (DuckDB, Spark)."""
+        return str(self.events_dir / "event_date=*" / "*.parquet")
+
+
+def atomic_write_parquet(table: pa.Table, path: Path, *, sort: bool = True) -> Path:
+    """Write ``table`` to ``path`` so that readers see all of it or nothing.
+
+    The rows are sorted by (account_id, timestamp) when ``sort`` is true.
+    Writes to ``path + '.tmp'``, fsyncs the file, renames it into place and
+    fsyncs the folder, so after return the file survives a crash.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if sort and table.num_rows:
+        table = table.sort_by([("account_id", "ascending"), ("timestamp", "ascending")])
+    tmp = path.with_name(path.name + TEMP_SUFFIX)
+    with open(tmp, "wb") as handle:
+        pq.write_table(
+            table,
+            handle,
+            compression="zstd",
+            row_group_size=ROW_GROUP_SIZE,
+            write_statistics=True,
+        )
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
