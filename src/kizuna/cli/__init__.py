@@ -14,7 +14,7 @@ import typer
 from kizuna.cli._common import app, run
 
 # Each module defines ``register(app)``. Order is the order of ``kizuna --help``.
-_COMMAND_MODULES = ("core", "data", "sim", "lake", "metrics", "retention")
+_COMMAND_MODULES = ("core", "data", "sim", "lake", "metrics", "retention", "api")
 
 for _name in _COMMAND_MODULES:
     import_module(f"kizuna.cli.{_name}").register(app)
