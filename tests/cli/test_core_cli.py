@@ -64,3 +64,8 @@ def test_bad_settings_are_reported_not_a_traceback(
     assert run(["--home", str(tmp_path), "info"]) == 1
     err = capsys.readouterr().err
     assert "KIZUNA_TIMEZONE" in err and "unknown timezone" in err
+
+
+def test_unknown_option_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--home", str(tmp_path), "init", "--bogus"]) == 2
+    assert "No such option: --bogus" in capsys.readouterr().err

@@ -122,17 +122,13 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except (typer.BadParameter, typer.UsageError) as exc:  # click.UsageError subclasses
-        exc.show()
-        return 2
-    except Exception as exc:
-        # click raises ClickException subclasses for bad usage; keep their own messages.
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:  # bad usage: typer's own message and exit code
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {exc}")
+        return int(getattr(exc, "exit_code", 2))
     finally:
         if state.platform is not None:
             state.platform.close()

@@ -72,12 +72,14 @@ def db_upgrade(
 def db_status(as_json: JsonOption = False) -> None:
     """Show the store's current and expected migration."""
     platform = get_platform(ready=False)
+    current = platform.store.current_revision()
+    head = platform.store.head_revision()
     result = {
         "store": platform.store.safe_url,
-        "current": platform.store.current_revision(),
-        "head": platform.store.head_revision(),
+        "current": current,
+        "head": head,
+        "up_to_date": current == head,
     }
-    result["up_to_date"] = result["current"] == result["head"]
     emit(
         result,
         as_json,
