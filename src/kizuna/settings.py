@@ -3,7 +3,8 @@
 Every setting has a working default, so ``kizuna demo`` needs no configuration.
 Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_DATABASE_URL``, ``KIZUNA_TIMEZONE``, ``KIZUNA_REPORTING_CURRENCY``,
-``KIZUNA_ENGINE``.
+``KIZUNA_ENGINE``, and for the API ``KIZUNA_CSM_SCOPE``, ``KIZUNA_SECRET_KEY``,
+``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,31 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
         description="Analytics engine for metrics and retention: duckdb, or spark (kizuna[spark]).",
+    )
+
+    # -- API and access (issue 7) ------------------------------------------
+    csm_scope: Literal["all", "own"] = Field(
+        default="all",
+        description=(
+            "What a CSM may read: 'all' accounts, or only their 'own' book (accounts they "
+            "own). CSMs write only their own accounts either way."
+        ),
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs UI session cookies. Unset means a random key kept in "
+            "<home>/secret_key (created on first use, readable by its owner only)."
+        ),
+    )
+    cookie_secure: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (turn off for plain-HTTP local use).",
+    )
+    event_body_limit: int = Field(
+        default=500 * 1024,
+        gt=0,
+        description="Largest accepted event-collection request body, in bytes (Segment: 500 KB).",
     )
 
     @field_validator("timezone")

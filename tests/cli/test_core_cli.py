@@ -66,6 +66,23 @@ def test_bad_settings_are_reported_not_a_traceback(
     assert "KIZUNA_TIMEZONE" in err and "unknown timezone" in err
 
 
-def test_unknown_option_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_option_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--home", str(tmp_path), "init", "--bogus"]) == 2
     assert "No such option: --bogus" in capsys.readouterr().err
+
+
+def test_exit_codes_raised_inside_commands_reach_the_shell() -> None:
+    import typer
+
+    from kizuna.cli._common import app
+
+    @app.command("fail-for-test", hidden=True)
+    def _fail() -> None:
+        raise typer.Exit(3)
+
+    try:
+        assert run(["fail-for-test"]) == 3
+    finally:
+        app.registered_commands.pop()

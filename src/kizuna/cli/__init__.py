@@ -14,7 +14,17 @@ import typer
 from kizuna.cli._common import app, run
 
 # Each module defines ``register(app)``. Order is the order of ``kizuna --help``.
-_COMMAND_MODULES = ("core", "data", "sim", "lake", "metrics", "retention", "api")
+_COMMAND_MODULES = (
+    "core",
+    "data",
+    "sim",
+    "lake",
+    "metrics",
+    "health",
+    "lifecycle",
+    "retention",
+    "api",
+)
 
 for _name in _COMMAND_MODULES:
     import_module(f"kizuna.cli.{_name}").register(app)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from kizuna.errors import KizunaError
 from kizuna.platform import Platform
@@ -111,10 +112,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and turn Kizuna errors into a message and a non-zero exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        # outside standalone mode, typer.Exit(n) raised in a command comes back as n
+        if isinstance(code, int) and code:
+            return code
     except KizunaError as exc:
+        # escape(): messages may contain [brackets] that rich would take for markup
         err_console.print(
-            f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
         return 1
     except typer.Abort:
@@ -127,7 +132,7 @@ def run(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            err_console.print(f"error: {exc}")
+            err_console.print(f"error: {escape(str(exc))}")
         return int(getattr(exc, "exit_code", 2))
     finally:
         if state.platform is not None:

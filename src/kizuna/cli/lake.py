@@ -1,9 +1,106 @@
-"""CLI commands of the lake capability (filled in as the capability lands)."""
+"""CLI commands of the lake capability: ingest, quarantine, replay."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kizuna.cli._common import JsonOption, console, emit, get_platform
+from kizuna.lake.ingest import ingest_file
+from kizuna.lake.layout import LakeLayout
+from kizuna.lake.quarantine import replay, summarise
+
+lake_app = typer.Typer(help="The usage-event lake: quarantine and replay.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``kizuna ingest`` and the ``kizuna lake`` group to the root app."""
+    app.command("ingest")(ingest)
+    app.add_typer(lake_app, name="lake")
+
+
+def ingest(
+    file: Path = typer.Argument(..., help="JSON Lines, CSV, Parquet or Segment JSON file."),
+    fmt: str | None = typer.Option(
+        None, "--format", help="jsonl, csv, parquet or json (default: from the file name)."
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Land usage events from FILE in the lake (bad ones go to the quarantine)."""
+    platform = get_platform()
+    if as_json:
+        report = ingest_file(platform, file, fmt=fmt)
+    else:
+        with Progress(
+            TextColumn("[bold]ingest[/] {task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(file.name, total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = ingest_file(platform, file, fmt=fmt, progress=progress)
+
+    def render(r: Any) -> None:
+        console.print(
+            f"[green]{r.accepted}[/] accepted, {r.duplicates} duplicates, "
+            f"[{'red' if r.quarantined else 'green'}]{r.quarantined}[/] quarantined"
+        )
+        for problem in r.problems[:20]:
+            console.print(f"  - {problem}", highlight=False)
+        hidden = max(0, len(r.problems) - 20) + r.problems_omitted
+        if hidden:
+            console.print(f"  … and {hidden} more (see 'kizuna lake quarantine')")
+
+    emit(report, as_json, render)
+
+
+@lake_app.command("quarantine")
+def quarantine(
+    samples: int = typer.Option(3, "--samples", help="Sample records shown per reason."),
+    as_json: JsonOption = False,
+) -> None:
+    """List quarantined events: counts by reason and samples."""
+    platform = get_platform(ready=False)
+    summary = summarise(LakeLayout(platform.settings.lake_dir), samples)
+
+    def render(s: Any) -> None:
+        console.print(f"{s.total} quarantined event(s)")
+        if not s.total:
+            return
+        table = Table("reason", "count")
+        for reason, count in s.by_reason.items():
+            table.add_row(reason, str(count))
+        console.print(table)
+        for row in s.samples:
+            console.print(
+                f"  [{row['reason']}] {row['where']}: {row['message']}  {row['raw'][:120]}",
+                highlight=False,
+                markup=False,
+            )
+
+    emit(summary, as_json, render)
+
+
+@lake_app.command("replay")
+def replay_command(as_json: JsonOption = False) -> None:
+    """Re-ingest quarantined events whose account now exists."""
+    platform = get_platform()
+    report = replay(platform)
+    emit(
+        report,
+        as_json,
+        lambda r: console.print(
+            f"{r.candidates} replayable: {r.accepted} landed, {r.duplicates} already in the "
+            f"lake, {r.still_quarantined} still quarantined"
+        ),
+    )

@@ -83,10 +83,14 @@ class LakeLayout:
         return str(self.events_dir / "event_date=*" / "*.parquet")
 
 
-def atomic_write_parquet(table: pa.Table, path: Path, *, sort: bool = True) -> Path:
+def atomic_write_parquet(
+    table: pa.Table, path: Path, *, sort: bool = True, store_schema: bool = True
+) -> Path:
     """Write ``table`` to ``path`` so that readers see all of it or nothing.
 
     The rows are sorted by (account_id, timestamp) when ``sort`` is true.
+    ``store_schema=False`` leaves out Arrow's own schema, so dictionary-encoded
+    string columns read back as plain strings.
     Writes to ``path + '.tmp'``, fsyncs the file, renames it into place and
     fsyncs the folder, so after return the file survives a crash.
     """
@@ -101,6 +105,7 @@ def atomic_write_parquet(table: pa.Table, path: Path, *, sort: bool = True) -> P
             compression="zstd",
             row_group_size=ROW_GROUP_SIZE,
             write_statistics=True,
+            store_schema=store_schema,
         )
         handle.flush()
         os.fsync(handle.fileno())

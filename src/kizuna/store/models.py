@@ -323,3 +323,13 @@ ALL_MODELS: tuple[type[Base], ...] = (
     Activity,
     FxRate,
 )
+
+# Tables of users' credentials, tokens, event sources and the audit log (issue 7)
+# live in their own module; importing it registers them in Base.metadata.
+from kizuna.store import auth_models as _auth_models  # noqa: E402, F401
+
+# A CSM's manual sentiment (issue 4, health) lives in its own module likewise.
+from kizuna.store import health_models as _health_models  # noqa: E402, F401
+
+# Milestone completions, stage transitions and lifecycle runs (issue 6, lifecycle).
+from kizuna.store import lifecycle_models as _lifecycle_models  # noqa: E402, F401

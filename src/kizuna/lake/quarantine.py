@@ -1,0 +1,133 @@
+"""The quarantine: events that could not land, kept with their reason.
+
+Nothing sent to Kizuna is silently dropped. A record that cannot become a lake
+row (unknown account, unparseable timestamp, missing field, ...) is written to
+``<lake>/quarantine/received_date=YYYY-MM-DD/part-*.parquet`` with the raw
+record as JSON text, the reason code and message, where it came from and when
+it arrived. :func:`replay` re-ingests those whose account now exists and
+removes them from the quarantine only after they landed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kizuna.lake.layout import LakeLayout, atomic_write_parquet
+
+if TYPE_CHECKING:
+    from kizuna.platform import Platform
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("where", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("field", pa.string(), nullable=True),
+        pa.field("message_id", pa.string(), nullable=True),
+        pa.field("account_id", pa.string(), nullable=True),
+        pa.field("raw", pa.string(), nullable=False),
+    ]
+)
+
+
+def quarantine_path(layout: LakeLayout, received_at: datetime, batch: str) -> Path:
+    folder = layout.quarantine_dir / f"received_date={received_at.date().isoformat()}"
+    return folder / f"part-{batch}.parquet"
+
+
+def quarantine_files(layout: LakeLayout) -> list[Path]:
+    if not layout.quarantine_dir.exists():
+        return []
+    return sorted(layout.quarantine_dir.glob("received_date=*/*.parquet"))
+
+
+def read_quarantine(layout: LakeLayout) -> pa.Table:
+    """Every quarantined record, one row each."""
+    files = quarantine_files(layout)
+    if not files:
+        return QUARANTINE_SCHEMA.empty_table()
+    return pa.concat_tables(pq.read_table(f, schema=QUARANTINE_SCHEMA) for f in files)
+
+
+@dataclass
+class QuarantineSummary:
+    """Counts by reason and a few samples of each."""
+
+    total: int
+    by_reason: dict[str, int]
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def summarise(layout: LakeLayout, samples_per_reason: int = 3) -> QuarantineSummary:
+    table = read_quarantine(layout)
+    reasons = table.column("reason").to_pylist()
+    counts = Counter(reasons)
+    samples: list[dict[str, Any]] = []
+    seen: Counter[str] = Counter()
+    for row in table.to_pylist():
+        if seen[row["reason"]] < samples_per_reason:
+            seen[row["reason"]] += 1
+            samples.append(row)
+    return QuarantineSummary(
+        total=table.num_rows, by_reason=dict(sorted(counts.items())), samples=samples
+    )
+
+
+@dataclass
+class ReplayReport:
+    """What a replay did: landed = accepted + duplicates (already in the lake)."""
+
+    candidates: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    still_quarantined: int = 0
+
+
+def replay(platform: Platform) -> ReplayReport:
+    """Re-ingest quarantined events whose account now exists.
+
+    Each quarantine file is rewritten (atomically) without the records that
+    landed, after they landed: a crash in between leaves them in quarantine,
+    and the next replay finds them as duplicates and removes them then.
+    """
+    from kizuna.lake.ingest import ingest_parsed, known_accounts
+
+    layout = LakeLayout(platform.settings.lake_dir)
+    report = ReplayReport()
+    for path in quarantine_files(layout):
+        table = pq.read_table(path, schema=QUARANTINE_SCHEMA)
+        unknown = pc.equal(table.column("reason"), "unknown_account").to_pylist()
+        accounts = table.column("account_id").to_pylist()
+        known = known_accounts(platform, {a for a, u in zip(accounts, unknown, strict=True) if u})
+        rows = [
+            i for i, (a, u) in enumerate(zip(accounts, unknown, strict=True)) if u and a in known
+        ]
+        if not rows:
+            continue
+        raws = table.column("raw").take(rows).to_pylist()
+        records = [orjson.loads(raw) for raw in raws]
+        result, landed = ingest_parsed(
+            platform, records, source=f"replay:{path.name}", write_quarantine=False
+        )
+        report.candidates += len(rows)
+        report.accepted += result.accepted
+        report.duplicates += result.duplicates
+        report.still_quarantined += result.quarantined
+        landed_rows = {rows[i] for i in landed}
+        keep = [i for i in range(table.num_rows) if i not in landed_rows]
+        if keep:
+            atomic_write_parquet(table.take(keep), path, sort=False)
+        else:
+            path.unlink()
+    return report

@@ -1,0 +1,62 @@
+"""Lifecycle stages, onboarding milestones and time to value (issue 6).
+
+Definitions are data (``default_lifecycle.yaml``, or ``<KIZUNA_HOME>/lifecycle.yaml``):
+stages with entry rules evaluated in order, and onboarding templates per
+segment whose milestones complete manually or automatically. See
+``docs/lifecycle.md``.
+"""
+
+from kizuna.lifecycle.definitions import (
+    FACTS,
+    Condition,
+    LifecycleDefinition,
+    MilestoneDefinition,
+    OnboardingTemplate,
+    Rule,
+    StageDefinition,
+    definition_for,
+    load_definition,
+    parse_definition,
+)
+from kizuna.lifecycle.milestones import Completion, MilestoneStatus
+from kizuna.lifecycle.onboarding import (
+    OnboardingReport,
+    OnboardingSummary,
+    onboarding_report,
+    time_to_value,
+)
+from kizuna.lifecycle.stages import (
+    AccountLifecycle,
+    ComputeResult,
+    Transition,
+    complete_milestone,
+    compute_lifecycle,
+    show_account,
+    stored_transitions,
+)
+
+__all__ = [
+    "FACTS",
+    "AccountLifecycle",
+    "Completion",
+    "ComputeResult",
+    "Condition",
+    "LifecycleDefinition",
+    "MilestoneDefinition",
+    "MilestoneStatus",
+    "OnboardingReport",
+    "OnboardingSummary",
+    "OnboardingTemplate",
+    "Rule",
+    "StageDefinition",
+    "Transition",
+    "complete_milestone",
+    "compute_lifecycle",
+    "definition_for",
+    "load_definition",
+    "onboarding_report",
+    "parse_definition",
+    "show_account",
+    "stored_transitions",
+    "time_to_value",
+]

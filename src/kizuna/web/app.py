@@ -1,0 +1,126 @@
+"""The web UI as an ASGI app: pages, static files, and errors rendered as pages.
+
+:func:`create_web_app` builds the UI; the API mounts it at ``/ui``
+(:func:`mount_web`), and :func:`create_standalone_app` serves it alone (the
+demo, tests). The UI is its own sub-application so its errors render as pages
+while the API keeps answering ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module, resources
+from importlib.util import find_spec
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kizuna.errors import KizunaError, MissingExtra
+from kizuna.platform import Platform
+from kizuna.web.pages import LoginRequired, NavEntry, build_environment, page_context, render
+from kizuna.web.routes import PAGE_MODULES
+from kizuna.web.session import SessionCodec
+
+log = logging.getLogger("kizuna.web")
+
+MOUNT_PATH = "/ui"
+_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+
+def _plotly_js() -> Path:
+    spec = find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtra("web", "charts in the web UI")
+    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+
+
+def create_web_app(platform: Platform) -> FastAPI:
+    """The web UI over ``platform``: every page module in :data:`PAGE_MODULES`."""
+    app = FastAPI(title="Kizuna UI", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.platform = platform
+    app.state.templates = build_environment()
+    app.state.session_codec = SessionCodec(platform.settings)
+    nav: list[NavEntry] = []
+    for name in PAGE_MODULES:
+        module = import_module(f"kizuna.web.routes.{name}")
+        app.include_router(module.router)
+        nav.extend(getattr(module, "NAV", ()))
+    app.state.nav = sorted(nav, key=lambda n: n.order)
+    plotly_js = _plotly_js()
+    static_root = resources.files("kizuna.web") / "static"
+
+    @app.get("/static/plotly.min.js", name="plotly_js", include_in_schema=False)
+    def plotly_bundle() -> Response:
+        # Streamed from the installed plotly package: no copy in the repository, no CDN.
+        return FileResponse(
+            plotly_js,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    @app.get("/static/{name}", name="static", include_in_schema=False)
+    def static_file(name: str) -> Response:
+        suffix = Path(name).suffix
+        target = static_root / name
+        if "/" in name or suffix not in _STATIC_TYPES or not target.is_file():
+            raise StarletteHTTPException(404)
+        return Response(
+            target.read_bytes(),
+            media_type=_STATIC_TYPES[suffix],
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    _add_error_pages(app)
+    return app
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> Response:
+        url = request.scope.get("root_path", "") + str(request.app.url_path_for("login_page"))
+        return RedirectResponse(f"{url}?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(KizunaError)
+    async def kizuna_error(request: Request, exc: KizunaError) -> Response:
+        return _error_page(request, exc.status_code, exc.title, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
+        return _error_page(request, 400, "Invalid input", f"check: {fields}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = "Not found" if exc.status_code == 404 else "Error"
+        return _error_page(request, exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Logged with its traceback for the operator; the page never shows one.
+        log.exception("unexpected error on %s", request.url.path)
+        return _error_page(request, 500, "Internal error", "something went wrong on our side")
+
+
+def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    ctx = page_context(request)
+    return render(ctx, "error.html", status_code=status, title=title, detail=detail, status=status)
+
+
+def mount_web(app: FastAPI, platform: Platform, path: str = MOUNT_PATH) -> None:
+    """Mount the UI into an existing app (the API) at ``path``."""
+    app.mount(path, create_web_app(platform), name="ui")
+
+
+def create_standalone_app(platform: Platform) -> FastAPI:
+    """The UI alone at ``/ui``, with ``/`` redirecting to it."""
+    root = FastAPI(title="Kizuna", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @root.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse(f"{MOUNT_PATH}/", status_code=307)
+
+    mount_web(root, platform)
+    return root

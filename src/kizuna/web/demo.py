@@ -1,0 +1,109 @@
+"""Serving the UI at the end of ``kizuna demo``: a demo login, the daily run, then uvicorn.
+
+The simulated history ends on a fixed date, so the demo's clock is stopped on
+that date: "today" on every page is the last simulated day. If nothing has
+been computed yet, the daily run (metrics, 90 days of health, lifecycle) runs
+once through the analytics services before serving.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from kizuna.auth.users import add_user, list_users
+from kizuna.clock import FixedClock
+from kizuna.errors import KizunaError
+from kizuna.platform import Platform
+from kizuna.store.models import TeamRole
+from kizuna.web import insights
+
+DEMO_EMAIL = "demo@kizuna.example"
+DEMO_PASSWORD = "kizuna-demo"  # a local demo on loopback; never use it anywhere else
+HEALTH_HISTORY_DAYS = 90
+HEALTH_STEP_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    url: str
+    email: str
+    password: str
+
+
+def ensure_demo_login(platform: Platform) -> None:
+    """Give the demo an admin login (kept when it already exists)."""
+    if any(u.email == DEMO_EMAIL for u in list_users(platform)):
+        return
+    add_user(
+        platform,
+        member_id="demo-admin",
+        name="Demo Admin",
+        email=DEMO_EMAIL,
+        role=TeamRole.ADMIN,
+        password=DEMO_PASSWORD,
+    )
+
+
+def run_daily_once(
+    platform: Platform, as_of: date, say: Callable[[str], None] = lambda _: None
+) -> None:
+    """Compute metrics, health history and lifecycle as of ``as_of`` unless already computed."""
+    from kizuna.health import compute_health_range
+    from kizuna.health.snapshots import snapshot_dates
+    from kizuna.lifecycle import compute_lifecycle, definition_for
+    from kizuna.metrics.service import compute_metrics
+
+    if as_of in snapshot_dates(platform.settings):
+        return
+    start = as_of - timedelta(days=HEALTH_HISTORY_DAYS)
+    days = [start + timedelta(days=d) for d in range(0, HEALTH_HISTORY_DAYS + 1, HEALTH_STEP_DAYS)]
+    if days[-1] != as_of:
+        days.append(as_of)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        say(f"computing metrics on {len(days)} dates up to {as_of} ...")
+        compute_metrics(platform, days)
+        say("computing health history ...")
+        for day in days:
+            compute_health_range(platform, day, day)
+        say("computing lifecycle stages and milestones ...")
+        compute_lifecycle(platform, definition_for(platform.settings.home), as_of)
+
+
+def serve_demo(
+    platform: Platform,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    as_of: date | None = None,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Prepare and serve the UI (and the API) on the demo data until interrupted."""
+    import uvicorn
+
+    from kizuna.web.app import MOUNT_PATH, create_standalone_app, mount_web
+
+    settings = platform.settings.model_copy(update={"cookie_secure": False})
+    clock = FixedClock(datetime.combine(as_of, time(12), tzinfo=UTC)) if as_of else platform.clock
+    demo = Platform(settings=settings, store=platform.store, clock=clock)
+    ensure_demo_login(demo)
+    try:
+        run_daily_once(demo, demo.today(), say)
+    except KizunaError as exc:  # the UI still serves; pages say what is not computed
+        say(f"the daily run failed, some panels will say 'not computed yet': {exc}")
+    say("preparing the dashboards ...")
+    insights.warm(demo)
+    try:
+        from kizuna.api.app import create_app
+    except ImportError:  # pragma: no cover - the API ships with the package
+        app = create_standalone_app(demo)
+    else:
+        app = create_app(demo)
+        if not any(getattr(r, "path", None) == MOUNT_PATH for r in app.routes):
+            mount_web(app, demo)
+    login = DemoLogin(f"http://{host}:{port}{MOUNT_PATH}/", DEMO_EMAIL, DEMO_PASSWORD)
+    say(f"Kizuna UI on {login.url}  (log in as {login.email} / {login.password}; Ctrl+C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

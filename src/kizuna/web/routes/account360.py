@@ -1,0 +1,57 @@
+"""The account 360: header, health, usage, contracts, contacts, timeline, lifecycle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import RedirectResponse, Response
+
+from kizuna.errors import InvalidInput, PermissionDenied
+from kizuna.web import insights, views
+from kizuna.web.pages import PageContext, login_required, render
+from kizuna.web.session import csrf_ok
+
+router = APIRouter()
+
+
+def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: object) -> Response:
+    view = views.account_360(ctx.platform, ctx.caller, account_id)
+    health = insights.health_detail(ctx.platform, account_id)
+    usage = insights.usage_charts(ctx.platform, account_id)
+    arr_history = insights.arr_history_chart(ctx.platform, account_id)
+    return render(
+        ctx,
+        "account360.html",
+        status_code=status_code,
+        view=view,
+        health=health,
+        usage=usage,
+        lifecycle=view.lifecycle,
+        arr_history=arr_history,
+        **extra,
+    )
+
+
+@router.get("/accounts/{account_id}", name="account")
+def account_page(account_id: str, ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
+    return _page(ctx, account_id)
+
+
+@router.post("/accounts/{account_id}/milestones/{milestone_id}/done", name="milestone_done")
+def milestone_done(
+    account_id: str,
+    milestone_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Annotated[str, Form()] = "",
+    done_on: Annotated[str, Form()] = "",
+) -> Response:
+    if ctx.session is None or not csrf_ok(ctx.session, csrf_token):
+        raise PermissionDenied("the form expired: reload the page and try again")
+    try:
+        insights.mark_milestone_done(ctx.platform, ctx.caller, account_id, milestone_id, done_on)
+    except InvalidInput as exc:
+        errors = {p.field or "form": p.message for p in exc.problems} or {"form": exc.message}
+        return _page(ctx, account_id, status_code=422, milestone_errors={milestone_id: errors})
+    target = ctx.url("account", account_id=account_id) + "#lifecycle"
+    return RedirectResponse(target, status_code=303)

@@ -1,0 +1,22 @@
+"""Retention: cohort heat maps (logo and revenue), ARR movements by month, renewal rate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from kizuna.web import insights, views
+from kizuna.web.pages import NavEntry, PageContext, login_required, render
+
+router = APIRouter()
+NAV = (NavEntry("retention", "Retention", order=30),)
+
+
+@router.get("/retention", name="retention")
+def retention_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
+    query, _, errors = views.parse_portfolio_query(ctx.request.query_params)
+    data = insights.retention_page(ctx.platform, ctx.caller, query)
+    options = views.filter_options(ctx.platform, ctx.caller)
+    return render(ctx, "retention.html", query=query, data=data, errors=errors, options=options)
