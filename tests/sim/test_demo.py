@@ -33,6 +33,20 @@ def test_demo_loads_every_simulated_row(platform: Platform) -> None:
     again = run_demo(platform, SMALL.model_copy(update={"accounts": 30}), force=True)
     assert again.loaded["accounts"] == 30 and again.loaded == again.simulation.rows
     assert len(layout.event_files()) == again.simulation.event_partitions
+    # ... and what it replaced is kept: the 40 accounts and their events
+    assert again.backup is not None and again.backup.parent == platform.settings.home / "backups"
+    assert _backed_up_accounts(again.backup) == 40
+    assert len(list((again.backup / "lake-events").glob("event_date=*/*.parquet"))) == 181
+
+
+def _backed_up_accounts(backup: Path) -> int:
+    sqlite_copy = backup / "kizuna.sqlite3"
+    if sqlite_copy.exists():
+        import sqlite3
+
+        with sqlite3.connect(sqlite_copy) as conn:
+            return int(conn.execute("select count(*) from accounts").fetchone()[0])
+    return len((backup / "accounts.jsonl").read_text().splitlines())
 
 
 def test_demo_cli_json(

@@ -127,6 +127,8 @@ def demo(
         console.print(
             f"store {r.store}; events in {r.lake_events_dir}; ground truth {r.truth_file}"
         )
+        if r.backup is not None:
+            console.print(f"the data it replaced was saved in {r.backup}")
 
     emit(result, as_json, render)
     if serve and not as_json:

@@ -1,20 +1,22 @@
 """``kizuna demo`` as a service: a fresh store loaded with a simulated customer base.
 
 Steps: refuse if the data folder already holds a store (unless ``force``, which
-drops it), migrate a fresh store, simulate into a temporary folder inside the
-data folder, import the tables with :func:`kizuna.dataio.import_file` (in
-reference order), move the event partitions into the lake and keep the ground
-truth under ``<home>/sim/``.
+backs it up under ``<home>/backups/`` and then replaces it), migrate a fresh
+store, simulate into a temporary folder inside the data folder, import the
+tables with :func:`kizuna.dataio.import_file` (in reference order), move the
+event partitions into the lake and keep the ground truth under ``<home>/sim/``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 
 from kizuna.errors import Conflict
@@ -59,6 +61,7 @@ class DemoSummary:
     loaded: dict[str, int]  # import table -> rows now in the store
     lake_events_dir: Path
     truth_file: Path
+    backup: Path | None = None  # where replaced data was saved (``force``)
 
 
 def existing_data(platform: Platform) -> str | None:
@@ -72,8 +75,56 @@ def existing_data(platform: Platform) -> str | None:
     return None
 
 
-def reset_data(platform: Platform) -> None:
-    """Drop every table of the store and remove the lake's events and the sim truth."""
+def backup_data(platform: Platform) -> Path:
+    """Copy the store and move the lake's events and sim truth into a new backup folder.
+
+    Users' data is never dropped without a way back: SQLite stores are copied with
+    SQLite's online backup API; other stores are dumped table by table as JSON Lines
+    (one file per table, rows as the database returns them). Returns the folder.
+    """
+    stamp = platform.clock.now().strftime("%Y%m%dT%H%M%S%fZ")
+    backups = platform.settings.home / "backups"
+    backups.mkdir(parents=True, exist_ok=True)
+    target = backups / f"before-demo-{stamp}"
+    n = 0
+    while True:  # a fixed clock (tests) or a fast second run gives the same stamp
+        try:
+            target.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            target = backups / f"before-demo-{stamp}-{n}"
+    engine = platform.store.engine
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            source = conn.connection.dbapi_connection
+            copy = sqlite3.connect(target / "kizuna.sqlite3")
+            try:
+                source.backup(copy)  # type: ignore[union-attr]
+            finally:
+                copy.close()
+    else:
+        metadata = sa.MetaData()
+        with engine.connect() as conn:
+            metadata.reflect(conn)
+            for table in metadata.sorted_tables:
+                with open(target / f"{table.name}.jsonl", "wb") as handle:
+                    for row in conn.execute(table.select()).mappings():
+                        record = {str(k): v for k, v in row.items()}  # names may be quoted_name
+                        handle.write(orjson.dumps(record, default=str) + b"\n")
+    for folder, name in (
+        (LakeLayout(platform.settings.lake_dir).events_dir, "lake-events"),
+        (platform.settings.home / "sim", "sim"),
+    ):
+        if folder.exists():
+            os.replace(folder, target / name)
+    return target
+
+
+def reset_data(platform: Platform) -> Path:
+    """Back up (see :func:`backup_data`), then drop every table of the store and
+    remove the lake's events and the sim truth. Returns the backup folder."""
+    backup = backup_data(platform)
     engine = platform.store.engine
     metadata = sa.MetaData()
     with engine.connect() as conn:
@@ -90,6 +141,7 @@ def reset_data(platform: Platform) -> None:
         platform.settings.home / "sim",
     ):
         shutil.rmtree(folder, ignore_errors=True)
+    return backup
 
 
 def run_demo(
@@ -105,8 +157,7 @@ def run_demo(
     reason = existing_data(platform)
     if reason and not force:
         raise Conflict(f"{reason}; use --force to replace it, or another --home")
-    if reason:
-        reset_data(platform)
+    backup = reset_data(platform) if reason else None
     home = platform.settings.home
     home.mkdir(parents=True, exist_ok=True)
     platform.store.upgrade()
@@ -137,6 +188,7 @@ def run_demo(
         loaded=loaded,
         lake_events_dir=layout.events_dir,
         truth_file=truth_dir / TRUTH_FILE,
+        backup=backup,
     )
 
 
