@@ -1,11 +1,15 @@
 """Benchmark: all monthly ARR movements and cohorts for 100k accounts and 1M contract lines.
 
-Builds a synthetic SQLite store in a temporary folder (numpy → SQLAlchemy bulk
-insert), loads it into the engine once (timed separately), then times monthly
-movements over the whole history plus monthly cohorts through the Ibis/DuckDB
-code path, and the same with a naive pandas implementation; checks they agree.
+Builds a synthetic SQLite store in a temporary folder (numpy → values encoded by
+the model column types → driver ``executemany``), loads it into the engine once
+(timed separately), then times monthly movements over the whole history plus
+monthly cohorts through the Ibis/DuckDB code path (wall and process CPU time,
+caches cleared before every repeat), and the same with a naive pandas
+implementation; checks they agree to the cent. Prints the load average: the
+machine is shared.
 
     python bench/retention/run.py [--accounts 100000] [--lines 1000000] [--repeat 3]
+                                  [--store-dir DIR]  # keep and reuse the filled store
 """
 
 from __future__ import annotations
