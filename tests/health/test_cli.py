@@ -81,7 +81,7 @@ def test_errors_exit_non_zero_with_the_reason(
     assert run([*cli, "health", "show", "A1"]) == 1
     assert "no health snapshots yet" in capsys.readouterr().err
     assert run([*cli, "health", "compute", "--as-of", "30/06/2025"]) == 1
-    assert "--as-of must be a date" in capsys.readouterr().err
+    assert "--as-of: '30/06/2025' is not a date; use YYYY-MM-DD" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ngroups: []\n")
     assert run([*cli, "health", "scorecards", "--scorecard", str(bad)]) == 1

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from kizuna.errors import KizunaError
+from kizuna.errors import InvalidInput, KizunaError, Problem
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 
@@ -104,6 +104,27 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         sys.stdout.write(json.dumps(to_jsonable(result), ensure_ascii=False, indent=2) + "\n")
     else:
         render(result)
+
+
+def parse_dates(**values: str | None) -> dict[str, date | None]:
+    """ISO dates from options, by keyword (``from_`` is ``--from``); every bad one
+    reported at once."""
+    out: dict[str, date | None] = {}
+    problems = []
+    for name, text in values.items():
+        if text is None:
+            out[name] = None
+            continue
+        try:
+            out[name] = date.fromisoformat(text)
+        except ValueError:
+            flag = "--" + name.rstrip("_").replace("_", "-")
+            problems.append(
+                Problem(f"{text!r} is not a date; use YYYY-MM-DD", where=flag, field=name)
+            )
+    if problems:
+        raise InvalidInput("invalid dates", problems)
+    return out
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]

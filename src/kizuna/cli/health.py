@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from kizuna.cli._common import JsonOption, console, emit, get_platform
+from kizuna.cli._common import JsonOption, console, emit, get_platform, parse_dates
 from kizuna.errors import InvalidInput
 from kizuna.health import (
     compute_health_range,
@@ -44,15 +43,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(health_app, name="health")
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{option} must be a date like 2025-06-30, got {value!r}") from None
-
-
 def _fmt(score: float | None, signed: bool = False) -> str:
     if score is None:
         return "—"
@@ -72,7 +62,7 @@ def compute(
 ) -> None:
     """Compute every account's health as of a date or a date range (replaces snapshots)."""
     platform = get_platform()
-    day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
+    day, first, last = parse_dates(as_of=as_of, from_=start, to=end).values()
     if day is not None and (first or last):
         raise InvalidInput("give --as-of or --from/--to, not both")
     if (first is None) != (last is None):
@@ -106,7 +96,9 @@ def show(
 ) -> None:
     """One account's score, band, groups, measures and contributions, trend and top movers."""
     platform = get_platform(ready=False)
-    result = explain_account(platform.settings, account, _date(as_of, "--as-of"), history_days)
+    result = explain_account(
+        platform.settings, account, parse_dates(as_of=as_of)["as_of"], history_days
+    )
 
     def render(r: dict[str, Any]) -> None:
         band = r["band"] or "no data"
@@ -162,7 +154,7 @@ def list_command(
 ) -> None:
     """Accounts by health, lowest first, with their 7- and 30-day changes."""
     platform = get_platform(ready=False)
-    result = list_health(platform.settings, _date(as_of, "--as-of"), band, segment, limit)
+    result = list_health(platform.settings, parse_dates(as_of=as_of)["as_of"], band, segment, limit)
 
     def render(r: dict[str, Any]) -> None:
         table = Table("account", "name", "segment", "score", "band", "7d", "30d", "missing")
@@ -196,7 +188,9 @@ def sentiment(
 ) -> None:
     """Record a CSM's manual sentiment about an account (counts from today)."""
     platform = get_platform()
-    entry = record_sentiment(platform, account, value, by, comment, _date(expires, "--expires"))
+    entry = record_sentiment(
+        platform, account, value, by, comment, parse_dates(expires=expires)["expires"]
+    )
     emit(
         entry,
         as_json,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from kizuna.cli._common import JsonOption, console, emit, get_platform
+from kizuna.cli._common import JsonOption, console, emit, get_platform, parse_dates
 from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.metrics import compute_metrics, explain_metric, load_definitions, read_metric_values
 
@@ -27,17 +27,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(metrics_app, name="metrics")
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{option} must be a date", [Problem(f"not a YYYY-MM-DD date: {value!r}", field=option)]
-        ) from None
-
-
 @metrics_app.command("compute")
 def compute(
     as_of: str | None = typer.Option(None, "--as-of", help="Date to compute (default: today)."),
@@ -49,7 +38,7 @@ def compute(
 ) -> None:
     """Compute every metric for every account as of a date (or dates) and store them."""
     platform = get_platform()
-    first, last = _date(start, "--from"), _date(end, "--to")
+    first, last = parse_dates(from_=start, to=end).values()
     if (first is None) != (last is None):
         raise InvalidInput(
             "give both --from and --to", [Problem("both or neither", field="--from")]
@@ -64,7 +53,7 @@ def compute(
             raise InvalidInput("--to is before --from", [Problem("swap them", field="--to")])
         dates = [first + timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
     else:
-        dates = [_date(as_of, "--as-of") or platform.today()]
+        dates = [parse_dates(as_of=as_of)["as_of"] or platform.today()]
     run = compute_metrics(platform, dates, load_definitions(definitions))
     emit(
         run,
@@ -84,7 +73,7 @@ def show(
 ) -> None:
     """Show an account's stored metric values."""
     platform = get_platform()
-    day = _date(as_of, "--as-of")
+    day = parse_dates(as_of=as_of)["as_of"]
     table = read_metric_values(platform, as_of=day, account_id=account)
     if table.num_rows == 0:
         raise NotFound(
@@ -123,7 +112,7 @@ def explain(
     """Print the definition and the SQL the active engine runs for a metric."""
     platform = get_platform()
     metrics = load_definitions(definitions)
-    sql = explain_metric(platform, name, _date(as_of, "--as-of"), metrics)
+    sql = explain_metric(platform, name, parse_dates(as_of=as_of)["as_of"], metrics)
     definition = metrics.get(name).model_dump(exclude_none=True, by_alias=True)
     result = {"metric": definition, "engine": platform.settings.engine, "sql": sql}
 

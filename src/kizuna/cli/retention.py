@@ -12,8 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kizuna.cli._common import JsonOption, console, emit, get_platform, to_jsonable
-from kizuna.errors import InvalidInput, Problem
+from kizuna.cli._common import JsonOption, console, emit, get_platform, parse_dates, to_jsonable
 from kizuna.retention import (
     DEFAULT_GRACE_DAYS,
     Ledger,
@@ -59,26 +58,6 @@ def register(app: typer.Typer) -> None:
     app.command("renewals")(renewals_command)
     app.command("cohorts")(cohorts)
     app.add_typer(arr_app, name="arr")
-
-
-def parse_dates(**values: str | None) -> dict[str, date | None]:
-    """ISO dates from options; every bad one reported at once."""
-    out: dict[str, date | None] = {}
-    problems = []
-    for name, text in values.items():
-        if text is None:
-            out[name] = None
-            continue
-        try:
-            out[name] = date.fromisoformat(text)
-        except ValueError:
-            flag = "--" + name.replace("_", "-")
-            problems.append(
-                Problem(f"{text!r} is not a date; use YYYY-MM-DD", where=flag, field=name)
-            )
-    if problems:
-        raise InvalidInput("invalid dates", problems)
-    return out
 
 
 @contextmanager
