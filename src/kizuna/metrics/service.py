@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -99,7 +99,7 @@ def _contract_lines(platform: Platform, names: pa.Array) -> pa.Table:
                 sa.cast(ContractLine.status, sa.String),
             )
         ).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[]] * 5
 
     def days(texts: Sequence[str]) -> pa.Array:
         parsed = pc.strptime(pa.array(texts, pa.string()), format="%Y-%m-%d", unit="s")
