@@ -11,9 +11,22 @@ import pyarrow.parquet as pq
 import pytest
 
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
-from kizuna.lifecycle import complete_milestone, load_definition
+from kizuna.lifecycle import LifecycleDefinition, complete_milestone, load_definition
 from kizuna.platform import Platform
 from kizuna.store.models import Account, Activity, ActivityKind, ContractLine
+
+#: Hand-built lakes begin whenever their first hand-written event falls; the tests
+#: declare that onboarding tracking began before every hand-built contract.
+TRACKING_STARTED = date(2024, 1, 1)
+#: Due days of the "*" template the figures of these tests were computed by hand
+#: with (the shipped default is calibrated to 10/14/30/30/60, see test_definitions).
+HAND_COMPUTED_DUE_DAYS = {
+    "kickoff_held": 7,
+    "success_metrics_agreed": 14,
+    "data_connected": 21,
+    "first_users_active": 30,
+    "first_value": 45,
+}
 
 MILESTONES = (
     "kickoff_held",
@@ -24,12 +37,38 @@ MILESTONES = (
 )
 
 
+def hand_computed_definition(
+    tracking_started: date | None = TRACKING_STARTED,
+) -> LifecycleDefinition:
+    """The default journey with the test schedule and tracking start above."""
+    default = load_definition()
+    templates = tuple(
+        t.model_copy(
+            update={
+                "milestones": tuple(
+                    m.model_copy(update={"due_days": HAND_COMPUTED_DUE_DAYS[m.id]})
+                    for m in t.milestones
+                )
+            }
+        )
+        if "*" in t.segments
+        else t
+        for t in default.onboarding.templates
+    )
+    onboarding = default.onboarding.model_copy(
+        update={"tracking_started": tracking_started, "templates": templates}
+    )
+    return default.model_copy(update={"onboarding": onboarding})
+
+
 class Builder:
     """Writes a hand-built customer base into a platform's store, lake and snapshots."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(
+        self, platform: Platform, tracking_started: date | None = TRACKING_STARTED
+    ) -> None:
         self.platform = platform
-        self.definition = load_definition()
+        self.definition = hand_computed_definition(tracking_started)
         self._events: list[dict[str, object]] = []
         self._seq = 0
 

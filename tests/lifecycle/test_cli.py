@@ -23,6 +23,8 @@ def home(tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]) 
     assert run(["--home", str(home), "init"]) == 0
     platform = Platform.from_settings(Settings(home=home), clock=clock)
     build = Builder(platform)
+    # the home's own definition (JSON is YAML): the test schedule, tracking since 2024
+    (home / "lifecycle.yaml").write_text(build.definition.model_dump_json(), "utf-8")
     build.account("acme", "smb", lines=((date(2025, 3, 1), date(2026, 2, 28), 1000),))
     build.activity("acme", date(2025, 3, 3), "Kick-off: success metrics and baselines agreed")
     build.event("acme", "onboarding_data_connected", date(2025, 3, 25), "acme-u1")
@@ -131,6 +133,7 @@ def test_compute_then_show_as_json(home: str, capsys: pytest.CaptureFixture[str]
                 "reason": "no earlier stage's entry rule held",
             },
         ],
+        "onboarding_tracked": True,
         "milestones": [
             milestone(
                 "kickoff_held", "Kick-off held", "vendor", "2025-03-08", "2025-03-03", kickoff
@@ -212,6 +215,8 @@ def test_onboarding_report_as_json(home: str, capsys: pytest.CaptureFixture[str]
         "end": "2025-03-31",
         "as_of": "2025-06-30",
         "activation_window_days": 30,
+        "tracking_started": "2024-01-01",
+        "untracked_accounts": 0,
         "overall": summary,
         "by_segment": {"smb": summary},
         "by_cohort": {"2025-03": summary},

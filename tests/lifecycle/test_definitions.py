@@ -24,7 +24,17 @@ def test_default_journey_loads() -> None:
     assert definition.template_for("enterprise").segments == ("enterprise",)
     assert definition.template_for("smb").segments == ("*",)
     assert definition.template_for(None).first_value.id == "first_value"
-    assert definition.template_for("smb").planned_days == 45
+    # calibrated to the simulator's plan: kick-off by day 10, data by 30, first value by 60
+    assert [(m.id, m.due_days) for m in definition.template_for("smb").milestones] == [
+        ("kickoff_held", 10),
+        ("success_metrics_agreed", 14),
+        ("data_connected", 30),
+        ("first_users_active", 30),
+        ("first_value", 60),
+    ]
+    assert definition.template_for("smb").planned_days == 60
+    assert definition.template_for("enterprise").planned_days == 90
+    assert definition.onboarding.tracking_started is None  # the lake's first event day
 
 
 def test_field_problems_are_all_reported(tmp_path: Path) -> None:

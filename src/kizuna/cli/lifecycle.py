@@ -119,12 +119,18 @@ def show(
         console.print(f"[bold]{r.name}[/] ({r.account_id}, {r.segment}) as of {r.as_of}: {stage}")
         if r.reason:
             console.print(f"  because {r.reason}")
+        if r.onboarding_tracked is False:
+            console.print(
+                "  onboarding not tracked: a customer since before tracking began "
+                "(counts as onboarded)"
+            )
         table = Table(title="milestones")
         for col in ("milestone", "owner", "due", "done", "status"):
             table.add_column(col)
         for m in r.milestones:
             table.add_row(m.name, m.owner, str(m.due), str(m.done or ""), m.status)
-        console.print(table)
+        if r.milestones:
+            console.print(table)
         for t in r.history:
             console.print(f"  {t.date}  {t.from_stage or '-'} → {t.to_stage}")
 
@@ -250,5 +256,10 @@ def report(
                 f"{pct(s.on_time.rate)} of {s.on_time.eligible}",
             )
         console.print(table)
+        if r.untracked_accounts:
+            console.print(
+                f"{r.untracked_accounts} accounts of the period were customers before "
+                f"tracking began on {r.tracking_started}: not counted"
+            )
 
     emit(out, as_json, render)

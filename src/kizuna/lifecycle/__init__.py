@@ -6,6 +6,7 @@ segment whose milestones complete manually or automatically. See
 ``docs/lifecycle.md``.
 """
 
+from kizuna.lifecycle.book import tracking_start
 from kizuna.lifecycle.definitions import (
     FACTS,
     Condition,
@@ -18,7 +19,7 @@ from kizuna.lifecycle.definitions import (
     load_definition,
     parse_definition,
 )
-from kizuna.lifecycle.milestones import Completion, MilestoneStatus
+from kizuna.lifecycle.milestones import Completion, MilestoneStatus, Schedule
 from kizuna.lifecycle.onboarding import (
     OnboardingReport,
     OnboardingSummary,
@@ -48,6 +49,7 @@ __all__ = [
     "OnboardingSummary",
     "OnboardingTemplate",
     "Rule",
+    "Schedule",
     "StageDefinition",
     "Transition",
     "complete_milestone",
@@ -59,4 +61,5 @@ __all__ = [
     "show_account",
     "stored_transitions",
     "time_to_value",
+    "tracking_start",
 ]

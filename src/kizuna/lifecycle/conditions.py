@@ -1,9 +1,11 @@
-"""Evaluating rule conditions for one account, day by day.
+"""Evaluating rule conditions for one account, day by day (the reference path).
 
-An :class:`AccountContext` answers "does this condition hold on day D?" using
-only data dated on or before D. Window counts over events and activities are
-computed once per account as daily series (a sliding window, so a year of days
-costs one pass, not one scan per day).
+:mod:`kizuna.lifecycle.grid` evaluates the whole book as columns; this module
+is the plain definition of the same semantics, kept to check the columnar path
+against (tests, ``bench/lifecycle``). An :class:`AccountContext` answers "does
+this condition hold on day D?" using only data dated on or before D. Window
+counts over events and activities are computed once per account as daily series
+(a sliding window, so a year of days costs one pass, not one scan per day).
 """
 
 from __future__ import annotations
@@ -27,17 +29,25 @@ class AccountContext:
     """One account's facts and condition values on any day in [anchor, until].
 
     ``anchor`` is the contract start (customer since); ``done`` maps milestone
-    ids to the day they were done, filled in by milestone evaluation.
+    ids to the day they were done, filled in by milestone evaluation. An
+    account that is not ``tracked`` (live before tracking began) has every
+    milestone done on its contract start.
     """
 
     def __init__(
-        self, data: AccountData, template: OnboardingTemplate, anchor: date, until: date
+        self,
+        data: AccountData,
+        template: OnboardingTemplate,
+        anchor: date,
+        until: date,
+        tracked: bool = True,
     ) -> None:
         self.data = data
         self.template = template
         self.anchor = anchor
         self.until = until
-        self.done: dict[str, date] = {}
+        self.tracked = tracked
+        self.done: dict[str, date] = {} if tracked else {m.id: anchor for m in template.milestones}
         self._series: dict[Any, list[float]] = {}
         self._metric_dates: dict[str, list[date]] = {
             name: [d for d, _ in series] for name, series in data.metrics.items()

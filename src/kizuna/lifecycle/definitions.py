@@ -17,6 +17,7 @@ Shape::
         name: Adoption
     onboarding:
       activation_window_days: 30
+      tracking_started: 2024-07-01    # optional; default: the first event day in the lake
       templates:
         - segments: [enterprise]      # "*" is the fallback template
           milestones:
@@ -38,6 +39,7 @@ A condition names exactly one subject (``fact``, ``milestone``, ``metric``,
 from __future__ import annotations
 
 import re
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -267,6 +269,14 @@ class OnboardingTemplate(_Strict):
 
 class OnboardingDefinition(_Strict):
     activation_window_days: int = Field(default=30, gt=0)
+    tracking_started: date | None = Field(
+        default=None,
+        description=(
+            "First day Kizuna tracked onboarding. Accounts whose contract started earlier "
+            "were already live: they are treated as onboarded and have no milestones. "
+            "Unset: the first event day in the lake (no events: every account is tracked)."
+        ),
+    )
     templates: tuple[OnboardingTemplate, ...] = Field(min_length=1)
 
 
@@ -363,7 +373,70 @@ def _cross_check(definition: LifecycleDefinition, where: str) -> list[Problem]:
                         f"{path}.{c_i}.fact",
                         f"a milestone cannot depend on the fact {cond.fact!r} (circular)",
                     )
+        for cycle in _milestone_cycles(template):
+            add(
+                f"onboarding.templates.{t_i}.milestones",
+                f"milestones depend on each other in a circle: {' -> '.join(cycle)}",
+            )
     return problems
+
+
+def milestone_dependencies(template: OnboardingTemplate) -> dict[str, set[str]]:
+    """The milestones each milestone's automatic condition reads (directly).
+
+    ``milestone: x`` reads x; the fact ``days_since_first_value`` reads the
+    template's first-value milestone.
+    """
+    first_value = [m.id for m in template.milestones if m.first_value]
+    own = {m.id for m in template.milestones}
+    deps: dict[str, set[str]] = {}
+    for m in template.milestones:
+        reads: set[str] = set()
+        for cond in m.complete_when.conditions if m.complete_when else ():
+            if cond.milestone is not None and cond.milestone in own:
+                reads.add(cond.milestone)
+            if cond.fact == "days_since_first_value":
+                reads.update(first_value)
+        deps[m.id] = reads
+    return deps
+
+
+def _milestone_cycles(template: OnboardingTemplate) -> list[list[str]]:
+    """Circular dependencies between a template's milestones (each reported once)."""
+    deps = milestone_dependencies(template)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(deps.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for m in template.milestones:
+        if m.id not in state:
+            visit(m.id, [m.id])
+    return cycles
+
+
+def evaluation_order(template: OnboardingTemplate) -> list[str]:
+    """Milestone ids with every milestone after the milestones its condition reads.
+
+    Ties keep the template order. Validated templates have no cycles.
+    """
+    deps = milestone_dependencies(template)
+    order: list[str] = []
+    placed: set[str] = set()
+    pending = [m.id for m in template.milestones]
+    while pending:
+        ready = next(m for m in pending if deps[m] <= placed)
+        order.append(ready)
+        placed.add(ready)
+        pending.remove(ready)
+    return order
 
 
 def parse_definition(data: Any, where: str = "<memory>") -> LifecycleDefinition:

@@ -5,16 +5,24 @@ stored by ``kizuna lifecycle complete``) and the first day its automatic
 condition held. Once done it stays done: onboarding is a history, not a gauge.
 A milestone is due ``due_days`` after the contract start; on a day after its
 due date and not done it is overdue.
+
+Milestones apply to *tracked* accounts only: those whose contract started on or
+after the day onboarding tracking began (``onboarding.tracking_started``, else
+the lake's first event day). An account that was already live before then is
+treated as onboarded: every milestone counts as done on its contract start, it
+has no milestone statuses and no time to value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from kizuna.lifecycle.conditions import AccountContext
-from kizuna.lifecycle.definitions import MilestoneDefinition
+from kizuna.lifecycle.definitions import MilestoneDefinition, OnboardingTemplate
+
+if TYPE_CHECKING:
+    from kizuna.lifecycle.conditions import AccountContext
 
 MilestoneState = Literal["done", "done_late", "overdue", "open"]
 
@@ -50,6 +58,24 @@ class MilestoneStatus:
     activation: bool
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """An account's onboarding plan: its template, contract start and whether it is tracked."""
+
+    template: OnboardingTemplate
+    anchor: date
+    tracked: bool = True
+
+
+class HasSchedule(Protocol):
+    @property
+    def template(self) -> OnboardingTemplate: ...
+    @property
+    def anchor(self) -> date: ...
+    @property
+    def tracked(self) -> bool: ...
+
+
 def evaluate_milestones(ctx: AccountContext) -> dict[str, Completion]:
     """Completions of the account's template milestones up to ``ctx.until``.
 
@@ -58,6 +84,8 @@ def evaluate_milestones(ctx: AccountContext) -> dict[str, Completion]:
     start; the first day one holds is the completion date.
     """
     template = ctx.template
+    if not ctx.tracked:
+        return {}
     manual = ctx.data.manual
     automatic: dict[str, tuple[date, str]] = {}
     pending = [m for m in template.milestones if m.complete_when is not None]
@@ -96,10 +124,15 @@ def evaluate_milestones(ctx: AccountContext) -> dict[str, Completion]:
 
 
 def milestone_statuses(
-    ctx: AccountContext, completions: dict[str, Completion], as_of: date
+    ctx: HasSchedule, completions: dict[str, Completion], as_of: date
 ) -> list[MilestoneStatus]:
-    """Each template milestone's due date, completion and overdue flag on ``as_of``."""
-    out = []
+    """Each template milestone's due date, completion and overdue flag on ``as_of``.
+
+    Empty for an account that is not tracked (live before tracking began).
+    """
+    out: list[MilestoneStatus] = []
+    if not ctx.tracked:
+        return out
     for m in ctx.template.milestones:
         due = ctx.anchor + timedelta(days=m.due_days)
         c = completions.get(m.id)

@@ -5,6 +5,10 @@ outcomes are measured as of a date, with data known on that date. An outcome
 that cannot be known yet (an activation window still open, a planned date not
 reached) leaves the account out of that rate's denominator rather than
 counting it as a failure — the rates are over *determined* outcomes.
+
+Accounts that became customers before onboarding tracking began had no
+tracked onboarding: they are not part of any cohort's outcomes, and the report
+says how many of them started in the period (``untracked_accounts``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from kizuna.errors import InvalidInput, Problem
+from kizuna.lifecycle.book import load_book
 from kizuna.lifecycle.definitions import LifecycleDefinition
+from kizuna.lifecycle.grid import evaluate_book
 from kizuna.lifecycle.milestones import milestone_statuses
-from kizuna.lifecycle.stages import evaluate_accounts
 from kizuna.platform import Platform
 
 
@@ -74,6 +79,10 @@ class OnboardingReport:
     end: date
     as_of: date
     activation_window_days: int
+    #: the day onboarding tracking began (None: every account is tracked)
+    tracking_started: date | None
+    #: accounts with a contract start in the period that were live before tracking began
+    untracked_accounts: int
     overall: OnboardingSummary
     by_segment: dict[str, OnboardingSummary]
     by_cohort: dict[str, OnboardingSummary]
@@ -162,11 +171,16 @@ def onboarding_report(
         raise InvalidInput("invalid onboarding report period", problems)
     window = definition.onboarding.activation_window_days
     rows: list[AccountOnboarding] = []
-    for account_id, ev in evaluate_accounts(platform, definition, as_of).items():
-        anchor = ev.ctx.anchor
+    untracked = 0
+    book = load_book(platform, definition, as_of)
+    for account_id, ev in evaluate_book(book, definition).items():
+        anchor = ev.schedule.anchor
         if not start <= anchor <= end:
             continue
-        statuses = milestone_statuses(ev.ctx, ev.completions, as_of)
+        if not ev.schedule.tracked:
+            untracked += 1
+            continue
+        statuses = milestone_statuses(ev.schedule, ev.completions, as_of)
         first_value = next(m for m in statuses if m.first_value)
         activation = next(m for m in statuses if m.activation)
         window_end = anchor + timedelta(days=window)
@@ -176,7 +190,7 @@ def onboarding_report(
             activated = False
         else:
             activated = None
-        planned = anchor + timedelta(days=ev.ctx.template.planned_days)
+        planned = anchor + timedelta(days=ev.schedule.template.planned_days)
         done = [m.done for m in statuses]
         finished = max(d for d in done if d) if all(done) else None
         if finished is not None:
@@ -188,7 +202,7 @@ def onboarding_report(
         rows.append(
             AccountOnboarding(
                 account_id=account_id,
-                segment=ev.data.segment,
+                segment=ev.segment,
                 cohort=anchor.strftime("%Y-%m"),
                 contract_start=anchor,
                 first_value_on=first_value.done,
@@ -211,6 +225,8 @@ def onboarding_report(
         end=end,
         as_of=as_of,
         activation_window_days=window,
+        tracking_started=book.tracking_started,
+        untracked_accounts=untracked,
         overall=summarise(rows),
         by_segment={k: summarise(v) for k, v in sorted(by_segment.items())},
         by_cohort={k: summarise(v) for k, v in sorted(by_cohort.items())},

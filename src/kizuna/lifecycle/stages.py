@@ -11,6 +11,10 @@ through D, then *replaces* the stored transitions of that range. Because each
 day's stage is a function of data known that day, computing a range in one go,
 day by day, or again later for past dates gives the same transitions.
 Manual milestone completions are user data and are never touched here.
+
+The evaluation is columnar (:mod:`kizuna.lifecycle.grid` over one
+:func:`~kizuna.lifecycle.book.load_book`); only transitions and automatic
+completions are written, in bulk.
 """
 
 from __future__ import annotations
@@ -18,19 +22,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
-from kizuna.lifecycle.conditions import AccountContext
+from kizuna.lifecycle.book import load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
-from kizuna.lifecycle.milestones import (
-    Completion,
-    MilestoneStatus,
-    evaluate_milestones,
-    milestone_statuses,
-)
-from kizuna.lifecycle.sources import AccountData, load_accounts
+from kizuna.lifecycle.grid import CATCH_ALL_REASON, AccountResult, Transition, evaluate_book
+from kizuna.lifecycle.milestones import MilestoneStatus, milestone_statuses
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import (
     CompletionSource,
@@ -38,28 +38,22 @@ from kizuna.store.lifecycle_models import (
     MilestoneCompletion,
     StageTransition,
 )
-from kizuna.store.models import Account
+from kizuna.store.models import Account, ContractLine
 
-CATCH_ALL_REASON = "no earlier stage's entry rule held"
+__all__ = [
+    "CATCH_ALL_REASON",
+    "AccountLifecycle",
+    "ComputeResult",
+    "Transition",
+    "complete_milestone",
+    "compute_lifecycle",
+    "evaluate_accounts",
+    "show_account",
+    "stored_transitions",
+]
 
-
-@dataclass(frozen=True)
-class Transition:
-    """An account entered ``to_stage`` on ``date``."""
-
-    date: date
-    from_stage: str | None
-    to_stage: str
-    reason: str
-
-
-@dataclass
-class Evaluated:
-    """One account evaluated up to a date: its context and milestone completions."""
-
-    data: AccountData
-    ctx: AccountContext
-    completions: dict[str, Completion]
+#: Kept for callers that named the evaluated account type.
+Evaluated = AccountResult
 
 
 @dataclass(frozen=True)
@@ -87,6 +81,8 @@ class AccountLifecycle:
     days_in_stage: int | None
     reason: str | None
     history: list[Transition]
+    #: False: a customer before onboarding tracking began (treated as onboarded)
+    onboarding_tracked: bool | None
     milestones: list[MilestoneStatus]
     time_to_value_days: int | None
     onboarding_planned: date | None
@@ -98,61 +94,14 @@ def evaluate_accounts(
     definition: LifecycleDefinition,
     as_of: date,
     account_ids: list[str] | None = None,
-) -> dict[str, Evaluated]:
-    """Load accounts known on ``as_of`` and evaluate their milestones up to it.
+) -> dict[str, AccountResult]:
+    """Load accounts known on ``as_of`` and evaluate their milestones and stages up to it.
 
     Accounts whose first contract line has not started by ``as_of`` are left out.
+    Each result's ``ctx`` (its :class:`~kizuna.lifecycle.milestones.Schedule`) and
+    ``completions`` give :func:`~kizuna.lifecycle.milestones.milestone_statuses`.
     """
-    conditions = definition.all_conditions()
-    events = {n for c in conditions if c.events for n in c.events.names}
-    metrics = {c.metric for c in conditions if c.metric}
-    accounts = load_accounts(
-        platform,
-        as_of,
-        account_ids=account_ids,
-        event_names=events,
-        metric_names=metrics,
-        with_health=any(c.health for c in conditions),
-    )
-    out: dict[str, Evaluated] = {}
-    for account_id, data in accounts.items():
-        anchor = data.contract_start
-        if anchor is None:
-            continue
-        ctx = AccountContext(data, definition.template_for(data.segment), anchor, as_of)
-        out[account_id] = Evaluated(data, ctx, evaluate_milestones(ctx))
-    return out
-
-
-def stage_on(definition: LifecycleDefinition, ctx: AccountContext, day: date) -> tuple[str, str]:
-    """The account's one stage on ``day`` and why (the first stage whose rule holds)."""
-    for stage in definition.stages:
-        if stage.entry is None:
-            return stage.id, CATCH_ALL_REASON
-        ok, why = ctx.rule(stage.entry, day)
-        if ok:
-            return stage.id, why
-    raise AssertionError("validated definitions end with a catch-all stage")
-
-
-def stage_transitions(
-    definition: LifecycleDefinition,
-    ctx: AccountContext,
-    start: date,
-    end: date,
-    previous: str | None,
-) -> list[Transition]:
-    """Transitions over [start, end], given the stage held the day before ``start``."""
-    out = []
-    day = start
-    current = previous
-    while day <= end:
-        stage, why = stage_on(definition, ctx, day)
-        if stage != current:
-            out.append(Transition(day, current, stage, why))
-            current = stage
-        day += timedelta(days=1)
-    return out
+    return evaluate_book(load_book(platform, definition, as_of, account_ids), definition)
 
 
 def compute_lifecycle(
@@ -175,20 +124,13 @@ def compute_lifecycle(
             [Problem(f"--from {from_date} is after --as-of {as_of}", field="from_date")],
         )
     store = platform.store
-    if from_date is None:
-        with store.session() as session:
+    previous: dict[str, tuple[date, str | None]] = {}
+    with store.session() as session:
+        if from_date is None:
             last = session.scalar(
                 sa.select(sa.func.max(LifecycleRun.as_of)).where(LifecycleRun.as_of < as_of)
             )
-        from_date = last + timedelta(days=1) if last is not None else None
-
-    evaluated = evaluate_accounts(platform, definition, as_of)
-    now = platform.clock.now()
-    written = 0
-    auto_written = 0
-    final_stages: Counter[str] = Counter()
-    with store.session() as session:
-        previous: dict[str, StageTransition] = {}
+            from_date = last + timedelta(days=1) if last is not None else None
         if from_date is not None:
             latest = (
                 sa.select(
@@ -199,64 +141,56 @@ def compute_lifecycle(
                 .group_by(StageTransition.account_id)
                 .subquery()
             )
-            q = sa.select(StageTransition).join(
+            q = sa.select(StageTransition.account_id, StageTransition.to_stage).join(
                 latest,
                 sa.and_(
                     StageTransition.account_id == latest.c.account_id,
                     StageTransition.transition_date == latest.c.d,
                 ),
             )
-            previous = {t.account_id: t for t in session.scalars(q)}
+            previous = {a: (from_date, stage) for a, stage in session.execute(q)}
 
-        for account_id, ev in evaluated.items():
-            prev = previous.get(account_id)
-            start = from_date if (from_date is not None and prev is not None) else ev.ctx.anchor
-            start = max(start, ev.ctx.anchor)
-            transitions = stage_transitions(
-                definition, ev.ctx, start, as_of, prev.to_stage if prev else None
-            )
-            final = transitions[-1].to_stage if transitions else (prev.to_stage if prev else None)
-            if final is not None:
-                final_stages[final] += 1
-            replace = sa.delete(StageTransition).where(
-                StageTransition.account_id == account_id,
-                StageTransition.transition_date <= as_of,
-            )
-            if prev is not None:  # with no earlier history, the whole past is rebuilt
-                replace = replace.where(StageTransition.transition_date >= start)
-            session.execute(replace)
-            session.add_all(
-                StageTransition(
-                    account_id=account_id,
-                    transition_date=t.date,
-                    from_stage=t.from_stage,
-                    to_stage=t.to_stage,
-                    reason=t.reason,
-                    computed_at=now,
-                )
-                for t in transitions
-            )
-            written += len(transitions)
-            _chain_next(session, account_id, as_of, final)
-            auto_written += _sync_automatic(session, account_id, ev, as_of, now)
-
-        # Accounts without a started contract have no stage: drop stale ones in range.
-        stale = sa.delete(StageTransition).where(
-            StageTransition.account_id.not_in(list(evaluated)) if evaluated else sa.true(),
-            StageTransition.transition_date <= as_of,
+    results = evaluate_book(load_book(platform, definition, as_of), definition, previous)
+    now = platform.clock.now()
+    final_stages: Counter[str] = Counter()
+    finals: dict[str, str | None] = {}
+    rows: list[dict[str, Any]] = []
+    for account_id, res in results.items():
+        prev = previous.get(account_id)
+        final = res.transitions[-1].to_stage if res.transitions else (prev[1] if prev else None)
+        finals[account_id] = final
+        if final is not None:
+            final_stages[final] += 1
+        rows.extend(
+            {
+                "account_id": account_id,
+                "transition_date": t.date,
+                "from_stage": t.from_stage,
+                "to_stage": t.to_stage,
+                "reason": t.reason,
+                "computed_at": now,
+            }
+            for t in res.transitions
         )
+    with store.session() as session:
+        # Replace the range for every account at once; accounts without a started
+        # contract (no result) lose their stale transitions in the range too.
+        replace = sa.delete(StageTransition).where(StageTransition.transition_date <= as_of)
         if from_date is not None:
-            stale = stale.where(StageTransition.transition_date >= from_date)
-        session.execute(stale)
-
+            replace = replace.where(StageTransition.transition_date >= from_date)
+        session.execute(replace)
+        if rows:
+            session.execute(sa.insert(StageTransition), rows)
+        _chain_next(session, as_of, finals)
+        auto_written = _sync_automatic(session, results, as_of, now)
         session.execute(sa.delete(LifecycleRun).where(LifecycleRun.as_of == as_of))
         session.add(
             LifecycleRun(
                 as_of=as_of,
                 from_date=from_date
-                or min((e.ctx.anchor for e in evaluated.values()), default=as_of),
-                accounts=len(evaluated),
-                transitions=written,
+                or min((r.schedule.anchor for r in results.values()), default=as_of),
+                accounts=len(results),
+                transitions=len(rows),
                 computed_at=now,
             )
         )
@@ -264,72 +198,75 @@ def compute_lifecycle(
     return ComputeResult(
         as_of=as_of,
         from_date=from_date,
-        accounts=len(evaluated),
-        transitions_written=written,
+        accounts=len(results),
+        transitions_written=len(rows),
         automatic_completions=auto_written,
         stages={s: final_stages[s] for s in order if final_stages[s]},
     )
 
 
-def _chain_next(session: sa.orm.Session, account_id: str, as_of: date, final: str | None) -> None:
-    """Keep the stored transition after the recomputed range consistent with it."""
-    nxt = session.scalars(
+def _chain_next(session: sa.orm.Session, as_of: date, finals: dict[str, str | None]) -> None:
+    """Keep each account's stored transition after the recomputed range consistent with it."""
+    later = session.scalars(
         sa.select(StageTransition)
-        .where(StageTransition.account_id == account_id, StageTransition.transition_date > as_of)
-        .order_by(StageTransition.transition_date)
-        .limit(1)
-    ).first()
-    if nxt is None:
-        return
-    if nxt.to_stage == final:
-        session.delete(nxt)
-    elif nxt.from_stage != final:
-        nxt.from_stage = final
+        .where(StageTransition.transition_date > as_of)
+        .order_by(StageTransition.account_id, StageTransition.transition_date)
+    ).all()
+    seen: set[str] = set()
+    for nxt in later:
+        if nxt.account_id in seen or nxt.account_id not in finals:
+            continue
+        seen.add(nxt.account_id)
+        final = finals[nxt.account_id]
+        if nxt.to_stage == final:
+            session.delete(nxt)
+        elif nxt.from_stage != final:
+            nxt.from_stage = final
 
 
 def _sync_automatic(
-    session: sa.orm.Session, account_id: str, ev: Evaluated, as_of: date, now: datetime
+    session: sa.orm.Session, results: dict[str, AccountResult], as_of: date, now: datetime
 ) -> int:
-    """Replace the account's automatic completions dated on or before ``as_of``."""
+    """Replace the automatic completions dated on or before ``as_of`` of evaluated accounts."""
     stored = {
-        row.milestone_id: row
+        (row.account_id, row.milestone_id): row
         for row in session.scalars(
             sa.select(MilestoneCompletion).where(
-                MilestoneCompletion.account_id == account_id,
-                MilestoneCompletion.source == CompletionSource.AUTOMATIC,
+                MilestoneCompletion.source == CompletionSource.AUTOMATIC
             )
         )
     }
     written = 0
-    for m in ev.ctx.template.milestones:
-        c = ev.completions.get(m.id)
-        auto_on = c.automatic_on if c else None
-        row = stored.get(m.id)
-        if auto_on is None:
-            if row is not None and row.completed_on <= as_of:
-                session.delete(row)
-            continue
-        condition = c.condition if c and c.source == "automatic" else None
-        if condition is None:
-            # a manual completion came first; keep the automatic date for the record
-            condition = "condition held after the manual completion"
-        if row is None:
-            session.add(
-                MilestoneCompletion(
-                    account_id=account_id,
-                    milestone_id=m.id,
-                    source=CompletionSource.AUTOMATIC,
-                    completed_on=auto_on,
-                    condition=condition,
-                    recorded_at=now,
+    for account_id, res in results.items():
+        for m in res.schedule.template.milestones:
+            c = res.completions.get(m.id)
+            auto_on = c.automatic_on if c else None
+            row = stored.get((account_id, m.id))
+            if auto_on is None:
+                if row is not None and row.completed_on <= as_of:
+                    session.delete(row)
+                continue
+            condition = c.condition if c and c.source == "automatic" else None
+            if condition is None:
+                # a manual completion came first; keep the automatic date for the record
+                condition = "condition held after the manual completion"
+            if row is None:
+                session.add(
+                    MilestoneCompletion(
+                        account_id=account_id,
+                        milestone_id=m.id,
+                        source=CompletionSource.AUTOMATIC,
+                        completed_on=auto_on,
+                        condition=condition,
+                        recorded_at=now,
+                    )
                 )
-            )
-            written += 1
-        elif row.completed_on != auto_on or row.condition != condition:
-            row.completed_on = auto_on
-            row.condition = condition
-            row.recorded_at = now
-            written += 1
+                written += 1
+            elif row.completed_on != auto_on or row.condition != condition:
+                row.completed_on = auto_on
+                row.condition = condition
+                row.recorded_at = now
+                written += 1
     return written
 
 
@@ -367,11 +304,11 @@ def show_account(
     ev = evaluate_accounts(platform, definition, as_of, [account_id]).get(account_id)
     milestones: list[MilestoneStatus] = []
     ttv = planned = finished = None
-    if ev is not None:
-        milestones = milestone_statuses(ev.ctx, ev.completions, as_of)
+    if ev is not None and ev.schedule.tracked:
+        milestones = milestone_statuses(ev.schedule, ev.completions, as_of)
         fv = next(m for m in milestones if m.first_value)
-        ttv = (fv.done - ev.ctx.anchor).days if fv.done else None
-        planned = ev.ctx.anchor + timedelta(days=ev.ctx.template.planned_days)
+        ttv = (fv.done - ev.schedule.anchor).days if fv.done else None
+        planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
         done = [m.done for m in milestones]
         finished = max(d for d in done if d) if all(done) else None
     stage_def = definition.stage(current.to_stage) if current else None
@@ -380,13 +317,14 @@ def show_account(
         name=name,
         segment=segment,
         as_of=as_of,
-        contract_start=ev.ctx.anchor if ev else None,
+        contract_start=ev.schedule.anchor if ev else None,
         stage=current.to_stage if current else None,
         stage_name=stage_def.name if stage_def else None,
         since=current.date if current else None,
         days_in_stage=(as_of - current.date).days if current else None,
         reason=current.reason if current else None,
         history=history,
+        onboarding_tracked=ev.schedule.tracked if ev else None,
         milestones=milestones,
         time_to_value_days=ttv,
         onboarding_planned=planned,
@@ -419,6 +357,21 @@ def complete_milestone(
                 Problem(
                     f"unknown milestone {milestone_id!r} for segment {account.segment!r}; "
                     f"known: {known}",
+                    field="milestone",
+                )
+            )
+        first_start = session.scalar(
+            sa.select(sa.func.min(ContractLine.start_date)).where(
+                ContractLine.account_id == account_id
+            )
+        )
+        started = tracking_start(platform, definition)
+        if first_start is not None and started is not None and first_start < started:
+            problems.append(
+                Problem(
+                    f"onboarding is not tracked for {account_id}: it became a customer on "
+                    f"{first_start}, before tracking began on {started}, so it counts as "
+                    "onboarded",
                     field="milestone",
                 )
             )

@@ -1,0 +1,322 @@
+"""Everything lifecycle rules read about the whole book, as columns, in one pass.
+
+:func:`load_book` reads the store once (accounts, contract lines, activities,
+manual completions), the lake once (one DuckDB scan rolled up per account ×
+business day × event, and per account × user × day for the events that
+distinct-user conditions count) and the metric and health snapshots once. Days
+are proleptic ordinals (``date.toordinal()``) so they index arrays directly.
+
+Only data known on the as-of date is kept: contract lines started by then,
+activities and events dated on or before it, snapshots taken on or before it,
+manual completions dated on or before it. The tracking start is a property of
+the lake as a whole (its first event day), not of the as-of date, so every
+recompute of a past date sees the same one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from kizuna.lake.layout import LakeLayout
+from kizuna.lifecycle.definitions import LifecycleDefinition
+from kizuna.lifecycle.sources import (
+    ManualCompletion,
+    read_health_snapshots,
+    read_metric_values,
+)
+from kizuna.platform import Platform
+from kizuna.store.lifecycle_models import CompletionSource, MilestoneCompletion
+from kizuna.store.models import Account, Activity, ContractLine
+
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+@dataclass
+class EventRollup:
+    """Events per account × business day × event (``user`` -1 when not split by user).
+
+    Rows of events that distinct-user conditions count are split per user
+    (``user`` >= 0 codes a non-empty user id, -1 an anonymous event).
+    """
+
+    account: np.ndarray  # int64 account index
+    day: np.ndarray  # int64 ordinal
+    event: np.ndarray  # int64 index into ``names``
+    user: np.ndarray  # int64 user code, -1: not split / anonymous
+    count: np.ndarray  # int64 events
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Book:
+    """The accounts of a computation and their inputs, as arrays indexed by account."""
+
+    as_of: date
+    account_ids: list[str]
+    names: list[str]
+    segments: list[str | None]
+    #: contract lines started by the as-of date, in (account, start, id) order
+    line_account: np.ndarray
+    line_start: np.ndarray
+    line_end: np.ndarray
+    line_arr: np.ndarray
+    #: activities dated by the as-of date: account index, ordinal day, kind, lower-cased text
+    activity_account: np.ndarray
+    activity_day: np.ndarray
+    activity_kind: list[str]
+    activity_text: list[str]
+    #: account index -> milestone id -> manual completion dated by the as-of date
+    manual: dict[int, dict[str, ManualCompletion]]
+    events: EventRollup
+    #: metric -> (account index, ordinal day, value) of snapshots taken by the as-of date
+    metrics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    #: health snapshots in load order: account index, ordinal day, band, score
+    health_account: np.ndarray
+    health_day: np.ndarray
+    health_band: list[str | None]
+    health_score: np.ndarray  # NaN: no score
+    tracking_started: date | None
+
+    @property
+    def size(self) -> int:
+        return len(self.account_ids)
+
+    def contract_starts(self) -> np.ndarray:
+        """Ordinal of each account's first contract line start; -1 without a started line."""
+        out = np.full(self.size, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(out, self.line_account, self.line_start)
+        out[out == np.iinfo(np.int64).max] = -1
+        return out
+
+
+def lake_tracking_start(platform: Platform) -> date | None:
+    """The business day of the first event in the lake (None: the lake is empty).
+
+    Partitions are UTC days and the business day is monotonic in the
+    timestamp, so the first partition holds the first event.
+    """
+    layout = LakeLayout(platform.settings.lake_dir)
+    files = layout.event_files()
+    if not files:
+        return None
+    first = files[0].parent
+    paths = [str(p) for p in files if p.parent == first]
+    con = _duckdb()
+    try:
+        rel = con.sql(
+            'SELECT min(CAST(timezone($tz, "timestamp") AS DATE)) AS day '
+            "FROM read_parquet($files::VARCHAR[], hive_partitioning = false)",
+            params={"tz": platform.settings.timezone, "files": paths},
+        )
+        rows = rel.fetchall()
+    finally:
+        con.close()
+    return rows[0][0] if rows else None
+
+
+def tracking_start(platform: Platform, definition: LifecycleDefinition) -> date | None:
+    """The day onboarding tracking began: the definition's ``tracking_started``, else the
+    lake's first event day, else None (every account is tracked)."""
+    return definition.onboarding.tracking_started or lake_tracking_start(platform)
+
+
+def _duckdb() -> Any:
+    import duckdb
+
+    return duckdb.connect(config={"threads": "2"})
+
+
+def load_book(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    account_ids: list[str] | None = None,
+) -> Book:
+    """Load the accounts (all, or ``account_ids``) with everything the definition's rules read."""
+    conditions = definition.all_conditions()
+    count_events = {n for c in conditions if c.events for n in c.events.names}
+    user_events = {
+        n
+        for c in conditions
+        if c.events and c.events.measure == "distinct_users"
+        for n in c.events.names
+    }
+    metric_names = sorted({c.metric for c in conditions if c.metric})
+    with_health = any(c.health for c in conditions)
+
+    ids: list[str] = []
+    names: list[str] = []
+    segments: list[str | None] = []
+    with platform.store.session() as session:
+        q = sa.select(Account.id, Account.name, Account.segment).order_by(Account.id)
+        if account_ids is not None:
+            q = q.where(Account.id.in_(account_ids))
+        for account_id, name, segment in session.execute(q):
+            ids.append(account_id)
+            names.append(name)
+            segments.append(segment)
+        index = {a: i for i, a in enumerate(ids)}
+
+        def scoped(q: Any, column: Any) -> Any:
+            return q.where(column.in_(ids)) if account_ids is not None else q
+
+        lines = scoped(
+            sa.select(
+                ContractLine.account_id,
+                ContractLine.start_date,
+                ContractLine.end_date,
+                ContractLine.arr,
+            ).where(ContractLine.start_date <= as_of),
+            ContractLine.account_id,
+        ).order_by(ContractLine.account_id, ContractLine.start_date, ContractLine.id)
+        line_rows = [
+            (index[a], s.toordinal(), e.toordinal(), float(arr))
+            for a, s, e, arr in session.execute(lines)
+            if a in index
+        ]
+        acts = scoped(
+            sa.select(
+                Activity.account_id, Activity.activity_date, Activity.kind, Activity.text
+            ).where(Activity.activity_date <= as_of),
+            Activity.account_id,
+        ).order_by(Activity.account_id, Activity.activity_date, Activity.id)
+        act_rows = [
+            (index[a], d.toordinal(), str(kind.value), (text or "").lower())
+            for a, d, kind, text in session.execute(acts)
+            if a in index
+        ]
+        manual: dict[int, dict[str, ManualCompletion]] = {}
+        mq = scoped(
+            sa.select(MilestoneCompletion).where(
+                MilestoneCompletion.source == CompletionSource.MANUAL,
+                MilestoneCompletion.completed_on <= as_of,
+            ),
+            MilestoneCompletion.account_id,
+        )
+        for row in session.scalars(mq):
+            if row.account_id in index:
+                manual.setdefault(index[row.account_id], {})[row.milestone_id] = ManualCompletion(
+                    row.milestone_id, row.completed_on, row.completed_by, row.note
+                )
+
+    def column(rows: list[tuple[Any, ...]], i: int, dtype: Any) -> np.ndarray:
+        return np.array([r[i] for r in rows], dtype=dtype)
+
+    events = _event_rollup(
+        platform, index, as_of, sorted(count_events), user_events, account_ids is not None
+    )
+    metrics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if metric_names:
+        table = read_metric_values(platform, as_of=as_of, metrics=metric_names)
+        for name in metric_names:
+            rows = [
+                (index[r["account_id"]], r["as_of"].toordinal(), float(r["value"]))
+                for r in table.filter(pc.equal(table["metric"], name)).to_pylist()
+                if r["account_id"] in index and r["value"] is not None
+            ]
+            metrics[name] = (
+                column(rows, 0, np.int64),
+                column(rows, 1, np.int64),
+                column(rows, 2, np.float64),
+            )
+    health = []
+    if with_health:
+        health = [
+            (index[a], d.toordinal(), band, np.nan if score is None else score)
+            for a, d, band, score in read_health_snapshots(platform, as_of=as_of)
+            if a in index
+        ]
+    return Book(
+        as_of=as_of,
+        account_ids=ids,
+        names=names,
+        segments=segments,
+        line_account=column(line_rows, 0, np.int64),
+        line_start=column(line_rows, 1, np.int64),
+        line_end=column(line_rows, 2, np.int64),
+        line_arr=column(line_rows, 3, np.float64),
+        activity_account=column(act_rows, 0, np.int64),
+        activity_day=column(act_rows, 1, np.int64),
+        activity_kind=[r[2] for r in act_rows],
+        activity_text=[r[3] for r in act_rows],
+        manual=manual,
+        events=events,
+        metrics=metrics,
+        health_account=column(health, 0, np.int64),
+        health_day=column(health, 1, np.int64),
+        health_band=[h[2] for h in health],
+        health_score=column(health, 3, np.float64),
+        tracking_started=tracking_start(platform, definition),
+    )
+
+
+def _event_rollup(
+    platform: Platform,
+    index: dict[str, int],
+    as_of: date,
+    names: list[str],
+    user_events: set[str],
+    scoped: bool,
+) -> EventRollup:
+    """One grouped scan of the lake: events per account × business day × event (× user)."""
+    empty = np.zeros(0, dtype=np.int64)
+    rollup = EventRollup(empty, empty, empty, empty, empty, names)
+    files = [str(p) for p in LakeLayout(platform.settings.lake_dir).event_files()]
+    if not files or not names or not index:
+        return rollup
+    # The business day decides which day an event counts for (settings.timezone).
+    sql = """
+        SELECT account_id, CAST(timezone($tz, "timestamp") AS DATE) AS day, event,
+               CASE WHEN list_contains($user_events::VARCHAR[], event)
+                    THEN coalesce(user_id, '') END AS user_id,
+               count(*) AS n
+        FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+        WHERE list_contains($names::VARCHAR[], event)
+          AND CAST(timezone($tz, "timestamp") AS DATE) <= $as_of
+          {scope}
+        GROUP BY ALL
+    """
+    params: dict[str, Any] = {
+        "tz": platform.settings.timezone,
+        "files": files,
+        "names": names,
+        "user_events": sorted(user_events),
+        "as_of": as_of,
+    }
+    scope = ""
+    if scoped:
+        scope = "AND list_contains($ids::VARCHAR[], account_id)"
+        params["ids"] = sorted(index)
+    con = _duckdb()
+    try:
+        table = con.sql(sql.format(scope=scope), params=params).to_arrow_table()
+    finally:
+        con.close()
+    # events of accounts not in the store are the lake's business, not lifecycle's
+    account = pc.index_in(table["account_id"], value_set=pa.array(list(index), pa.string()))
+    table = table.append_column("a", account).filter(pc.is_valid(account))
+    if not table.num_rows:
+        return rollup
+    users = pc.dictionary_encode(table["user_id"].combine_chunks())
+    user_code = users.indices.to_numpy(zero_copy_only=False).astype(np.float64)
+    user_text = users.dictionary.to_pylist()
+    anonymous = np.array([u == "" for u in user_text] + [True], dtype=bool)
+    user = np.where(np.isnan(user_code), -1, user_code).astype(np.int64)
+    user[anonymous[np.where(user < 0, len(user_text), user)]] = -1
+    day = table["day"].combine_chunks().cast(pa.int32()).to_numpy().astype(np.int64) + _EPOCH
+    event = pc.index_in(table["event"], value_set=pa.array(names, pa.string()))
+    return EventRollup(
+        account=table["a"].combine_chunks().to_numpy().astype(np.int64),
+        day=day,
+        event=event.to_numpy(zero_copy_only=False).astype(np.int64),
+        user=user,
+        count=table["n"].combine_chunks().to_numpy().astype(np.int64),
+        names=names,
+    )

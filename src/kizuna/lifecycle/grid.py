@@ -1,0 +1,601 @@
+"""Evaluating lifecycle rules as columns: every account × every day at once.
+
+Accounts are processed in chunks that share an onboarding template. A chunk is
+a grid of R accounts × D days (from a little before the earliest contract start
+of the chunk, so trailing windows are full, through the as-of date); every
+condition is one NumPy array over that grid:
+
+* contract facts come from the lines in force each day (ARR is added line by
+  line in the store's order, so sums are bit-identical to adding them one by one);
+* event and activity windows are differences of running sums; distinct users in
+  a trailing window count, per day, the users whose activity interval
+  ``[event day, event day + window)`` covers it;
+* metric and health values are the latest snapshot, forward-filled along days;
+* a milestone is done on the earlier of its manual completion and the first day
+  its rule holds (``argmax`` along days); milestones are evaluated so that a
+  milestone reading another sees the same completion days as a day-by-day loop
+  in template order would;
+* the stage of a day is the first stage whose rule holds; transitions are the
+  cells where it differs from the day before. Only transitions are returned.
+
+:mod:`kizuna.lifecycle.reference` computes the same day by day for one account
+at a time; tests and ``bench/lifecycle`` check that both agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+
+from kizuna.lifecycle.book import Book
+from kizuna.lifecycle.definitions import (
+    ActivitySpec,
+    Condition,
+    EventsSpec,
+    LifecycleDefinition,
+    OnboardingTemplate,
+    Rule,
+    evaluation_order,
+)
+from kizuna.lifecycle.milestones import Completion, Schedule
+
+CATCH_ALL_REASON = "no earlier stage's entry rule held"
+#: Grid cells per chunk (accounts × days); bounds memory at ~8 MB per float array.
+CHUNK_CELLS = 1_000_000
+
+Kind = Literal["bool", "int", "float", "str"]
+
+FACT_KIND: dict[str, Kind] = {
+    "was_customer": "bool",
+    "has_contract": "bool",
+    "days_since_contract_start": "int",
+    "days_to_renewal": "int",
+    "arr": "float",
+    "arr_growth": "float",
+    "onboarding_complete": "bool",
+    "overdue_milestones": "int",
+    "milestones_done": "int",
+    "days_since_first_value": "int",
+}
+MILESTONE_FACTS = {
+    "onboarding_complete",
+    "overdue_milestones",
+    "milestones_done",
+    "days_since_first_value",
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An account entered ``to_stage`` on ``date``."""
+
+    date: date
+    from_stage: str | None
+    to_stage: str
+    reason: str
+
+
+@dataclass
+class AccountResult:
+    """One account evaluated through the as-of date."""
+
+    account_id: str
+    name: str
+    segment: str | None
+    schedule: Schedule
+    completions: dict[str, Completion]
+    #: transitions over the requested range (default: from the contract start)
+    transitions: list[Transition] = field(default_factory=list)
+
+    @property
+    def ctx(self) -> Schedule:
+        """The schedule, under the name :func:`milestone_statuses` callers used."""
+        return self.schedule
+
+
+@dataclass(frozen=True)
+class Values:
+    """A condition subject's value on every cell: floats (NaN unknown) or label codes (-1)."""
+
+    kind: Kind
+    data: np.ndarray
+    labels: tuple[str, ...] = ()
+
+    def known(self) -> np.ndarray:
+        return self.data >= 0 if self.kind == "str" else ~np.isnan(self.data)
+
+    def equals(self, other: Any) -> np.ndarray:
+        """Python's ``value == other`` on every cell (False where unknown)."""
+        if self.kind == "str":
+            if isinstance(other, str) and other in self.labels:
+                return self.data == self.labels.index(other)
+            return np.zeros(self.data.shape, dtype=bool)
+        if isinstance(other, bool | int | float):
+            return self.data == float(other)
+        return np.zeros(self.data.shape, dtype=bool)
+
+    def text(self, r: int, c: int) -> str:
+        """The value on one cell as the reasons show it."""
+        v = self.data[r, c]
+        if self.kind == "str":
+            return "unknown" if v < 0 else self.labels[int(v)]
+        if np.isnan(v):
+            return "unknown"
+        if self.kind == "bool":
+            return "true" if v else "false"
+        if self.kind == "int":
+            return str(int(v))
+        return f"{float(v):g}"
+
+
+#: milestone id -> day column it counts as done from (inf: not done), one per row
+View = dict[str, np.ndarray]
+
+
+def evaluate_book(
+    book: Book,
+    definition: LifecycleDefinition,
+    starts: dict[str, tuple[date, str | None]] | None = None,
+) -> dict[str, AccountResult]:
+    """Milestones and stage transitions of every account with a started contract line.
+
+    ``starts`` maps an account to the first day whose transition is wanted and
+    the stage it held the day before; accounts not in it get their whole
+    history from the contract start.
+    """
+    anchors = book.contract_starts()
+    as_of = book.as_of.toordinal()
+    windows = [
+        spec.window_days
+        for c in definition.all_conditions()
+        for spec in (c.events, c.activity)
+        if spec is not None and spec.window_days
+    ]
+    lead = max(windows, default=0)
+    by_template: dict[int, list[int]] = {}
+    templates: list[OnboardingTemplate] = []
+    for i in np.flatnonzero(anchors >= 0):
+        template = definition.template_for(book.segments[i])
+        t = next((k for k, x in enumerate(templates) if x is template), None)
+        if t is None:
+            templates.append(template)
+            t = len(templates) - 1
+        by_template.setdefault(t, []).append(int(i))
+    out: dict[str, AccountResult] = {}
+    shared: dict[Any, np.ndarray] = {}
+    for t, members in by_template.items():
+        rows = np.array(sorted(members, key=lambda i: -anchors[i]), dtype=np.int64)
+        lo = 0
+        while lo < len(rows):
+            hi = lo + 1
+            while hi < len(rows):
+                days = as_of - (anchors[rows[hi]] - lead) + 1
+                if (hi + 1 - lo) * days > CHUNK_CELLS:
+                    break
+                hi += 1
+            chunk = _Chunk(
+                book, definition, templates[t], rows[lo:hi], anchors[rows[lo:hi]], lead, shared
+            )
+            out.update(chunk.results(starts or {}))
+            lo = hi
+    return dict(sorted(out.items()))
+
+
+class _Chunk:
+    """R accounts sharing a template, on days [origin, as_of] (columns 0..D-1)."""
+
+    def __init__(
+        self,
+        book: Book,
+        definition: LifecycleDefinition,
+        template: OnboardingTemplate,
+        rows: np.ndarray,
+        anchors: np.ndarray,
+        lead: int,
+        shared: dict[Any, np.ndarray],
+    ) -> None:
+        self.book = book
+        self.shared = shared  # per-book work shared by the chunks (activity matches)
+        self.definition = definition
+        self.template = template
+        self.rows = rows
+        self.origin = int(anchors.min()) - lead
+        self.R = len(rows)
+        self.D = book.as_of.toordinal() - self.origin + 1
+        self.col = np.arange(self.D, dtype=np.int64)
+        self.anc = anchors - self.origin
+        self.valid = self.col[None, :] >= self.anc[:, None]
+        self.row_of = np.full(book.size, -1, dtype=np.int64)
+        self.row_of[rows] = np.arange(self.R)
+        start = book.tracking_started
+        self.tracked = (
+            np.ones(self.R, dtype=bool) if start is None else anchors >= start.toordinal()
+        )
+        self._cache: dict[Any, Values] = {}
+        # conditions are the definition's own objects, alive for the whole evaluation
+        self._holds: dict[tuple[int, str], np.ndarray] = {}
+        self._contracts()
+
+    # -- inputs ---------------------------------------------------------------
+
+    def _contracts(self) -> None:
+        b = self.book
+        in_force = np.zeros((self.R, self.D), dtype=np.int32)
+        arr = np.zeros((self.R, self.D), dtype=np.float64)
+        max_end = np.full((self.R, self.D), np.iinfo(np.int64).min, dtype=np.int64)
+        sel = np.flatnonzero(self.row_of[b.line_account] >= 0)
+        for i in sel:  # in store order: ARR sums add up in the same order as one by one
+            r = self.row_of[b.line_account[i]]
+            s = max(int(b.line_start[i]) - self.origin, 0)
+            e = int(b.line_end[i]) - self.origin + 1
+            if e <= s:
+                continue
+            in_force[r, s:e] += 1
+            arr[r, s:e] += b.line_arr[i]
+            np.maximum(max_end[r, s:e], b.line_end[i], out=max_end[r, s:e])
+        self.in_force = in_force > 0
+        self.arr = arr
+        self.arr_at_start = arr[np.arange(self.R), self.anc]
+        self.max_end = max_end
+
+    def _per_day(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Running sums P (R × D+1): ``P[:, k]`` is the total of columns before k."""
+        ok = cols >= 0
+        flat = rows[ok] * self.D + cols[ok]
+        counts = np.bincount(flat, weights=weights[ok], minlength=self.R * self.D)
+        out = np.zeros((self.R, self.D + 1), dtype=np.float64)
+        np.cumsum(counts.reshape(self.R, self.D), axis=1, out=out[:, 1:])
+        return out
+
+    def _window(self, running: np.ndarray, window: int | None) -> np.ndarray:
+        """Totals over the trailing ``window`` days (or since the contract start)."""
+        ends = running[:, 1:]
+        if window:
+            starts_at = np.maximum(self.col + 1 - window, 0)
+            values = ends - running[:, starts_at]
+        else:
+            values = ends - np.take_along_axis(running, self.anc[:, None], axis=1)
+        return np.where(self.valid, values, np.nan)
+
+    def _events(self, spec: EventsSpec) -> np.ndarray:
+        ev = self.book.events
+        wanted = [i for i, n in enumerate(ev.names) if n in spec.names]
+        r = self.row_of[ev.account]
+        sel = (r >= 0) & np.isin(ev.event, wanted) & (ev.day >= self.origin)
+        r, day = r[sel], ev.day[sel] - self.origin
+        if spec.measure == "count":
+            return self._window(
+                self._per_day(r, day, ev.count[sel].astype(np.float64)), spec.window_days
+            )
+        user = ev.user[sel]
+        named = user >= 0
+        r, user, day = r[named], user[named], day[named]
+        order = np.lexsort((day, user, r))
+        r, user, day = r[order], user[order], day[order]
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = (r[1:] != r[:-1]) | (user[1:] != user[:-1]) | (day[1:] != day[:-1])
+        r, user, day = r[first], user[first], day[first]
+        same_next = (r[1:] == r[:-1]) & (user[1:] == user[:-1])
+        width = self.D + 1
+        if spec.window_days:
+            # a user counts on the days [event day, event day + window); consecutive
+            # event days of one user make one interval, so each day counts the user once
+            end = day + spec.window_days
+            end[:-1] = np.where(same_next, np.minimum(end[:-1], day[1:]), end[:-1])
+            end = np.minimum(end, self.D)
+            delta = np.bincount(r * width + day, minlength=self.R * width) - np.bincount(
+                r * width + end, minlength=self.R * width
+            )
+            counts = np.cumsum(delta.reshape(self.R, width), axis=1)[:, : self.D]
+            return np.where(self.valid, counts.astype(np.float64), np.nan)
+        # since the contract start: a user counts from their first event day on or after it
+        since = day >= self.anc[r]
+        r, user, day = r[since], user[since], day[since]
+        new_user = np.ones(len(r), dtype=bool)
+        new_user[1:] = (r[1:] != r[:-1]) | (user[1:] != user[:-1])
+        running = self._per_day(r[new_user], day[new_user], np.ones(int(new_user.sum())))
+        return np.where(self.valid, running[:, 1:], np.nan)
+
+    def _activities(self, spec: ActivitySpec) -> np.ndarray:
+        b = self.book
+        match = self.shared.get(spec)
+        if match is None:
+            needle = (spec.text_contains or "").lower()
+            match = self.shared[spec] = np.array(
+                [
+                    (spec.kind is None or kind == spec.kind) and needle in text
+                    for kind, text in zip(b.activity_kind, b.activity_text, strict=True)
+                ],
+                dtype=bool,
+            )
+        r = self.row_of[b.activity_account]
+        sel = match & (r >= 0) & (b.activity_day >= self.origin)
+        running = self._per_day(r[sel], b.activity_day[sel] - self.origin, np.ones(int(sel.sum())))
+        return self._window(running, spec.window_days)
+
+    def _latest(self, account: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
+        """Per cell, the index of the latest snapshot on or before it (-1: none).
+
+        Among snapshots of the same day the one sorting last by ``tie`` wins;
+        snapshots before the grid count on its first day.
+        """
+        r = self.row_of[account]
+        sel = np.flatnonzero(r >= 0)
+        if not len(sel):
+            return np.full((self.R, self.D), -1, dtype=np.int64)
+        r, d, t = r[sel], day[sel], tie[sel]
+        c = np.maximum(d - self.origin, 0)
+        order = np.lexsort((t, d, c, r))
+        rs, cs = r[order], c[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = (rs[1:] != rs[:-1]) | (cs[1:] != cs[:-1])
+        keep = np.flatnonzero(last)
+        rank = np.full((self.R, self.D), -1, dtype=np.int64)
+        rank[rs[keep], cs[keep]] = keep
+        # ranks grow with the day within a row, so a running maximum forward-fills
+        filled = np.maximum.accumulate(rank, axis=1)
+        source = sel[order]
+        return np.where(filled >= 0, source[np.maximum(filled, 0)], -1)
+
+    # -- condition values -----------------------------------------------------
+
+    def values(self, cond: Condition, view: View, view_key: str) -> Values:
+        """The value of ``cond``'s subject on every cell, with milestones done per ``view``."""
+        if cond.fact is not None:
+            key: Any = ("fact", cond.fact, view_key if cond.fact in MILESTONE_FACTS else None)
+        elif cond.milestone is not None:
+            key = ("milestone", cond.milestone, view_key)
+        else:
+            key = ("subject", cond.metric, cond.health, cond.events, cond.activity)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._compute(cond, view)
+        return cached
+
+    def _compute(self, cond: Condition, view: View) -> Values:
+        col = self.col[None, :]
+        if cond.fact is not None:
+            return Values(FACT_KIND[cond.fact], self._fact(cond.fact, view))
+        if cond.milestone is not None:
+            done = view.get(cond.milestone, np.full(self.R, np.inf))
+            return Values("bool", (col >= done[:, None]).astype(np.float64))
+        if cond.metric is not None:
+            none = np.zeros(0, dtype=np.int64)
+            a, d, v = self.book.metrics.get(cond.metric, (none, none, np.zeros(0)))
+            pos = self._latest(a, d, v)
+            picked = v[np.maximum(pos, 0)] if len(v) else np.full(pos.shape, np.nan)
+            return Values("float", np.where(pos >= 0, picked, np.nan))
+        if cond.health is not None:
+            b = self.book
+            pos = self._latest(b.health_account, b.health_day, np.arange(len(b.health_day)))
+            if cond.health == "score":
+                data = b.health_score[np.maximum(pos, 0)] if len(b.health_score) else np.nan
+                return Values("float", np.where(pos >= 0, data, np.nan))
+            labels = tuple(sorted({x for x in b.health_band if x is not None}))
+            codes = np.array(
+                [-1 if x is None else labels.index(x) for x in b.health_band] + [-1],
+                dtype=np.int64,
+            )
+            return Values("str", codes[np.where(pos >= 0, pos, len(b.health_band))], labels)
+        if cond.events is not None:
+            return Values("float", self._events(cond.events))
+        assert cond.activity is not None
+        return Values("float", self._activities(cond.activity))
+
+    def _fact(self, name: str, view: View) -> np.ndarray:
+        col = self.col[None, :]
+        anc = self.anc[:, None]
+        if name == "was_customer":
+            return self.valid.astype(np.float64)
+        if name == "has_contract":
+            return self.in_force.astype(np.float64)
+        if name == "days_since_contract_start":
+            return np.where(self.valid, (col - anc).astype(np.float64), np.nan)
+        if name == "days_to_renewal":
+            days = (self.max_end - self.origin - col).astype(np.float64)
+            return np.where(self.in_force, days, np.nan)
+        if name == "arr":
+            return self.arr
+        if name == "arr_growth":
+            start = self.arr_at_start[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                growth = self.arr / start - 1
+            return np.where(start != 0, growth, np.nan)
+        milestones = self.template.milestones
+        done = [view[m.id][:, None] for m in milestones]
+        if name == "onboarding_complete":
+            return (col >= np.max(np.hstack(done), axis=1)[:, None]).astype(np.float64)
+        if name == "milestones_done":
+            total = np.zeros((self.R, self.D))
+            for d in done:
+                total += col >= d
+            return total
+        if name == "overdue_milestones":
+            total = np.zeros((self.R, self.D))
+            for m, d in zip(milestones, done, strict=True):
+                total += (col < d) & (col > anc + m.due_days)
+            return total
+        if name == "days_since_first_value":
+            fv = view[self.template.first_value.id][:, None]
+            with np.errstate(invalid="ignore"):
+                return np.where(col >= fv, col - fv, np.nan)
+        raise KeyError(name)  # definitions are validated, so this is a bug
+
+    # -- rules ----------------------------------------------------------------
+
+    def holds(self, cond: Condition, view: View, view_key: str) -> np.ndarray:
+        """Where ``cond`` holds (an unknown value never does)."""
+        key = (id(cond), view_key)
+        cached = self._holds.get(key)
+        if cached is None:
+            cached = self._holds[key] = self._holds_now(cond, view, view_key)
+        return cached
+
+    def _holds_now(self, cond: Condition, view: View, view_key: str) -> np.ndarray:
+        v = self.values(cond, view, view_key)
+        if cond.milestone is not None:
+            return v.equals(bool(cond.done))
+        ok = v.known()
+        if cond.eq is not None:
+            ok &= v.equals(cond.eq)
+        if cond.ne is not None:
+            ok &= ~v.equals(cond.ne)
+        if cond.in_ is not None:
+            ok &= np.logical_or.reduce([v.equals(x) for x in cond.in_] or [np.zeros_like(ok)])
+        for op, bound in (("lt", cond.lt), ("lte", cond.lte), ("gt", cond.gt), ("gte", cond.gte)):
+            if bound is None:
+                continue
+            if v.kind in ("bool", "str"):
+                return np.zeros(ok.shape, dtype=bool)
+            with np.errstate(invalid="ignore"):
+                ok &= {
+                    "lt": np.less,
+                    "lte": np.less_equal,
+                    "gt": np.greater,
+                    "gte": np.greater_equal,
+                }[op](v.data, bound)
+        return ok
+
+    def rule(self, rule: Rule, view: View, view_key: str) -> np.ndarray:
+        held = [self.holds(c, view, view_key) for c in rule.conditions]
+        return np.logical_and.reduce(held) if rule.mode == "all" else np.logical_or.reduce(held)
+
+    def detail(self, cond: Condition, view: View, view_key: str, r: int, c: int) -> str:
+        if cond.milestone is not None:
+            return cond.describe()
+        return f"{cond.describe()} (is {self.values(cond, view, view_key).text(r, c)})"
+
+    def reason(self, rule: Rule, view: View, view_key: str, r: int, c: int) -> str:
+        """The conditions that decided ``rule`` on one cell (as the day-by-day loop words it)."""
+        details = [self.detail(x, view, view_key, r, c) for x in rule.conditions]
+        if rule.mode == "all":
+            return "; ".join(details)
+        held = [
+            d
+            for x, d in zip(rule.conditions, details, strict=True)
+            if self.holds(x, view, view_key)[r, c]
+        ]
+        return "; ".join(held) if held else "; ".join(details)
+
+    # -- milestones and stages --------------------------------------------------
+
+    def _milestones(self) -> tuple[View, dict[str, np.ndarray], dict[tuple[str, int], str]]:
+        """Final done columns, automatic completion columns and their reasons."""
+        template = self.template
+        ids = [m.id for m in template.milestones]
+        place = {m: i for i, m in enumerate(ids)}
+        inf = np.full(self.R, np.inf)
+        manual: View = {}
+        for m in ids:
+            manual[m] = inf.copy()
+            for r, account in enumerate(self.rows):
+                done = self.book.manual.get(int(account), {}).get(m)
+                if done is not None and self.tracked[r]:
+                    manual[m][r] = done.completed_on.toordinal() - self.origin
+        auto: dict[str, np.ndarray] = {m: inf.copy() for m in ids}
+        reasons: dict[tuple[str, int], str] = {}
+        untracked = np.where(self.tracked, np.inf, self.anc.astype(np.float64))
+        for m_id in evaluation_order(template):
+            rule = template.milestone(m_id).complete_when  # type: ignore[union-attr]
+            if rule is None:
+                continue
+            # a milestone later in the template completing today is seen tomorrow
+            view = {
+                k: np.minimum(
+                    np.minimum(manual[k], auto[k] + (0 if place[k] < place[m_id] else 1)),
+                    untracked,
+                )
+                for k in ids
+            }
+            held = self.rule(rule, view, f"m:{m_id}") & self.valid & self.tracked[:, None]
+            hit = held.any(axis=1)
+            first = np.argmax(held, axis=1)
+            auto[m_id] = np.where(hit, first, np.inf)
+            for hit_row in np.flatnonzero(hit):
+                row = int(hit_row)
+                reasons[(m_id, row)] = self.reason(rule, view, f"m:{m_id}", row, int(first[row]))
+        final = {k: np.minimum(np.minimum(manual[k], auto[k]), untracked) for k in ids}
+        return final, auto, reasons
+
+    def results(self, starts: dict[str, tuple[date, str | None]]) -> dict[str, AccountResult]:
+        b = self.book
+        final, auto, reasons = self._milestones()
+        stages = self.definition.stages
+        code = np.full((self.R, self.D), len(stages) - 1, dtype=np.int64)
+        for i in range(len(stages) - 2, -1, -1):
+            entry = stages[i].entry
+            assert entry is not None
+            code = np.where(self.rule(entry, final, "final"), i, code)
+        ids = [s.id for s in stages]
+        # the first wanted column and the stage code of the day before it (-1: none, -2: other)
+        start_col = self.anc.copy()
+        prev_code = np.full(self.R, -1, dtype=np.int64)
+        prev_name: list[str | None] = [None] * self.R
+        for r, account in enumerate(self.rows):
+            wanted = starts.get(b.account_ids[account])
+            if wanted is not None:
+                start_col[r] = max(wanted[0].toordinal() - self.origin, int(self.anc[r]))
+                prev_name[r] = wanted[1]
+                if wanted[1] is not None:
+                    prev_code[r] = ids.index(wanted[1]) if wanted[1] in ids else -2
+        changed = np.zeros((self.R, self.D), dtype=bool)
+        changed[:, 1:] = code[:, 1:] != code[:, :-1]
+        in_range = self.col[None, :] >= start_col[:, None]
+        changed &= in_range
+        first_cells = start_col < self.D
+        rr = np.flatnonzero(first_cells)
+        changed[rr, start_col[rr]] = code[rr, start_col[rr]] != prev_code[rr]
+
+        out: dict[str, AccountResult] = {}
+        for r, account in enumerate(self.rows):
+            account_id = b.account_ids[account]
+            anchor = date.fromordinal(int(self.anc[r]) + self.origin)
+            completions: dict[str, Completion] = {}
+            if self.tracked[r]:
+                for m in self.template.milestones:
+                    auto_col = auto[m.id][r]
+                    auto_on = (
+                        None
+                        if np.isinf(auto_col)
+                        else date.fromordinal(int(auto_col) + self.origin)
+                    )
+                    man = b.manual.get(int(account), {}).get(m.id)
+                    if man is not None and (auto_on is None or man.completed_on <= auto_on):
+                        completions[m.id] = Completion(
+                            man.completed_on,
+                            "manual",
+                            completed_by=man.completed_by,
+                            automatic_on=auto_on,
+                        )
+                    elif auto_on is not None:
+                        completions[m.id] = Completion(
+                            auto_on,
+                            "automatic",
+                            condition=reasons[(m.id, r)],
+                            automatic_on=auto_on,
+                        )
+            transitions = []
+            for c in np.flatnonzero(changed[r]):
+                s = int(code[r, c])
+                before = prev_name[r] if c == start_col[r] else ids[int(code[r, c - 1])]
+                entry = stages[s].entry
+                why = (
+                    CATCH_ALL_REASON
+                    if entry is None
+                    else self.reason(entry, final, "final", r, int(c))
+                )
+                transitions.append(
+                    Transition(date.fromordinal(int(c) + self.origin), before, ids[s], why)
+                )
+            out[account_id] = AccountResult(
+                account_id=account_id,
+                name=b.names[account],
+                segment=b.segments[account],
+                schedule=Schedule(self.template, anchor, bool(self.tracked[r])),
+                completions=completions,
+                transitions=transitions,
+            )
+        return out
