@@ -234,7 +234,7 @@ def web_platform(platform: Platform) -> Platform:
 
 @pytest.fixture
 def client(web_platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_standalone_app(web_platform)) as c:
+    with TestClient(create_standalone_app(web_platform, background=False)) as c:
         yield c
     insights.invalidate()
 

@@ -24,6 +24,7 @@ from kizuna.store.db import Store
 from kizuna.web import create_standalone_app, insights
 
 from .conftest import PASSWORD, USERS, seed_book
+from .test_scope import _add_book
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -48,7 +49,10 @@ class _Server:
     def __init__(self, platform: Platform) -> None:
         self.port = _free_port()
         config = uvicorn.Config(
-            create_standalone_app(platform), host="127.0.0.1", port=self.port, log_level="warning"
+            create_standalone_app(platform, background=False),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -82,6 +86,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The UI over the hand-built book, with CSM scoping on, served by uvicorn."""
     platform, server = _serve(tmp_path_factory.mktemp("web"), "own")
     seed_book(platform)
+    _add_book(platform)
     with server as url:
         yield url
     insights.invalidate()
@@ -142,6 +147,8 @@ def test_a_csm_works_through_the_ui(site: str, browser: object) -> None:
     expect(page.locator("#health-trend[data-rendered=true] .main-svg").first).to_be_visible()
     expect(page.locator("#usage-1[data-rendered=true] .main-svg").first).to_be_visible()
     expect(page.locator("#missing-roles")).to_contain_text("No promoter named")
+    expect(page.locator("#arr-history[data-rendered=true] .main-svg").first).to_be_visible()
+    expect(page.locator("[data-fact=onboarding]")).to_have_attribute("data-state", "overdue")
     _shot(page, "account360")
 
     # Mark an onboarding milestone done and see it on the timeline.
@@ -175,6 +182,10 @@ def test_a_csm_works_through_the_ui(site: str, browser: object) -> None:
     expect(page.locator("#health h2")).to_have_text("ヘルス")
     expect(page.locator("nav a[data-nav=portfolio]")).to_have_text("ポートフォリオ")
     _shot(page, "account360-ja")
+    page.click("nav a[data-nav=portfolio]")
+    expect(page.locator("#health-distribution-trend[data-rendered=true]")).to_be_visible()
+    expect(page.locator("#arr-movements .legendtext").first).to_have_text("新規")
+    _shot(page, "portfolio-ja")
     page.click("nav a[data-nav=retention]")
     _shot(page, "retention-ja")
     page.click("nav a[data-nav=onboarding]")

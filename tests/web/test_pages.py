@@ -80,8 +80,8 @@ def test_csv_download_is_the_filtered_sorted_list(client: TestClient) -> None:
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.text == (
         "id,name,segment,region,owner_id,owner_name,arr,health_score,health_band,stage,renewal_date\n"
-        "bolt,Bolt Ltd,smb,EMEA,carl,Carl CSM,8000.00,82.0,green,,2025-12-31\n"
-        "delta,Delta Inc,smb,AMER,cora,Cora CSM,6000.00,45.0,red,,2026-06-30\n"
+        "bolt,Bolt Ltd,smb,EMEA,carl,Carl CSM,8000.00,82.0,green,,2026-01-01\n"
+        "delta,Delta Inc,smb,AMER,cora,Cora CSM,6000.00,45.0,red,,2026-07-01\n"
     )
 
 
@@ -101,7 +101,7 @@ def test_account_360_shows_health_contacts_contracts_and_timeline(client: TestCl
     for text in ("Login fails for SSO users", "Too slow", "Quarterly review: renewal at risk"):
         assert text in html
     assert '<dd data-fact="arr">$120,000</dd>' in html
-    assert '<dd data-fact="renewal">Aug 31, 2025</dd>' in html
+    assert '<dd data-fact="renewal">Sep 1, 2025</dd>' in html
     bolt = client.get("/ui/accounts/bolt").text
     assert 'id="missing-roles"' not in bolt
 
@@ -149,7 +149,7 @@ def test_scoped_csm_sees_only_their_book(web_platform: Platform) -> None:
     settings = web_platform.settings.model_copy(update={"csm_scope": "own"})
     scoped = Platform(settings=settings, store=web_platform.store, clock=web_platform.clock)
     insights.invalidate()
-    with TestClient(create_standalone_app(scoped)) as c:
+    with TestClient(create_standalone_app(scoped, background=False)) as c:
         login(c, "carl")
         assert _rows(c.get("/ui/accounts").text) == ["acme", "bolt"]
         refused = c.get("/ui/accounts/cirrus")
@@ -163,8 +163,14 @@ def test_portfolio_attention_and_renewals(client: TestClient) -> None:
     login(client, "ada")
     html = client.get("/ui/portfolio").text
     attention = html.split('id="attention"')[1].split("</section>")[0]
-    assert _rows(attention) == ["acme", "delta"]
-    assert 'data-reason="red"' in attention and 'data-reason="drop"' in attention
+    # Most reasons first (acme: red, dropped 33 points, onboarding overdue; delta: red,
+    # overdue), then the biggest 30-day drop (cirrus -2 before bolt +2). No lake events:
+    # every account's onboarding milestones are overdue.
+    assert _rows(attention) == ["acme", "delta", "cirrus", "bolt"]
+    reasons = re.findall(r'<tr data-account="(\w+)">.*?</tr>', attention, re.S)
+    assert reasons == ["acme", "delta", "cirrus", "bolt"]
+    acme = attention.split('data-account="acme"')[1].split("</tr>")[0]
+    assert re.findall(r'data-reason="(\w+)"', acme) == ["red", "drop", "overdue"]
     renewals = html.split('id="renewals"')[1]
     first, second = renewals.split("In 91 to 180 days")
     assert "Acme Corp" in first and "Cirrus KK" not in first
@@ -186,7 +192,7 @@ def test_japanese_from_browser_and_from_the_switch(client: TestClient) -> None:
     assert switch.headers["location"] == "/ui/accounts/acme"
     japanese = client.get("/ui/accounts/acme", headers={"Accept-Language": "en"}).text
     assert (
-        "変化の理由" in japanese and "2025/08/31" in japanese and "推進者が未設定です" in japanese
+        "変化の理由" in japanese and "2025/09/01" in japanese and "推進者が未設定です" in japanese
     )
 
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kizuna.errors import KizunaError, MissingExtra
 from kizuna.platform import Platform
+from kizuna.web import insights
 from kizuna.web.pages import LoginRequired, NavEntry, build_environment, page_context, render
 from kizuna.web.routes import PAGE_MODULES
 from kizuna.web.session import SessionCodec
@@ -37,8 +38,15 @@ def _plotly_js() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
 
 
-def create_web_app(platform: Platform) -> FastAPI:
-    """The web UI over ``platform``: every page module in :data:`PAGE_MODULES`."""
+def create_web_app(platform: Platform, *, background: bool = True) -> FastAPI:
+    """The web UI over ``platform``: every page module in :data:`PAGE_MODULES`.
+
+    ``background``: book-wide figures are refreshed in background threads and
+    the slowest (book-wide onboarding outcomes) computed there on a fresh worker,
+    the pages saying so meanwhile; ``False`` computes everything in the request
+    (tests and scripts that want complete pages at once).
+    """
+    insights.set_background(background)
     app = FastAPI(title="Kizuna UI", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.platform = platform
     app.state.templates = build_environment()
@@ -109,12 +117,14 @@ def _error_page(request: Request, status: int, title: str, detail: str) -> Respo
     return render(ctx, "error.html", status_code=status, title=title, detail=detail, status=status)
 
 
-def mount_web(app: FastAPI, platform: Platform, path: str = MOUNT_PATH) -> None:
+def mount_web(
+    app: FastAPI, platform: Platform, path: str = MOUNT_PATH, *, background: bool = True
+) -> None:
     """Mount the UI into an existing app (the API) at ``path``."""
-    app.mount(path, create_web_app(platform), name="ui")
+    app.mount(path, create_web_app(platform, background=background), name="ui")
 
 
-def create_standalone_app(platform: Platform) -> FastAPI:
+def create_standalone_app(platform: Platform, *, background: bool = True) -> FastAPI:
     """The UI alone at ``/ui``, with ``/`` redirecting to it."""
     root = FastAPI(title="Kizuna", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -122,5 +132,5 @@ def create_standalone_app(platform: Platform) -> FastAPI:
     def home() -> Response:
         return RedirectResponse(f"{MOUNT_PATH}/", status_code=307)
 
-    mount_web(root, platform)
+    mount_web(root, platform, background=background)
     return root

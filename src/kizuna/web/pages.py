@@ -20,7 +20,7 @@ from kizuna.auth.policy import Caller, Principal, can_administer
 from kizuna.auth.users import get_principal
 from kizuna.errors import PermissionDenied
 from kizuna.platform import Platform
-from kizuna.web import i18n
+from kizuna.web import charts, i18n, insights
 from kizuna.web.session import SESSION_COOKIE, SessionCodec, UiSession
 
 
@@ -88,6 +88,7 @@ def page_context(request: Request) -> PageContext:
         request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")
     )
     ctx = PageContext(request=request, platform=state.platform, lang=lang)
+    insights.start_warming(state.platform)
     session = codec.read(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         try:
@@ -123,6 +124,7 @@ def build_environment() -> Environment:
         percent=i18n.format_percent,
         date=i18n.format_date,
         month=i18n.format_month,
+        plot=charts.localise,
     )
     env.globals["LANGUAGES"] = i18n.LANGUAGES
     return env

@@ -16,13 +16,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from kizuna.auth.policy import Caller, can_write
+from kizuna.auth.policy import Caller, account_scope, can_write
 from kizuna.auth.users import list_users
 from kizuna.customers import get_record, list_records
 from kizuna.errors import NotFound
 from kizuna.platform import Platform
 from kizuna.store.models import Account, SuccessRole
-from kizuna.web import insights
+from kizuna.web import insights, lifecycle_views, retention_views
+from kizuna.web.charts import Chart
+from kizuna.web.i18n import N_
 
 PAGE_SIZE = 50
 #: Sort keys of the account list; "-" in front means descending.
@@ -52,8 +54,31 @@ class AccountQuery:
         return {k: v for k, v in data.items() if v not in ("", None) and (k, v) != ("page", 1)}
 
 
-def parse_account_query(params: Mapping[str, str]) -> tuple[AccountQuery, dict[str, str]]:
-    """The account query in ``params`` and a message per bad field (every one of them)."""
+MAX_SEARCH = 200
+FILTERS = ("segment", "owner", "region")
+_FILTER_ERRORS = {
+    "segment": N_("Unknown segment."),
+    "owner": N_("Unknown owner."),
+    "region": N_("Unknown region."),
+}
+
+
+def _clean_text(value: str) -> str | None:
+    """``value`` stripped, or None when it holds control characters (never sent to the store)."""
+    value = value.strip()
+    return None if any(ord(c) < 32 or ord(c) == 127 for c in value) else value
+
+
+def parse_account_query(
+    params: Mapping[str, str], options: Mapping[str, list[tuple[str, str]]] | None = None
+) -> tuple[AccountQuery, dict[str, str]]:
+    """The account query in ``params`` and a message per bad field (every one of them).
+
+    A bad value is reported and left out of the query (the page still lists
+    what the other parameters ask for). With ``options`` (the values the
+    caller's book offers, :func:`filter_options`) a segment, owner or region
+    not among them is reported as unknown.
+    """
     errors: dict[str, str] = {}
     sort = params.get("sort", "name") or "name"
     if sort.removeprefix("-") not in ACCOUNT_SORTS:
@@ -61,7 +86,7 @@ def parse_account_query(params: Mapping[str, str]) -> tuple[AccountQuery, dict[s
         sort = "name"
     page_text = params.get("page", "1") or "1"
     try:
-        page = int(page_text)
+        page = int(page_text) if len(page_text) <= 9 else 0
         if page < 1:
             raise ValueError
     except ValueError:
@@ -71,15 +96,22 @@ def parse_account_query(params: Mapping[str, str]) -> tuple[AccountQuery, dict[s
     if band and band not in insights.BANDS:
         errors["band"] = "Unknown health band."
         band = ""
-    query = AccountQuery(
-        q=params.get("q", "").strip()[:200],
-        segment=params.get("segment", "").strip(),
-        owner=params.get("owner", "").strip(),
-        region=params.get("region", "").strip(),
-        band=band,
-        sort=sort,
-        page=page,
-    )
+    q = _clean_text(params.get("q", ""))
+    if q is None:
+        errors["q"] = N_("Remove control characters from the search.")
+        q = ""
+    elif len(q) > MAX_SEARCH:
+        errors["q"] = N_("Search for at most 200 characters.")
+        q = q[:MAX_SEARCH]
+    chosen: dict[str, str] = {}
+    for name in FILTERS:
+        value = _clean_text(params.get(name, ""))
+        known = {v for v, _ in options[name]} if options is not None else None
+        if value is None or (value and known is not None and value not in known):
+            errors[name] = _FILTER_ERRORS[name]
+            value = ""
+        chosen[name] = value
+    query = AccountQuery(q=q, band=band, sort=sort, page=page, **chosen)
     return query, errors
 
 
@@ -114,7 +146,18 @@ def _owner_names(platform: Platform) -> dict[str, str]:
 
 
 def filter_options(platform: Platform, caller: Caller) -> dict[str, list[tuple[str, str]]]:
-    """Values offered by the segment, owner and region filters (value, label)."""
+    """Values offered by the segment, owner and region filters (value, label).
+
+    Only values of accounts the caller may read; kept with the book-wide facts.
+    """
+    options: dict[str, list[tuple[str, str]]] = insights._cache.get(
+        insights._key(platform, "options", account_scope(caller)),
+        lambda: _filter_options(platform, caller),
+    )
+    return options
+
+
+def _filter_options(platform: Platform, caller: Caller) -> dict[str, list[tuple[str, str]]]:
     accounts = list_records(platform, caller, "accounts", limit=1_000_000).items
     names = _owner_names(platform)
     segments = sorted({a.segment for a in accounts if a.segment})
@@ -188,7 +231,12 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     return present + missing
 
 
-def account_list(platform: Platform, caller: Caller, query: AccountQuery) -> AccountList:
+def account_list(
+    platform: Platform,
+    caller: Caller,
+    query: AccountQuery,
+    options: dict[str, list[tuple[str, str]]] | None = None,
+) -> AccountList:
     """One page of the account list with its totals and filter options."""
     rows = account_rows(platform, caller, query)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
@@ -201,7 +249,7 @@ def account_list(platform: Platform, caller: Caller, query: AccountQuery) -> Acc
         pages=pages,
         as_of=platform.today(),
         total_arr=sum(arrs, Decimal(0)) if arrs else None,
-        options=filter_options(platform, caller),
+        options=options if options is not None else filter_options(platform, caller),
     )
 
 
@@ -257,7 +305,7 @@ class Account360:
     missing_roles: list[SuccessRole]
     contracts: list[Any]
     timeline: list[TimelineItem]
-    lifecycle: insights.LifecycleDetail | None
+    lifecycle: lifecycle_views.LifecycleDetail | None
 
 
 def check_account_id(account_id: str) -> None:
@@ -328,8 +376,8 @@ def account_360(platform: Platform, caller: Caller, account_id: str) -> Account3
                 tone="bad" if s.score <= low else "good" if s.score >= high else "",
             )
         )
-    lifecycle = insights.lifecycle_detail(platform, account_id)
-    for item in insights.lifecycle_timeline(lifecycle):
+    lifecycle = lifecycle_views.lifecycle_detail(platform, account_id)
+    for item in lifecycle_views.lifecycle_timeline(lifecycle):
         timeline.append(
             TimelineItem(at=item.at, kind=item.kind, title=item.title, detail=item.detail)
         )
@@ -355,16 +403,17 @@ ATTENTION_DROP = 10.0
 
 
 def parse_portfolio_query(
-    params: Mapping[str, str],
+    params: Mapping[str, str], options: Mapping[str, list[tuple[str, str]]] | None = None
 ) -> tuple[AccountQuery, str, dict[str, str]]:
     """Filters and period of the dashboard, and a message per bad field."""
-    query, errors = parse_account_query(params)
-    errors.pop("sort", None)
+    query, errors = parse_account_query(params, options)
+    for ignored in ("sort", "page", "q", "band"):  # not parameters of these pages
+        errors.pop(ignored, None)
     period = params.get("period", "quarter") or "quarter"
     if period not in PERIODS:
         errors["period"] = "Unknown period."
         period = "quarter"
-    return replace(query, sort="name", page=1), period, errors
+    return replace(query, q="", band="", sort="name", page=1), period, errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,15 +436,29 @@ class Portfolio:
     renewals_90: list[AccountRow]
     renewals_180: list[AccountRow]
     attention: list[Attention]
-    retention: Any
-    health_trend: dict[str, Any] | None
+    #: False while overdue onboarding is still being computed (a fresh worker).
+    onboarding_known: bool
+    retention: retention_views.RetentionSummary | None
+    health_trend: Chart | None
     options: dict[str, list[tuple[str, str]]]
 
 
-def portfolio(platform: Platform, caller: Caller, query: AccountQuery, period: str) -> Portfolio:
-    """The dashboard over the accounts the caller may read that match the filters."""
+def portfolio(
+    platform: Platform,
+    caller: Caller,
+    query: AccountQuery,
+    period: str,
+    options: dict[str, list[tuple[str, str]]] | None = None,
+) -> Portfolio:
+    """The dashboard over the accounts the caller may read that match the filters.
+
+    Every figure counts the same accounts: those of :func:`account_rows` for
+    the caller and the filters (ARR, bands, stages, renewals, attention, the
+    health trend), and retention over a ledger with the same filters and book.
+    """
     rows = account_rows(platform, caller, replace(query, band=""))
     facts = insights.account_facts(platform)
+    overdue = lifecycle_views.overdue_milestones(platform)
     today = platform.today()
     band_counts = dict.fromkeys(insights.BANDS, 0)
     band_arr = dict.fromkeys(insights.BANDS, Decimal(0))
@@ -413,7 +476,7 @@ def portfolio(platform: Platform, caller: Caller, query: AccountQuery, period: s
             reasons.append("red")
         if f.health_change_30d is not None and f.health_change_30d <= -ATTENTION_DROP:
             reasons.append("drop")
-        if f.overdue_milestones:
+        if overdue and overdue.get(r.id):
             reasons.append("overdue")
         if reasons:
             attention.append(Attention(r, tuple(reasons), f.health_change_30d))
@@ -434,7 +497,7 @@ def portfolio(platform: Platform, caller: Caller, query: AccountQuery, period: s
         band_counts=band_counts,
         band_arr=band_arr,
         unscored=sum(1 for r in rows if r.health_band is None),
-        stage_counts=sorted(stages.items(), key=lambda kv: -kv[1]),
+        stage_counts=sorted(stages.items(), key=lambda kv: (-kv[1], kv[0])),
         renewals_90=[r for r in renewing if (r.renewal_date - today).days <= 90],  # type: ignore[operator]
         renewals_180=[
             r
@@ -442,7 +505,8 @@ def portfolio(platform: Platform, caller: Caller, query: AccountQuery, period: s
             if 90 < (r.renewal_date - today).days <= 180  # type: ignore[operator]
         ],
         attention=attention[:25],
-        retention=insights.retention_summary(platform, caller, query, period),
-        health_trend=insights.health_distribution_trend(platform),
-        options=filter_options(platform, caller),
+        onboarding_known=overdue is not None,
+        retention=retention_views.retention_summary(platform, caller, query, period),
+        health_trend=insights.health_distribution_trend(platform, {r.id for r in rows}),
+        options=options if options is not None else filter_options(platform, caller),
     )

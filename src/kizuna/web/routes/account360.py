@@ -1,4 +1,4 @@
-"""The account 360: header, health, usage, contracts, contacts, timeline, lifecycle."""
+"""The account 360: header, health, usage, contracts and ARR, contacts, timeline, lifecycle."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
 from kizuna.errors import InvalidInput, PermissionDenied
-from kizuna.web import insights, views
+from kizuna.web import insights, lifecycle_views, views
 from kizuna.web.pages import PageContext, login_required, render
 from kizuna.web.session import csrf_ok
 
@@ -17,19 +17,18 @@ router = APIRouter()
 
 def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: object) -> Response:
     view = views.account_360(ctx.platform, ctx.caller, account_id)
-    health = insights.health_detail(ctx.platform, account_id)
-    usage = insights.usage_charts(ctx.platform, account_id)
-    arr_history = insights.arr_history_chart(ctx.platform, account_id)
+    data: dict[str, object] = {"milestone_errors": {}, "form_problems": []}
+    data.update(extra)
     return render(
         ctx,
         "account360.html",
         status_code=status_code,
         view=view,
-        health=health,
-        usage=usage,
+        health=insights.health_detail(ctx.platform, account_id),
+        usage=insights.usage_charts(ctx.platform, account_id),
         lifecycle=view.lifecycle,
-        arr_history=arr_history,
-        **extra,
+        arr_history=insights.arr_history_chart(ctx.platform, account_id),
+        **data,
     )
 
 
@@ -49,9 +48,20 @@ def milestone_done(
     if ctx.session is None or not csrf_ok(ctx.session, csrf_token):
         raise PermissionDenied("the form expired: reload the page and try again")
     try:
-        insights.mark_milestone_done(ctx.platform, ctx.caller, account_id, milestone_id, done_on)
+        lifecycle_views.mark_milestone_done(
+            ctx.platform, ctx.caller, account_id, milestone_id, done_on
+        )
     except InvalidInput as exc:
-        errors = {p.field or "form": p.message for p in exc.problems} or {"form": exc.message}
-        return _page(ctx, account_id, status_code=422, milestone_errors={milestone_id: errors})
+        fields = {p.field: p.message for p in exc.problems if p.field == "done_on"}
+        others = [p.message for p in exc.problems if p.field != "done_on"] or (
+            [] if fields else [exc.message]
+        )
+        return _page(
+            ctx,
+            account_id,
+            status_code=422,
+            milestone_errors={milestone_id: fields} if fields else {},
+            form_problems=others,
+        )
     target = ctx.url("account", account_id=account_id) + "#lifecycle"
     return RedirectResponse(target, status_code=303)

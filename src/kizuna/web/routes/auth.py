@@ -45,6 +45,9 @@ def login_submit(
         errors["email"] = "Enter your e-mail address."
     if not password:
         errors["password"] = "Enter your password."
+    if not errors and any(ord(c) < 32 for c in email):
+        # No e-mail address has control characters (and PostgreSQL refuses NUL in text).
+        errors["form"] = "Wrong e-mail or password."
     if not errors:
         try:
             principal = authenticate_password(ctx.platform, email, password)

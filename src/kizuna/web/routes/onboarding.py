@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from kizuna.web import insights, views
+from kizuna.web import lifecycle_views, views
 from kizuna.web.pages import NavEntry, PageContext, login_required, render
 
 router = APIRouter()
@@ -16,7 +16,8 @@ NAV = (NavEntry("onboarding", "Onboarding", order=40),)
 
 @router.get("/onboarding", name="onboarding")
 def onboarding_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    query, _, errors = views.parse_portfolio_query(ctx.request.query_params)
-    data = insights.onboarding_page(ctx.platform, ctx.caller, query)
     options = views.filter_options(ctx.platform, ctx.caller)
+    query, _, errors = views.parse_portfolio_query(ctx.request.query_params, options)
+    errors.pop("period", None)
+    data = lifecycle_views.onboarding_page(ctx.platform, ctx.caller, query)
     return render(ctx, "onboarding.html", query=query, data=data, errors=errors, options=options)

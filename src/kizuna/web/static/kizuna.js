@@ -10,7 +10,7 @@
       if (!spec) return;
       var fig = JSON.parse(spec.textContent);
       var layout = Object.assign({ margin: { l: 40, r: 10, t: 10, b: 30 }, autosize: true,
-        font: { family: "system-ui, sans-serif", size: 11 }, showlegend: true,
+        font: { family: "system-ui, 'Noto Sans CJK JP', sans-serif", size: 11 }, showlegend: true,
         legend: { orientation: "h", y: -0.2 } }, fig.layout || {});
       window.Plotly.newPlot(el, fig.data, layout, { displayModeBar: false, responsive: true })
         .then(function () { el.setAttribute("data-rendered", "true"); });
