@@ -1,9 +1,11 @@
 """Serving the UI at the end of ``kizuna demo``: a demo login, the daily run, then uvicorn.
 
 The simulated history ends on a fixed date, so the demo's clock is stopped on
-that date: "today" on every page is the last simulated day. If nothing has
-been computed yet, the daily run (metrics, 90 days of health, lifecycle) runs
-once through the analytics services before serving.
+that date: "today" on every page is the last simulated day. Unless it has run
+for that day, ``kizuna daily`` (:func:`kizuna.daily.run_daily`: metrics,
+health, lifecycle, the portfolio snapshot) runs once before serving, after
+weekly metrics and health over the previous 90 days, so a fresh worker reads
+its book-wide figures from the snapshot.
 """
 
 from __future__ import annotations
@@ -50,27 +52,36 @@ def ensure_demo_login(platform: Platform) -> None:
 def run_daily_once(
     platform: Platform, as_of: date, say: Callable[[str], None] = lambda _: None
 ) -> None:
-    """Compute metrics, health history and lifecycle as of ``as_of`` unless already computed."""
+    """Run the daily run for ``as_of`` unless its portfolio snapshot exists already.
+
+    The first time, metrics and health are also computed weekly over the
+    previous :data:`HEALTH_HISTORY_DAYS` days, so trends have a history.
+    """
+    from kizuna.daily import portfolio_path, run_daily
     from kizuna.health import compute_health_range
     from kizuna.health.snapshots import snapshot_dates
-    from kizuna.lifecycle import compute_lifecycle, definition_for
     from kizuna.metrics.service import compute_metrics
 
-    if as_of in snapshot_dates(platform.settings):
+    if portfolio_path(platform.settings, as_of).exists():
         return
     start = as_of - timedelta(days=HEALTH_HISTORY_DAYS)
-    days = [start + timedelta(days=d) for d in range(0, HEALTH_HISTORY_DAYS + 1, HEALTH_STEP_DAYS)]
-    if days[-1] != as_of:
-        days.append(as_of)
+    history = [start + timedelta(days=d) for d in range(0, HEALTH_HISTORY_DAYS, HEALTH_STEP_DAYS)]
+    known = set(snapshot_dates(platform.settings))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        say(f"computing metrics on {len(days)} dates up to {as_of} ...")
-        compute_metrics(platform, days)
-        say("computing health history ...")
-        for day in days:
-            compute_health_range(platform, day, day)
-        say("computing lifecycle stages and milestones ...")
-        compute_lifecycle(platform, definition_for(platform.settings.home), as_of)
+        missing = [d for d in history if d not in known]
+        if missing:
+            say(f"computing metrics and health on {len(missing)} earlier dates ...")
+            compute_metrics(platform, missing)
+            for day in missing:
+                compute_health_range(platform, day, day)
+
+        def progress(step: str, day: date, state: str) -> None:
+            if state == "start":
+                say(f"daily run {day}: {step} ...")
+
+        run = run_daily(platform, [as_of], progress=progress)
+    say("daily run: " + ", ".join(f"{s.step} {s.seconds:.1f} s" for s in run.steps))
 
 
 def serve_demo(

@@ -18,30 +18,32 @@ outside the caller's book.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kizuna.daily import (
+    AccountFigures,
+    ArrBook,
+    PortfolioSnapshot,
+    arr_book_of,
+    latest_portfolio,
+    portfolio_path,
+    read_portfolio,
+)
 from kizuna.errors import KizunaError, NotFound
 from kizuna.health.report import explain_account, list_health
 from kizuna.health.snapshots import read_snapshot, snapshot_dates
 from kizuna.lifecycle import definition_for, stored_transitions
 from kizuna.metrics.service import read_metric_values
 from kizuna.platform import Platform
-from kizuna.retention import (
-    DEFAULT_GRACE_DAYS,
-    Ledger,
-    LedgerFilters,
-    arr_at,
-    arr_movements,
-    renewals,
-)
+from kizuna.retention import Ledger, LedgerFilters
 from kizuna.web.cache import BookCache, quiet_engine
 from kizuna.web.charts import Chart
 
@@ -50,10 +52,6 @@ log = logging.getLogger("kizuna.web")
 BANDS = ("red", "yellow", "green")
 FACTS_TTL_SECONDS = 120.0
 REPORTS_TTL_SECONDS = 300.0
-#: Months of ARR history on the account page.
-ARR_HISTORY_MONTHS = 24
-#: How far ahead contract lines are looked at for the next renewal.
-RENEWAL_HORIZON_DAYS = 5 * 366
 
 BAND_COLOURS = {"red": "#d92d20", "yellow": "#dc9b04", "green": "#079455"}
 
@@ -81,17 +79,8 @@ def invalidate() -> None:
     _reports.clear()
 
 
-@dataclass(frozen=True, slots=True)
-class AccountFacts:
-    """What lists and headers show of one account (None: not computed yet)."""
-
-    arr: Decimal | None = None
-    health_score: float | None = None
-    health_band: str | None = None
-    health_change_30d: float | None = None
-    stage: str | None = None
-    renewal_date: date | None = None
-
+#: What lists and headers show of one account (None: not computed yet).
+AccountFacts = AccountFigures
 
 NO_FACTS = AccountFacts()
 
@@ -100,8 +89,46 @@ def _key(platform: Platform, *parts: Any) -> tuple[Any, ...]:
     return (platform.store.url, str(platform.settings.home), platform.today(), *parts)
 
 
+def portfolio_snapshot(platform: Platform) -> PortfolioSnapshot | None:
+    """The newest daily-run snapshot on or before today (None: none saved; figures are live).
+
+    Read once per file: a daily run that replaces the file is picked up at the
+    next request.
+    """
+    day = latest_portfolio(platform.settings, platform.today())
+    if day is None:
+        return None
+    path = portfolio_path(platform.settings, day)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    key = (str(path), stamp)
+    with _snapshot_lock:
+        hit = _snapshots.get(str(path))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    snapshot = read_portfolio(platform.settings, day)
+    with _snapshot_lock:
+        _snapshots[str(path)] = (key, snapshot)
+    return snapshot
+
+
+_snapshots: dict[str, tuple[tuple[str, int], PortfolioSnapshot | None]] = {}
+_snapshot_lock = threading.Lock()
+
+
+def figures_as_of(platform: Platform) -> date | None:
+    """The date of the daily-run snapshot pages read (None: figures are live-computed)."""
+    snapshot = portfolio_snapshot(platform)
+    return snapshot.as_of if snapshot is not None else None
+
+
 def account_facts(platform: Platform) -> dict[str, AccountFacts]:
-    """Facts of every account as of the platform's today, by account id (cached)."""
+    """Facts of every account: from the daily-run snapshot, else computed (cached)."""
+    snapshot = portfolio_snapshot(platform)
+    if snapshot is not None:
+        return snapshot.facts
     facts: dict[str, AccountFacts] = _cache.get(
         _key(platform, "facts"), lambda: _compute_account_facts(platform)
     )
@@ -131,16 +158,6 @@ def _compute_account_facts(platform: Platform) -> dict[str, AccountFacts]:
 # -- ARR, its history and the next renewal (kizuna.retention) ------------------------
 
 
-@dataclass
-class ArrBook:
-    """Each account's ARR today, at every month end of the history, and its next renewal."""
-
-    arr: dict[str, Decimal]
-    months: list[date]
-    history: dict[str, list[Decimal]]
-    renewal: dict[str, date]
-
-
 def with_ledger(
     platform: Platform,
     filters: LedgerFilters | None,
@@ -162,60 +179,21 @@ def with_ledger(
         return None
 
 
-def _month_start(day: date, months_back: int) -> date:
-    index = day.year * 12 + day.month - 1 - months_back
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def arr_book(platform: Platform) -> ArrBook | None:
-    """ARR per account (no roll-up to parents) from the retention ledger, cached with the facts.
-
-    * ARR today: :func:`kizuna.retention.arr_at`;
-    * ARR at every month end of the last :data:`ARR_HISTORY_MONTHS` months: the
-      opening ARR (``arr_at`` the day before) and every account's monthly
-      movement (:func:`kizuna.retention.arr_movements` with accounts);
-    * next renewal: the earliest ``renewal_date`` of the account's lines still
-      open for renewal (:func:`kizuna.retention.renewals`, its grace period), so
-      a line already renewed does not count and a renewal in its grace period does.
-    """
+    """ARR per account (no roll-up to parents): the daily snapshot's, else
+    :func:`kizuna.daily.arr_book_of` on the retention ledger, cached with the facts."""
+    snapshot = portfolio_snapshot(platform)
+    if snapshot is not None:
+        return ArrBook(
+            arr={a: f.arr for a, f in snapshot.facts.items() if f.arr is not None},
+            months=snapshot.arr_months,
+            history=snapshot.arr_history,
+            renewal={a: f.renewal_date for a, f in snapshot.facts.items() if f.renewal_date},
+        )
     today = platform.today()
 
     def work(ledger: Ledger) -> ArrBook:
-        start = _month_start(today, ARR_HISTORY_MONTHS - 1)
-        now = arr_at(ledger, today)
-        opening = arr_at(ledger, start - timedelta(days=1))
-        moves = arr_movements(ledger, start, today, with_accounts=True)
-        months = [p.period_end for p in moves.periods]
-        index = {m: i for i, m in enumerate(months)}
-        changes: dict[str, dict[int, Decimal]] = defaultdict(dict)
-        for m in moves.accounts or []:
-            changes[m.account_id][index[m.period_end]] = m.end_arr
-        history: dict[str, list[Decimal]] = {}
-        first = {a.account_id: a.arr for a in opening.accounts}
-        for account_id in set(first) | set(changes):
-            value = first.get(account_id, Decimal("0.00"))
-            series = []
-            for i in range(len(months)):
-                value = changes[account_id].get(i, value)
-                series.append(value)
-            history[account_id] = series
-        due = renewals(
-            ledger,
-            today - timedelta(days=DEFAULT_GRACE_DAYS + 1),
-            today + timedelta(days=RENEWAL_HORIZON_DAYS),
-            as_of=today,
-        )
-        renewal: dict[str, date] = {}
-        for line in due.lines:
-            if line.status == "open":
-                known = renewal.get(line.account_id)
-                renewal[line.account_id] = min(known or line.renewal_date, line.renewal_date)
-        return ArrBook(
-            arr={a.account_id: a.arr for a in now.accounts},
-            months=months,
-            history=history,
-            renewal=renewal,
-        )
+        return arr_book_of(ledger, today)
 
     result: ArrBook | None = _cache.get(
         _key(platform, "arr"), lambda: with_ledger(platform, None, work, rollup=False)

@@ -7,7 +7,12 @@ UI counts each account on its own (no roll-up to parent accounts), so retention
 figures add up with the account list and follow the per-account owner scope;
 ``kizuna retention`` on the command line rolls up to parents by default.
 
-Reports are cached per filter set and refreshed in the background.
+When the daily run has saved a portfolio snapshot (:mod:`kizuna.daily`), the
+dashboard's figures for any filter set are sums over the snapshot's
+per-account rows — the same sums :mod:`kizuna.retention` makes — and the
+unfiltered retention page is read from it whole. Without a snapshot (and for
+a filtered retention page, whose cohorts need the ledger) reports are computed
+on demand, cached per filter set and refreshed in the background.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from kizuna.auth.policy import Caller, account_scope
+from kizuna.daily import PortfolioSnapshot, accounts_matching
 from kizuna.platform import Platform
 from kizuna.retention import (
     Ledger,
@@ -28,8 +34,9 @@ from kizuna.retention import (
     renewals,
     retention_rates,
 )
+from kizuna.retention.rates import rates_from_movements
 from kizuna.web.charts import Chart
-from kizuna.web.insights import _key, _reports, with_ledger
+from kizuna.web.insights import _key, _reports, portfolio_snapshot, with_ledger
 
 #: Filters no account matches (a scoped CSM asking for another CSM's book).
 NOBODY = "\x00nobody"
@@ -126,6 +133,9 @@ def retention_summary(
 
 def summary_for(platform: Platform, filters: LedgerFilters, period: str) -> RetentionSummary | None:
     """:func:`retention_summary` of the accounts ``filters`` select (cached per filter set)."""
+    snapshot = portfolio_snapshot(platform)
+    if snapshot is not None:
+        return _summary_from(snapshot, accounts_matching(platform, filters), period)
     today = platform.today()
     start = period_start(today, period)
 
@@ -158,6 +168,35 @@ def summary_for(platform: Platform, filters: LedgerFilters, period: str) -> Rete
         lambda: with_ledger(platform, filters, work, rollup=False),
     )
     return result
+
+
+def _summary_from(
+    snapshot: PortfolioSnapshot, accounts: set[str] | None, period: str
+) -> RetentionSummary | None:
+    """:func:`summary_for` as sums over the daily snapshot's rows of ``accounts`` (None: all)."""
+    window = snapshot.windows[period]
+    r = rates_from_movements(window.movements(accounts))
+    trend = snapshot.monthly(accounts)
+    if r.start_arr == 0 and r.end_arr == 0 and (not trend or trend[-1].end_arr == 0):
+        return None
+    renewal = window.renewal_totals(accounts)
+    return RetentionSummary(
+        start=window.start,
+        end=window.end,
+        start_arr=r.start_arr,
+        end_arr=r.end_arr,
+        new=r.new,
+        expansion=r.expansion,
+        contraction=r.contraction,
+        churn=r.churn,
+        reactivation=r.reactivation,
+        grr=_f(r.grr),
+        nrr=_f(r.nrr),
+        logo_churn=_f(r.logo_churn),
+        renewed=renewal.arr_renewed,
+        renewal_rate=_f(renewal.renewal_rate),
+        chart=movements_chart(trend),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,44 +274,70 @@ def retention_page(platform: Platform, caller: Caller, query: Any) -> RetentionP
 
 def page_for(platform: Platform, filters: LedgerFilters) -> RetentionPage | None:
     """:func:`retention_page` of the accounts ``filters`` select (cached per filter set)."""
+    snapshot = portfolio_snapshot(platform)
+    if snapshot is not None and filters == LedgerFilters() and snapshot.cohorts is not None:
+        window = snapshot.windows["last12"]
+        months = snapshot.monthly(None)
+        return _page(
+            window.start,
+            window.end,
+            rates_from_movements(window.movements(None)),
+            months,
+            months[-1].end_arr if months else 0,
+            window.renewal_totals(None),
+            snapshot.cohorts,
+        )
     today = platform.today()
     start = date(today.year - 1, today.month, 1)
 
     def work(ledger: Ledger) -> RetentionPage | None:
         rates = retention_rates(ledger, start, today).rates
         moves = arr_movements(ledger, start, today)
-        if rates.start_arr == 0 and moves.totals.end_arr == 0:
-            return None
         renewal = renewals(ledger, start, today, as_of=today).totals
         cohorts = cohort_retention(ledger, as_of=today).rows
-        return RetentionPage(
-            start=start,
-            end=today,
-            grr=_f(rates.grr),
-            nrr=_f(rates.nrr),
-            logo_churn=_f(rates.logo_churn),
-            renewal_rate=_f(renewal.renewal_rate),
-            logo_renewal_rate=_f(renewal.logo_renewal_rate),
-            months=[
-                MonthRow(
-                    label=p.period_end.isoformat()[:7],
-                    start_arr=p.start_arr,
-                    new=p.new,
-                    expansion=p.expansion,
-                    contraction=p.contraction,
-                    churn=p.churn,
-                    reactivation=p.reactivation,
-                    end_arr=p.end_arr,
-                )
-                for p in moves.periods
-            ],
-            chart=movements_chart(moves.periods),
-            logo_cohorts=_cohort_table(cohorts, "logo_retention", "accounts"),
-            revenue_cohorts=_cohort_table(cohorts, "revenue_retention", "start_arr"),
-        )
+        return _page(start, today, rates, moves.periods, moves.totals.end_arr, renewal, cohorts)
 
     result: RetentionPage | None = _reports.get(
         _key(platform, "page", filters),
         lambda: with_ledger(platform, filters, work, rollup=False),
     )
     return result
+
+
+def _page(
+    start: date,
+    today: date,
+    rates: Any,
+    periods: list[Any],
+    end_arr: Any,
+    renewal: Any,
+    cohorts: list[Any],
+) -> RetentionPage | None:
+    """The retention page from its parts (live, or sums over the daily snapshot)."""
+    if rates.start_arr == 0 and end_arr == 0:
+        return None
+    return RetentionPage(
+        start=start,
+        end=today,
+        grr=_f(rates.grr),
+        nrr=_f(rates.nrr),
+        logo_churn=_f(rates.logo_churn),
+        renewal_rate=_f(renewal.renewal_rate),
+        logo_renewal_rate=_f(renewal.logo_renewal_rate),
+        months=[
+            MonthRow(
+                label=p.period_end.isoformat()[:7],
+                start_arr=p.start_arr,
+                new=p.new,
+                expansion=p.expansion,
+                contraction=p.contraction,
+                churn=p.churn,
+                reactivation=p.reactivation,
+                end_arr=p.end_arr,
+            )
+            for p in periods
+        ],
+        chart=movements_chart(periods),
+        logo_cohorts=_cohort_table(cohorts, "logo_retention", "accounts"),
+        revenue_cohorts=_cohort_table(cohorts, "revenue_retention", "start_arr"),
+    )

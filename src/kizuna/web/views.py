@@ -441,6 +441,8 @@ class Portfolio:
     retention: retention_views.RetentionSummary | None
     health_trend: Chart | None
     options: dict[str, list[tuple[str, str]]]
+    #: Date of the daily-run snapshot the figures come from (None: live-computed).
+    figures_as_of: date | None = None
 
 
 def portfolio(
@@ -509,4 +511,5 @@ def portfolio(
         retention=retention_views.retention_summary(platform, caller, query, period),
         health_trend=insights.health_distribution_trend(platform, {r.id for r in rows}),
         options=options if options is not None else filter_options(platform, caller),
+        figures_as_of=insights.figures_as_of(platform),
     )

@@ -1,0 +1,120 @@
+"""``kizuna daily`` on a small simulated book: every step's output, idempotent, failures named."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kizuna.cli import run
+from kizuna.daily import (
+    PORTFOLIO_FILE,
+    STEPS,
+    DailyStepFailed,
+    daily_dir,
+    portfolio_dates,
+    read_portfolio,
+    run_daily,
+)
+from kizuna.errors import KizunaError
+from kizuna.health.snapshots import snapshot_dates
+from kizuna.lifecycle import stored_transitions
+from kizuna.metrics.service import read_metric_values
+from kizuna.platform import Platform
+from kizuna.settings import Settings
+from kizuna.sim import SimConfig
+from kizuna.sim.demo import run_demo
+
+DAY = date(2025, 6, 30)
+BOOK = SimConfig(accounts=60, seed=5, start_date=date(2025, 1, 1), end_date=DAY)
+
+
+def _counts(platform: Platform) -> tuple[int, int, int, int]:
+    transitions = stored_transitions(platform, until=DAY)
+    return (
+        read_metric_values(platform, as_of=DAY).num_rows,
+        pq.read_table(
+            platform.settings.home / "health" / f"as_of={DAY}" / "health.parquet"
+        ).num_rows,
+        sum(len(h) for h in transitions.values()),
+        pq.read_table(
+            platform.settings.home / "daily" / f"as_of={DAY}" / "accounts.parquet"
+        ).num_rows,
+    )
+
+
+def test_the_daily_run_writes_every_snapshot_and_a_rerun_replaces_them(platform: Platform) -> None:
+    run_demo(platform, BOOK, force=True)
+    done = run_daily(platform, [DAY])
+    assert [s.step for s in done.steps] == list(STEPS)
+    assert snapshot_dates(platform.settings) == [DAY]
+    assert portfolio_dates(platform.settings) == [DAY]
+    first = _counts(platform)
+    metrics, health, transitions, accounts = first
+    assert metrics > 0 and transitions > 0
+    assert 0 < health <= 60 and health <= accounts <= 60  # health rows ⊆ portfolio rows
+    snapshot = read_portfolio(platform.settings, DAY)
+    assert snapshot is not None and snapshot.as_of == DAY
+    total = sum((f.arr for f in snapshot.facts.values() if f.arr is not None), start=0)
+    assert total == snapshot.windows["month"].movements(None).end_arr
+    # Running the date again replaces everything it wrote: nothing is duplicated.
+    run_daily(platform, [DAY])
+    assert _counts(platform) == first
+    assert portfolio_dates(platform.settings) == [DAY]
+
+
+def test_a_failing_step_is_named_and_stops_the_run(platform: Platform) -> None:
+    ran: list[str] = []
+
+    def ok(_: Platform, days: list[date]) -> str:
+        ran.append("metrics")
+        return "fine"
+
+    def broken(_: Platform, days: list[date]) -> str:
+        raise RuntimeError("scorecard exploded")
+
+    def never(_: Platform, days: list[date]) -> str:
+        ran.append("lifecycle")
+        return "unreachable"
+
+    steps = {"metrics": ok, "health": broken, "lifecycle": never}
+    with pytest.raises(DailyStepFailed) as failed:
+        run_daily(platform, [DAY], steps=steps)
+    assert failed.value.step == "health"
+    assert str(failed.value) == "daily run step 'health' failed for 2025-06-30: scorecard exploded"
+    assert ran == ["metrics"]
+
+
+def test_cli_runs_reports_json_and_names_the_failing_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert run(["--home", str(home), "demo", "--no-serve", "--accounts", "60"]) == 0
+    capsys.readouterr()
+    assert run(["--home", str(home), "daily", "--as-of", "2025-06-30", "--json"]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert [s["step"] for s in result["steps"]] == list(STEPS)
+    assert result["dates"] == ["2025-06-30"]
+    assert "portfolio" in out.err  # progress per step on stderr
+    # A broken scorecard in the data folder makes the health step fail, by name.
+    (home / "scorecards").mkdir()
+    (home / "scorecards" / "bad.yaml").write_text("name: [unclosed\n")
+    assert run(["--home", str(home), "daily", "--as-of", "2025-06-30"]) == 1
+    assert "daily run step 'health' failed for 2025-06-30" in capsys.readouterr().err
+    # Bad dates are all reported at once.
+    assert run(["--home", str(home), "daily", "--from", "2025-13-01", "--to", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "--from" in err and "--to" in err
+
+
+def test_a_damaged_snapshot_is_an_error_not_code(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    folder = daily_dir(settings) / "as_of=2025-06-30"
+    folder.mkdir(parents=True)
+    (folder / PORTFOLIO_FILE).write_bytes(b'{"as_of": "not a date"}')
+    with pytest.raises(KizunaError, match="re-run 'kizuna daily --as-of 2025-06-30'"):
+        read_portfolio(settings, date(2025, 6, 30))
