@@ -160,11 +160,19 @@ def test_rules_over_the_whole_record(api: Api) -> None:
             "answered_at": "2025-06-02T00:00:00Z",
         },
     )
-    assert r.json()["errors"] == [{"message": "a csat score is 1 to 5", "field": "score"}]
+    # the import's rule over the whole row, with the import's message
+    assert r.json()["errors"] == [
+        {
+            "message": "csat score must be between 1 and 5, got 9",
+            "where": "request body score",
+            "field": "score",
+        }
+    ]
     api.post("manager", "/contracts", json=CASES["contracts"][0])
+    # a patch is merged into the stored line and the whole line checked again
     r = api.patch("manager", "/contracts/l1", json={"end_date": "2024-12-31"})
     assert r.json()["errors"] == [
-        {"message": "end_date must not be before start_date", "field": "end_date"}
+        {"message": "end_date 2024-12-31 is before start_date 2025-01-01", "field": "end_date"}
     ]
     r = api.post("manager", "/contacts", json={"id": "c5", "account_id": "nope", "name": "N"})
     assert r.json()["errors"] == [{"message": "no account nope", "field": "account_id"}]

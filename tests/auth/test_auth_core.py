@@ -97,3 +97,30 @@ def test_write_keys_are_stored_hashed(platform: Platform) -> None:
     assert authenticate_write_key(platform, new.write_key).name == "web"
     with pytest.raises(PermissionDenied):
         authenticate_write_key(platform, "kzw_guess")
+
+
+def test_token_cache_trusts_a_token_for_ttl_seconds_and_forgets_revoked_ones() -> None:
+    from kizuna.auth.policy import Principal
+    from kizuna.auth.tokens import TokenCache
+    from kizuna.store.models import TeamRole
+
+    clock = [100.0]
+    cache = TokenCache(ttl=5, size=2, now=lambda: clock[0])
+    kim = Principal(member_id="kim", name="Kim", role=TeamRole.CSM)
+    lee = Principal(member_id="lee", name="Lee", role=TeamRole.VIEWER)
+    assert cache.get("kzt_a") is None
+    cache.put("kzt_a", "t1", kim)
+    clock[0] = 104.9
+    assert cache.get("kzt_a") == kim
+    clock[0] = 105.0
+    assert cache.get("kzt_a") is None  # expired: the next request asks the store again
+    cache.put("kzt_a", "t1", kim)
+    cache.put("kzt_b", "t2", lee)
+    cache.forget_token("t1")
+    assert (cache.get("kzt_a"), cache.get("kzt_b")) == (None, lee)
+    cache.put("kzt_c", "t3", kim)
+    cache.put("kzt_d", "t4", kim)  # over size 2: the oldest entry goes
+    assert (cache.get("kzt_b"), cache.get("kzt_c"), cache.get("kzt_d")) == (None, kim, kim)
+    off = TokenCache(ttl=0)
+    off.put("kzt_a", "t1", kim)
+    assert off.get("kzt_a") is None

@@ -20,6 +20,7 @@ from kizuna import __version__
 from kizuna.api import problems, routes
 from kizuna.api.sessions import SessionSigner
 from kizuna.auth.keys import session_secret
+from kizuna.auth.tokens import TokenCache
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 
@@ -27,6 +28,8 @@ from kizuna.settings import Settings
 Ingest = Callable[..., Any]
 
 REQUEST_ID_HEADER = b"x-request-id"
+#: Seconds an authenticated API token is trusted by a server process without a query.
+TOKEN_CACHE_SECONDS = 5.0
 
 
 class RequestIdMiddleware:
@@ -76,11 +79,14 @@ def create_app(
     *,
     ingest: Ingest | None = None,
     extra_routers: Sequence[APIRouter] = (),
+    token_cache_seconds: float = TOKEN_CACHE_SECONDS,
 ) -> FastAPI:
     """The Kizuna API for a platform (or for settings, building the platform).
 
     ``ingest`` replaces the lake's ``ingest_records`` (tests pass a fake);
-    ``extra_routers`` lets another layer (the web UI) mount its pages.
+    ``extra_routers`` lets another layer (the web UI) mount its pages;
+    ``token_cache_seconds`` is how long an authenticated API token is trusted
+    without a query (0 turns that off; see :class:`~kizuna.auth.tokens.TokenCache`).
     """
     if isinstance(target, Platform):
         platform = target
@@ -99,6 +105,7 @@ def create_app(
     app.state.platform = platform
     app.state.session_signer = SessionSigner(session_secret(platform.settings))
     app.state.ingest = ingest
+    app.state.token_cache = TokenCache(ttl=token_cache_seconds)
     app.add_middleware(RequestIdMiddleware)
     problems.install(app)
     for router in [*discover_routers(), *extra_routers]:

@@ -11,13 +11,14 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from kizuna.api.problems import NotAuthenticated
 from kizuna.api.sessions import COOKIE_NAME, CSRF_HEADER, SessionSigner
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller, Principal, can_administer
-from kizuna.auth.tokens import authenticate_token
+from kizuna.auth.tokens import TokenCache, authenticate_token_id
 from kizuna.auth.users import get_principal
 from kizuna.errors import PermissionDenied
 from kizuna.platform import Platform
@@ -30,12 +31,16 @@ _cookie = APIKeyCookie(
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_platform(request: Request) -> Platform:
+# The trivial dependencies are ``async`` so that FastAPI does not hand each of them
+# to the thread pool (a thread hop per dependency per request; see bench/api).
+
+
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
 
-def get_signer(request: Request) -> SessionSigner:
+async def get_signer(request: Request) -> SessionSigner:
     signer: SessionSigner = request.app.state.session_signer
     return signer
 
@@ -48,20 +53,32 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     platform: PlatformDep,
     signer: SignerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session_cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Caller:
-    """The authenticated caller: by API token (Bearer) or by UI session cookie."""
+    """The authenticated caller: by API token (Bearer) or by UI session cookie.
+
+    A token seen in the last few seconds is answered from the process's
+    :class:`~kizuna.auth.tokens.TokenCache` without a query or a thread hop.
+    """
     principal: Principal
     if bearer is not None:
-        try:
-            principal = authenticate_token(platform, bearer.credentials)
-        except PermissionDenied as exc:
-            raise NotAuthenticated(exc.message) from None
+        cache: TokenCache = request.app.state.token_cache
+        cached = cache.get(bearer.credentials)
+        if cached is not None:
+            principal = cached
+        else:
+            try:
+                token_id, principal = await run_in_threadpool(
+                    authenticate_token_id, platform, bearer.credentials
+                )
+            except PermissionDenied as exc:
+                raise NotAuthenticated(exc.message) from None
+            cache.put(bearer.credentials, token_id, principal)
     elif session_cookie:
         session = signer.read(session_cookie)
         if session is None:
@@ -73,7 +90,7 @@ def get_caller(
                     f"missing or wrong {CSRF_HEADER} header for a session-authenticated change"
                 )
         try:
-            principal = get_principal(platform, session.member_id)
+            principal = await run_in_threadpool(get_principal, platform, session.member_id)
         except PermissionDenied as exc:
             raise NotAuthenticated(exc.message, "Cookie") from None
     else:

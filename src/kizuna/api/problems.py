@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from kizuna.dataio.validate import error_message
 from kizuna.errors import KizunaError, Problem
 
 log = logging.getLogger("kizuna.api")
@@ -84,15 +85,23 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def validation_problems(errors: list[Any]) -> list[dict[str, Any]]:
-    """Pydantic/FastAPI errors as problem entries: one per field, located."""
+    """Pydantic/FastAPI errors as problem entries: one per field, located.
+
+    Messages are the import's (:func:`kizuna.dataio.validate.error_message`), so a
+    bad value reads the same in a file's report and in an API answer; a rule over
+    the whole record names the field it is about.
+    """
     out = []
     for error in errors:
         loc = tuple(error.get("loc", ()))
+        row_field = (error.get("ctx") or {}).get("field")
+        if row_field and len(loc) == 1:
+            loc = (*loc, row_field)
         where = {"body": "request body", "query": "query parameter", "path": "path parameter"}
         place = where.get(str(loc[0]), str(loc[0])) if loc else "request"
         field = _field_name(loc) if loc else None
         problem = Problem(
-            message=str(error.get("msg", "invalid")),
+            message=error_message(error) if "type" in error else str(error.get("msg")),
             where=f"{place} {field}" if field and field != loc[0] else place,
             field=field,
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,6 +85,11 @@ def list_tokens(platform: Platform, member_id: str | None = None) -> list[TokenI
 
 def authenticate_token(platform: Platform, token: str) -> Principal:
     """The principal owning ``token``; PermissionDenied for unknown or revoked tokens."""
+    return authenticate_token_id(platform, token)[1]
+
+
+def authenticate_token_id(platform: Platform, token: str) -> tuple[str, Principal]:
+    """The token's id and the principal owning it; PermissionDenied for unknown or revoked."""
     now = platform.clock.now()
     with platform.store.session() as session:
         row = session.execute(
@@ -97,9 +106,63 @@ def authenticate_token(platform: Platform, token: str) -> Principal:
             raise PermissionDenied("this user is deactivated")
         if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_PRECISION:
             api_token.last_used_at = now
-        return Principal(
+        return api_token.id, Principal(
             member_id=member.id, name=member.name, role=TeamRole(member.role), email=member.email
         )
+
+
+class TokenCache:
+    """Recently authenticated tokens of one server process, for ``ttl`` seconds.
+
+    A read then costs no query (and no thread hand-off) for the token. The price:
+    a token revoked or a user deactivated or re-roled by *another* process (the
+    CLI, an import, another worker) keeps working here for at most ``ttl``
+    seconds; a revoke through this process is forgotten at once. Keyed by the
+    token's digest, never the token. ``ttl=0`` turns the cache off.
+    """
+
+    def __init__(
+        self, ttl: float = 5.0, size: int = 10_000, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._now = now
+        self._entries: OrderedDict[str, tuple[float, str, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        """The cached principal of ``token``, if authenticated less than ``ttl`` ago."""
+        if self.ttl <= 0:
+            return None
+        key = digest(token)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self._now() - entry[0] >= self.ttl:
+                del self._entries[key]
+                return None
+            return entry[2]
+
+    def put(self, token: str, token_id: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            key = digest(token)
+            self._entries[key] = (self._now(), token_id, principal)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget_token(self, token_id: str) -> None:
+        """Drop a token (by id) at once, e.g. after it was revoked."""
+        with self._lock:
+            for key in [k for k, (_, tid, _p) in self._entries.items() if tid == token_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def _info(row: ApiToken) -> TokenInfo:

@@ -35,6 +35,8 @@ def serve(
     """Serve the REST API (OpenAPI at /openapi.json, docs at /docs) with uvicorn."""
     import uvicorn
 
+    from kizuna.api.serving import HTTP_PROTOCOL
+
     get_platform()  # refuse to start on a store that is missing or not migrated
     if state.home is not None:  # workers build their settings from the environment
         os.environ["KIZUNA_HOME"] = str(state.home)
@@ -50,6 +52,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        http=HTTP_PROTOCOL,
     )
 
 

@@ -1,26 +1,34 @@
-"""Validated shapes of customer records for writes and reads through the API.
+"""Shapes of customer records in the API, derived from the import's row models.
 
-``*In`` models validate a new record, ``*Patch`` models a partial update (every
-field optional), ``*Out`` models what is returned. They are the API's own until
-the import row models (``kizuna.dataio.schemas.ROW_MODELS``) land; the field
-names are the store's column names, so swapping them later is mechanical.
+The import row models (:data:`kizuna.dataio.schemas.ROW_MODELS`) are the one
+definition of a valid record — field types, enums, ranges, lengths, the
+normalising of blanks, ids without control characters, text without NUL and
+the rules over a whole row (a contract line's end not before its start, a
+score within its survey kind's range). The API only wraps them:
+
+* ``*In`` — a new record: the row model itself under an API name;
+* ``*Patch`` — a partial update: every column optional (the id excluded),
+  each with the row model's own type and constraints. The service merges the
+  patch into the stored record and validates the result with the row model
+  again (:func:`validate_row`), so rules over the whole row hold after a patch;
+* ``*Out`` — what the API returns (the columns plus ``created_at``/``updated_at``).
+
+References to other records (and the caller's access to them) are checked by
+:mod:`kizuna.customers.service`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional, cast
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
+from kizuna.dataio.schemas import ROW_MODELS, SCORE_RANGES, RowModel
+from kizuna.dataio.validate import error_message
+from kizuna.errors import Problem
 from kizuna.store.models import (
     ActivityKind,
     ContractStatus,
@@ -30,78 +38,94 @@ from kizuna.store.models import (
     TicketStatus,
 )
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the store.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-_NoNul = AfterValidator(_no_nul)
-Id = Annotated[str, Field(min_length=1, max_length=64), _NoNul]
-Name = Annotated[str, Field(min_length=1, max_length=300), _NoNul]
-PersonName = Annotated[str, Field(min_length=1, max_length=200), _NoNul]
-Product = Annotated[str, Field(min_length=1, max_length=128), _NoNul]
-Text64 = Annotated[str, Field(max_length=64), _NoNul]
-Text128 = Annotated[str, Field(max_length=128), _NoNul]
-ShortText = Annotated[str, Field(max_length=200), _NoNul]
-Subject = Annotated[str, Field(max_length=500), _NoNul]
-LongText = Annotated[str, Field(max_length=20_000), _NoNul]
-Email = Annotated[str, Field(max_length=320), _NoNul]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Amount = Annotated[
-    Decimal,
-    Field(ge=0, lt=Decimal("1e15")),
-    PlainSerializer(float, return_type=float, when_used="json"),
-]
-Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
+#: API resource name -> import table name (the same names today, kept explicit).
+TABLE_OF: dict[str, str] = {
+    "accounts": "accounts",
+    "contacts": "contacts",
+    "contracts": "contracts",
+    "tickets": "tickets",
+    "surveys": "surveys",
+    "activities": "activities",
+}
 
 
-def _attributes(value: dict[str, Any]) -> dict[str, Any]:
-    def walk(item: Any) -> None:
-        if isinstance(item, str):
-            _no_nul(item)
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                _no_nul(key)
-                walk(sub)
-        elif isinstance(item, list):
-            for sub in item:
-                walk(sub)
-
-    walk(value)
-    return value
+def _field_type(info: FieldInfo) -> Any:
+    """A row model field's type with its constraints and validators attached."""
+    if info.metadata:
+        return Annotated[(info.annotation, *info.metadata)]
+    return info.annotation
 
 
-Attributes = Annotated[dict[str, Any], AfterValidator(_attributes)]
+def _in_model(table: str, name: str, overrides: dict[str, Any] | None = None) -> type[RowModel]:
+    row_model = ROW_MODELS[table]
+    model = create_model(
+        name,
+        __base__=row_model,
+        __doc__=f"A new record, validated as a row of the {table} import.",
+        **(overrides or {}),
+    )
+    return cast(type[RowModel], model)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def _patch_model(table: str, name: str) -> type[RowModel]:
+    """Every column of the row model but the id, optional; nulls as in the import."""
+    row_model = ROW_MODELS[table]
+    fields: dict[str, Any] = {}
+    for column, info in row_model.model_fields.items():
+        if column == "id":
+            continue
+        fields[column] = (
+            Optional[_field_type(info)],  # noqa: UP045 - a runtime-built type
+            Field(default=None, description=info.description),
+        )
+    model = create_model(
+        name,
+        __base__=RowModel,
+        __doc__=(
+            f"A partial update of a {table} record: only the fields sent change. A null in a "
+            "column with a default (e.g. status) means 'not given' and keeps the stored value."
+        ),
+        **fields,
+    )
+    # Nulls mean what they mean in an import update: "keep the stored value" for
+    # columns with a default, "clear it" (or must-not-be-null) for the others.
+    model._null_means_default = row_model._null_means_default
+    return cast(type[RowModel], model)
+
+
+def validate_row(resource: str, values: dict[str, Any]) -> list[Problem]:
+    """Every problem the import would report for ``values`` as a whole record."""
+    row_model = ROW_MODELS[TABLE_OF[resource]]
+    data = {name: values.get(name) for name in row_model.model_fields}
+    try:
+        row_model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = error["loc"]
+            column = str(loc[0]) if loc else (error.get("ctx") or {}).get("field")
+            problems.append(Problem(error_message(error), field=column))
+        return problems
+    return []
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+# A score is checked against its kind's range by the row model's rule over the
+# whole row; the API also bounds it by the widest range so a bad score is
+# reported together with other bad fields (the rule runs only on valid fields).
+_SCORE_LOW = min(low for low, _ in SCORE_RANGES.values())
+_SCORE_HIGH = max(high for _, high in SCORE_RANGES.values())
+_Score = Annotated[int, Field(ge=_SCORE_LOW, le=_SCORE_HIGH)]
+
 # -- accounts ----------------------------------------------------------------
 
-
-class AccountPatch(_In):
-    name: Name | None = None
-    parent_id: Id | None = None
-    segment: Text64 | None = None
-    industry: Text128 | None = None
-    region: Text64 | None = None
-    owner_id: Id | None = None
-    created_date: date | None = None
-    attributes: Attributes | None = None
-
-
-class AccountIn(AccountPatch):
-    id: Id
-    name: Name
+AccountIn = _in_model("accounts", "AccountIn")
+AccountPatch = _patch_model("accounts", "AccountPatch")
 
 
 class AccountOut(_Out):
@@ -120,19 +144,8 @@ class AccountOut(_Out):
 
 # -- contacts ----------------------------------------------------------------
 
-
-class ContactPatch(_In):
-    account_id: Id | None = None
-    name: ShortText | None = None
-    email: Email | None = None
-    title: ShortText | None = None
-    success_role: SuccessRole | None = None
-
-
-class ContactIn(ContactPatch):
-    id: Id
-    account_id: Id
-    name: PersonName
+ContactIn = _in_model("contacts", "ContactIn")
+ContactPatch = _patch_model("contacts", "ContactPatch")
 
 
 class ContactOut(_Out):
@@ -148,33 +161,8 @@ class ContactOut(_Out):
 
 # -- contract lines ----------------------------------------------------------
 
-
-class ContractPatch(_In):
-    account_id: Id | None = None
-    product: Product | None = None
-    arr: Amount | None = None
-    currency: Currency | None = None
-    quantity: Count | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    status: ContractStatus | None = None
-    renews_line_id: Id | None = None
-
-
-class ContractIn(ContractPatch):
-    id: Id
-    account_id: Id
-    product: Product
-    arr: Amount
-    currency: Currency
-    start_date: date
-    end_date: date
-
-    @model_validator(mode="after")
-    def _end_after_start(self) -> ContractIn:
-        if self.end_date < self.start_date:
-            raise ValueError("end_date must not be before start_date (end_date is inclusive)")
-        return self
+ContractIn = _in_model("contracts", "ContractIn")
+ContractPatch = _patch_model("contracts", "ContractPatch")
 
 
 class ContractOut(_Out):
@@ -194,21 +182,8 @@ class ContractOut(_Out):
 
 # -- tickets -----------------------------------------------------------------
 
-
-class TicketPatch(_In):
-    account_id: Id | None = None
-    subject: Subject | None = None
-    opened_at: datetime | None = None
-    closed_at: datetime | None = None
-    priority: TicketPriority | None = None
-    status: TicketStatus | None = None
-    csat: Annotated[int, Field(ge=1, le=5)] | None = None
-
-
-class TicketIn(TicketPatch):
-    id: Id
-    account_id: Id
-    opened_at: datetime
+TicketIn = _in_model("tickets", "TicketIn")
+TicketPatch = _patch_model("tickets", "TicketPatch")
 
 
 class TicketOut(_Out):
@@ -226,22 +201,8 @@ class TicketOut(_Out):
 
 # -- survey responses --------------------------------------------------------
 
-
-class SurveyPatch(_In):
-    account_id: Id | None = None
-    contact_id: Id | None = None
-    kind: SurveyKind | None = None
-    score: Annotated[int, Field(ge=0, le=10)] | None = None
-    comment: LongText | None = None
-    answered_at: datetime | None = None
-
-
-class SurveyIn(SurveyPatch):
-    id: Id
-    account_id: Id
-    kind: SurveyKind
-    score: Annotated[int, Field(ge=0, le=10)]
-    answered_at: datetime
+SurveyIn = _in_model("surveys", "SurveyIn", {"score": (_Score, ...)})
+SurveyPatch = _patch_model("surveys", "SurveyPatch")
 
 
 class SurveyOut(_Out):
@@ -258,20 +219,8 @@ class SurveyOut(_Out):
 
 # -- activities --------------------------------------------------------------
 
-
-class ActivityPatch(_In):
-    account_id: Id | None = None
-    kind: ActivityKind | None = None
-    author_id: Id | None = None
-    activity_date: date | None = None
-    text: LongText | None = None
-
-
-class ActivityIn(ActivityPatch):
-    id: Id
-    account_id: Id
-    kind: ActivityKind
-    activity_date: date
+ActivityIn = _in_model("activities", "ActivityIn")
+ActivityPatch = _patch_model("activities", "ActivityPatch")
 
 
 class ActivityOut(_Out):

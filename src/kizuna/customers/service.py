@@ -2,7 +2,9 @@
 
 One generic implementation serves accounts, contacts, contract lines, tickets,
 survey responses and activities; :data:`RESOURCES` says how each differs (its
-model, filters, sort keys and extra rules). Every function takes a
+model, filters, sort keys and extra rules). What a valid record is comes from
+the import's row models (see :mod:`kizuna.customers.schemas`); the references
+to check come from the import's table specs. Every function takes a
 :class:`~kizuna.auth.policy.Caller`; every write and every denial is written to
 the audit log in the same transaction as the change.
 """
@@ -10,7 +12,7 @@ the audit log in the same transaction as the change.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from kizuna.auth.audit import add_audit, record_audit
 from kizuna.auth.policy import Caller, account_scope, can_read, can_write
+from kizuna.customers.schemas import TABLE_OF, validate_row
+from kizuna.dataio.schemas import TABLES
 from kizuna.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from kizuna.platform import Platform
 from kizuna.store.models import (
@@ -27,9 +31,7 @@ from kizuna.store.models import (
     Base,
     Contact,
     ContractLine,
-    SurveyKind,
     SurveyResponse,
-    TeamMember,
     TeamRole,
     Ticket,
 )
@@ -46,14 +48,25 @@ class Resource:
     filters: tuple[str, ...]
     sort_keys: tuple[str, ...]
     default_sort: str = "id"
-    #: Foreign keys to check before writing: field -> (model, label).
-    references: Mapping[str, type[Base]] = field(default_factory=dict)
-    #: Extra rules over the whole (merged) record.
+    #: Extra rules that need the store (the row model's own rules run anyway).
     rules: tuple[Rule, ...] = ()
 
     @property
     def is_account(self) -> bool:
         return self.model is Account
+
+    @property
+    def references(self) -> dict[str, type[Base]]:
+        """Columns naming other records, as the import checks them: column -> store model.
+
+        ``account_id`` is left out: it is checked with the caller's access to the account.
+        """
+        spec = TABLES[TABLE_OF[self.name]]
+        return {
+            ref.column: TABLES[ref.target].store_model
+            for ref in spec.references
+            if ref.column != "account_id"
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,26 +77,6 @@ class Page:
     total: int
     limit: int
     offset: int
-
-
-def _contract_dates(session: Session, row: dict[str, Any]) -> list[Problem]:
-    if row["end_date"] < row["start_date"]:
-        return [Problem("end_date must not be before start_date", field="end_date")]
-    return []
-
-
-def _ticket_times(session: Session, row: dict[str, Any]) -> list[Problem]:
-    closed = row.get("closed_at")
-    if closed is not None and closed < row["opened_at"]:
-        return [Problem("closed_at must not be before opened_at", field="closed_at")]
-    return []
-
-
-def _survey_score(session: Session, row: dict[str, Any]) -> list[Problem]:
-    low, high = (0, 10) if SurveyKind(row["kind"]) is SurveyKind.NPS else (1, 5)
-    if not low <= row["score"] <= high:
-        return [Problem(f"a {row['kind']} score is {low} to {high}", field="score")]
-    return []
 
 
 def _contact_same_account(session: Session, row: dict[str, Any]) -> list[Problem]:
@@ -115,7 +108,6 @@ RESOURCES: dict[str, Resource] = {
             Account,
             filters=("segment", "region", "industry", "owner_id", "parent_id"),
             sort_keys=("id", "name", "segment", "region", "created_date", "updated_at"),
-            references={"parent_id": Account, "owner_id": TeamMember},
             rules=(_no_parent_cycle,),
         ),
         Resource(
@@ -129,30 +121,25 @@ RESOURCES: dict[str, Resource] = {
             ContractLine,
             filters=("account_id", "product", "status", "currency"),
             sort_keys=("id", "account_id", "start_date", "end_date", "arr", "updated_at"),
-            references={"renews_line_id": ContractLine},
-            rules=(_contract_dates,),
         ),
         Resource(
             "tickets",
             Ticket,
             filters=("account_id", "status", "priority"),
             sort_keys=("id", "account_id", "opened_at", "closed_at", "updated_at"),
-            rules=(_ticket_times,),
         ),
         Resource(
             "surveys",
             SurveyResponse,
             filters=("account_id", "kind", "contact_id"),
             sort_keys=("id", "account_id", "answered_at", "score", "updated_at"),
-            references={"contact_id": Contact},
-            rules=(_survey_score, _contact_same_account),
+            rules=(_contact_same_account,),
         ),
         Resource(
             "activities",
             Activity,
             filters=("account_id", "kind", "author_id"),
             sort_keys=("id", "account_id", "activity_date", "updated_at"),
-            references={"author_id": TeamMember},
         ),
     )
 }
@@ -317,6 +304,13 @@ def _authorise_target(
     return []
 
 
+def _create_denied(caller: Caller, resource: Resource, record_id: str) -> PermissionDenied:
+    p = caller.principal
+    return PermissionDenied(
+        f"{p.role.value} {p.member_id} may not create {_singular(resource.name)} {record_id}"
+    )
+
+
 def _check_references(
     session: Session, resource: Resource, row: dict[str, Any], changed: set[str]
 ) -> list[Problem]:
@@ -422,11 +416,19 @@ def create_record(platform: Platform, caller: Caller, resource_name: str, data: 
         if resource.is_account:
             _account_owner_rule(caller, values)
             if caller.principal.role not in (TeamRole.ADMIN, TeamRole.MANAGER, TeamRole.CSM):
-                raise _Denied(PermissionDenied("viewers may not create accounts"), None)
+                raise _Denied(_create_denied(caller, resource, record_id), None)
             problems: list[Problem] = []
         else:
             problems = _authorise_target(session, caller, account_id, denials)
-        if session.get(resource.model, record_id) is not None:
+        existing = session.get(resource.model, record_id)
+        if existing is not None:
+            # A taken id the caller may not read is refused like any other create the
+            # caller may not make (403), never "already exists": that would leak it.
+            existing_account = _account_of(resource, existing)
+            if account_scope(caller) is not None:
+                _, owner = _owner_of(session, existing_account)
+                if not can_read(caller, owner):
+                    raise _Denied(_create_denied(caller, resource, record_id), existing_account)
             raise Conflict(f"{_singular(resource_name)} {record_id} already exists")
         problems += _not_null(resource, values)
         if problems:
@@ -467,6 +469,9 @@ def update_record(
         if problems:
             raise InvalidInput(f"cannot update {_singular(resource_name)} {record_id}", problems)
         merged = {**_row_dict(resource, row), **values}
+        problems += validate_row(resource.name, merged)
+        if problems:
+            raise InvalidInput(f"cannot update {_singular(resource_name)} {record_id}", problems)
         problems += _check_references(session, resource, merged, set(values))
         problems += [p for rule in resource.rules for p in rule(session, merged)]
         if problems:
@@ -527,3 +532,54 @@ _SINGULAR = {
 
 def _singular(resource_name: str) -> str:
     return _SINGULAR.get(resource_name, resource_name)
+
+
+# -- access to one account's derived data (health, metrics, lifecycle) ----------
+
+
+def readable_account_ids(platform: Platform, caller: Caller) -> set[str] | None:
+    """Ids of the accounts ``caller`` may read, or None when they may read every account."""
+    owner = account_scope(caller)
+    if owner is None:
+        return None
+    with platform.store.session() as session:
+        return set(session.scalars(sa.select(Account.id).where(Account.owner_id == owner)))
+
+
+def authorise_account(
+    platform: Platform, caller: Caller, account_id: str, resource: str, *, write: bool = False
+) -> Account:
+    """The account, if ``caller`` may read it (and change it, with ``write``).
+
+    An account outside what the caller may read is "not found", like one that
+    does not exist; a write the caller may not make on an account they can see
+    is "permission denied". Both denials are written to the audit log.
+    """
+    action = "write" if write else "read"
+    with platform.store.session() as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        owner_id = account.owner_id
+        session.expunge(account)
+    denial: NotFound | PermissionDenied | None = None
+    if not can_read(caller, owner_id):
+        denial = NotFound(f"no account {account_id}")
+    elif write and not can_write(caller, owner_id):
+        p = caller.principal
+        denial = PermissionDenied(
+            f"{p.role.value} {p.member_id} may not change records of account {account_id}"
+        )
+    if denial is not None:
+        record_audit(
+            platform,
+            caller,
+            action=action,
+            resource=resource,
+            resource_id=account_id,
+            account_id=account_id,
+            allowed=False,
+            detail=denial.message,
+        )
+        raise denial
+    return account

@@ -14,13 +14,17 @@ Values are normalised at this boundary:
 * timestamps are ISO 8601; with an offset they are converted to UTC, without
   one they are read in the business timezone (the ``tz`` in the validation
   context, ``settings.timezone``) and then converted to UTC;
-* ``attributes`` is a JSON object (in CSV a cell holding JSON text).
+* ``attributes`` is a JSON object (in CSV a cell holding JSON text);
+* ids contain no control characters, and no text (nor any string inside
+  ``attributes``) contains NUL, which PostgreSQL cannot store;
+* a currency is upper-cased and must be an ISO 4217 code.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -29,11 +33,13 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -58,6 +64,193 @@ from kizuna.store.models import (
 )
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Active ISO 4217 codes (funds and precious metals included; XTS and XXX are not currencies).
+ISO_4217 = frozenset(
+    [
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BOV",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHE",
+        "CHF",
+        "CHW",
+        "CLF",
+        "CLP",
+        "CNY",
+        "COP",
+        "COU",
+        "CRC",
+        "CUC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MXV",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SLL",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "USN",
+        "UYI",
+        "UYU",
+        "UYW",
+        "UZS",
+        "VED",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XAG",
+        "XAU",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XCD",
+        "XCG",
+        "XDR",
+        "XOF",
+        "XPD",
+        "XPF",
+        "XPT",
+        "XSU",
+        "XUA",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWG",
+        "ZWL",
+    ]
+)
+#: The largest value an integer column of the store holds on every backend.
+MAX_INT = 2_147_483_647
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -137,7 +330,7 @@ def _currency_code(value: Any) -> Any:
         return None
     if isinstance(value, str):
         code = value.upper()
-        if len(code) == 3 and code.isascii() and code.isalpha():
+        if code in ISO_4217:
             return code
     raise PydanticCustomError(
         "currency_code",
@@ -152,12 +345,36 @@ def _email(value: Any) -> Any:
     return value
 
 
+def _id_text(value: str) -> str:
+    # Ids travel in URLs, file names and log lines: no control characters at all.
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise PydanticCustomError(
+            "id_characters", "an id must not contain control characters (such as NUL or newline)"
+        )
+    return value
+
+
+def _no_nul(value: Any) -> Any:
+    """Refuse NUL anywhere in text (PostgreSQL cannot store it), also inside JSON objects."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("nul_character", "text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
 IsoDate = Annotated[date, BeforeValidator(_parse_date)]
 Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
 JsonObject = Annotated[dict[str, Any], BeforeValidator(_parse_json_object)]
 CurrencyCode = Annotated[str, BeforeValidator(_currency_code)]
-Email = Annotated[str, Field(max_length=320), BeforeValidator(_email)]
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+Id = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_id_text)]
 
 
 class RowModel(BaseModel):
@@ -176,6 +393,11 @@ class RowModel(BaseModel):
             for name, info in cls.model_fields.items()
             if not info.is_required() and info.default is not None
         )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return _no_nul(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -237,7 +459,7 @@ class ContractLineRow(RowModel):
     product: str = Field(max_length=128)
     arr: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
     currency: CurrencyCode
-    quantity: int | None = Field(default=None, ge=0)
+    quantity: int | None = Field(default=None, ge=0, le=MAX_INT)
     start_date: IsoDate
     end_date: IsoDate
     status: ContractStatus = ContractStatus.ACTIVE

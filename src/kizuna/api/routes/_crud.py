@@ -4,17 +4,15 @@ No ``from __future__ import annotations`` here: FastAPI reads the handlers'
 annotations at runtime, and they refer to the classes passed in.
 """
 
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from kizuna.api.deps import CallerDep, PlatformDep
+from kizuna.api.params import ID_PATTERN, RecordId
 from kizuna.customers import service
-
-RecordId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[^\x00]+$", description="The record's id.")
-]
 
 
 class ListQuery(BaseModel):
@@ -30,13 +28,27 @@ class ListQuery(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+    def _no_nul(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("must not contain NUL characters")
+            if info.field_name in _ID_FILTERS and not re.match(ID_PATTERN, value):
+                raise ValueError("an id must not contain control characters")
         return value
 
 
+def model_json(model: type[BaseModel], row: Any, status_code: int = 200) -> Response:
+    """``row`` validated once by ``model`` and written as JSON by pydantic's serialiser.
+
+    Returning the model would make FastAPI validate and encode it a second time
+    through ``response_model`` (kept for the OpenAPI document); see bench/api.
+    """
+    body = model.model_validate(row).model_dump_json()
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
 _PAGE_FIELDS = ("limit", "offset", "sort", "q")
+_ID_FILTERS = frozenset({"account_id", "owner_id", "parent_id", "contact_id", "author_id"})
 
 
 def crud_router(
@@ -79,12 +91,13 @@ def crud_router(
             limit=page_query.limit,
             offset=page_query.offset,
         )
-        return page_model(
+        listing = page_model(
             items=[model_out.model_validate(r) for r in page.items],
             total=page.total,
             limit=page.limit,
             offset=page.offset,
         )
+        return Response(listing.model_dump_json(), media_type="application/json")
 
     @router.get(
         "/{record_id}",
@@ -93,7 +106,8 @@ def crud_router(
         responses={404: {"description": "Unknown, or outside the caller's book"}},
     )
     def get_record(platform: PlatformDep, caller: CallerDep, record_id: RecordId) -> Any:
-        return model_out.model_validate(service.get_record(platform, caller, resource, record_id))
+        row = service.get_record(platform, caller, resource, record_id)
+        return model_json(model_out, row)
 
     @router.post(
         "",
@@ -107,7 +121,7 @@ def crud_router(
         body: model_in,  # type: ignore[valid-type]
     ) -> Any:
         row = service.create_record(platform, caller, resource, body)
-        return model_out.model_validate(row)
+        return model_json(model_out, row, status.HTTP_201_CREATED)
 
     @router.patch("/{record_id}", response_model=model_out, summary=f"Update a {singular}")
     def update_record(
@@ -117,7 +131,7 @@ def crud_router(
         body: model_patch,  # type: ignore[valid-type]
     ) -> Any:
         row = service.update_record(platform, caller, resource, record_id, body)
-        return model_out.model_validate(row)
+        return model_json(model_out, row)
 
     if deletable:
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from kizuna.api.deps import AdminDep, PlatformDep
+from kizuna.api.params import ID_PATTERN
 from kizuna.auth.audit import list_audit
 
 router = APIRouter(prefix="/audit", tags=["Audit"])
@@ -33,7 +34,7 @@ class AuditOut(BaseModel):
 def read_audit(
     platform: PlatformDep,
     caller: AdminDep,
-    actor_id: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]+$")] = None,
+    actor_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[AuditOut]:

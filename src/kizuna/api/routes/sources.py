@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.api.deps import AdminDep, PlatformDep
+from kizuna.api.params import ID_PATTERN
 from kizuna.auth import sources
 from kizuna.auth.audit import record_audit
 
@@ -49,7 +50,7 @@ def add_source(body: SourceIn, platform: PlatformDep, caller: AdminDep) -> NewSo
 
 @router.post("/{source_id}/revoke", response_model=SourceOut, summary="Revoke a write key")
 def revoke_source(
-    source_id: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[^\x00]+$")],
+    source_id: Annotated[str, Path(min_length=1, max_length=32, pattern=ID_PATTERN)],
     platform: PlatformDep,
     caller: AdminDep,
 ) -> SourceOut:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.api.deps import AdminDep, CallerDep, PlatformDep
+from kizuna.api.params import ID_PATTERN
 from kizuna.auth import tokens, users
 from kizuna.auth.audit import record_audit
 from kizuna.store.models import TeamRole
@@ -16,12 +17,13 @@ from kizuna.store.models import TeamRole
 router = APIRouter(tags=["Users"])
 
 _NoNul = r"^[^\x00]+$"
+_Id = ID_PATTERN
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=_NoNul)]
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=_Id)]
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=_NoNul)]
     email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^\x00@]+@[^\x00]+$")]
     role: TeamRole
@@ -61,7 +63,7 @@ class NewTokenOut(BaseModel):
     info: TokenOut
 
 
-TokenId = Annotated[str, Path(min_length=1, max_length=32, pattern=_NoNul)]
+TokenId = Annotated[str, Path(min_length=1, max_length=32, pattern=_Id)]
 
 
 @router.get("/users", response_model=list[UserOut], summary="List users (admin)")
@@ -101,8 +103,11 @@ def create_token(body: TokenIn, platform: PlatformDep, caller: CallerDep) -> New
 @router.delete(
     "/tokens/{token_id}", status_code=204, response_class=Response, summary="Revoke my token"
 )
-def revoke_token(token_id: TokenId, platform: PlatformDep, caller: CallerDep) -> Response:
+def revoke_token(
+    request: Request, token_id: TokenId, platform: PlatformDep, caller: CallerDep
+) -> Response:
     owner = None if caller.principal.is_admin else caller.principal.member_id
     tokens.revoke_token(platform, token_id, member_id=owner)
+    request.app.state.token_cache.forget_token(token_id)
     record_audit(platform, caller, action="revoke", resource="tokens", resource_id=token_id)
     return Response(status_code=204)
