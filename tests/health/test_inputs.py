@@ -141,3 +141,15 @@ def test_missing_metric_values_are_a_note_not_an_error(customer_base: Platform) 
 def test_sources_have_a_stable_key(name: str) -> None:
     source = CARD.measures[list(SOURCES).index(name)][1].source
     assert source_key(source) == source_key(type(source).model_validate(SOURCES[name]))
+
+
+def test_a_book_without_any_parent_account(customer_base: Platform) -> None:
+    from kizuna.store.models import Account
+
+    # pandas 3 hands out read-only arrays for all-null columns: this used to crash
+    with customer_base.store.session() as s:
+        for child in ("C1", "C2"):
+            s.get(Account, child).parent_id = None  # type: ignore[union-attr]
+    inputs = gather_inputs(customer_base, AS_OF, ScorecardSet(scorecards=(CARD,)))
+    assert list(inputs.accounts.ids) == ["A1", "A2", "C1", "C2", "P"]
+    assert list(inputs.accounts.parent_ids) == [None] * 5

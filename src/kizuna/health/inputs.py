@@ -243,7 +243,7 @@ class _Reader:
 
 def _objects(column: pd.Series) -> np.ndarray:
     """An object array with None for missing values (pandas may give NaN for strings)."""
-    values = column.to_numpy(dtype=object)
+    values = column.to_numpy(dtype=object, copy=True)  # pandas 3 may hand out a read-only view
     values[pd.isna(values)] = None
     return values
 
