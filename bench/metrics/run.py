@@ -1,12 +1,17 @@
-"""Benchmark: the default metric set as of one date and at 52 weekly dates.
+"""Benchmark: the default metric set as of one date and at 52 weekly dates, on simulator data.
 
-    python bench/metrics/run.py --size S      # 10k accounts, 10M events
-    python bench/metrics/run.py --size M      # 100k accounts, 100M events
+    kizuna sim --preset S --out bench/data/S && python bench/metrics/prepare.py bench/data/S
+    python bench/metrics/run.py --data bench/data/S [--rebuild] [--incremental]
+    python bench/metrics/run.py --data bench/data/M --incremental
 
-Builds a synthetic lake (or reuses one in --work), then times Kizuna's
-compute_metrics (Ibis on DuckDB) and a straightforward pandas implementation of
-the same definitions, checks both give the same numbers, and prints wall time,
-events/s and peak memory (RSS high-water mark of a child process per run).
+Times Kizuna's ``compute_metrics`` (Ibis on DuckDB, over the cached daily
+roll-up and its prefix table) and a straightforward pandas implementation of
+the same definitions over the raw events, each in a fresh process (peak RSS is
+the process's high-water mark), checks both give the same numbers, and prints
+wall time, CPU time, events/s and peak memory. ``--rebuild`` first times
+building the roll-up cache from scratch; ``--incremental`` times the refresh a
+new day of events causes (the last horizon + 2 days rebuilt, the prefix table
+rolled forward from there).
 """
 
 from __future__ import annotations
@@ -17,163 +22,116 @@ import multiprocessing as mp
 import os
 import platform as pyplatform
 import resource
+import shutil
 import time
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-SIZES = {"XS": (1_000, 1_000_000), "S": (10_000, 10_000_000), "M": (100_000, 100_000_000)}
 AS_OF = date(2025, 6, 30)
-DAYS = 365
-EVENTS = [
-    "login",
-    "page_view",
-    "report_created",
-    "dashboard_viewed",
-    "export_run",
-    "integration_synced",
-    "alert_configured",
-    "forecast_run",
-    "user_invited",
-    "api_call",
-    "onboarding_kickoff",
-    "onboarding_data_connected",
-    "onboarding_first_value",
-]
-WEIGHTS = np.array([20, 30, 6, 12, 4, 5, 2, 2, 1, 15, 0.3, 0.3, 0.3])
+EPOCH = date(1970, 1, 1)
 
 
-def build(work: Path, n_accounts: int, n_events: int) -> None:
-    from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
-    from kizuna.store.db import Store
-    from kizuna.store.models import Account, ContractLine
-
-    store = Store(f"sqlite:///{work / 'kizuna.sqlite3'}")
-    store.upgrade()
-    rng = np.random.default_rng(7)
-    with store.engine.begin() as conn:
-        conn.execute(
-            sa.insert(Account), [{"id": f"acct{i:06d}", "name": f"A{i}"} for i in range(n_accounts)]
-        )
-        starts = rng.integers(0, 700, n_accounts)
-        conn.execute(
-            sa.insert(ContractLine),
-            [
-                {
-                    "id": f"line{i:06d}",
-                    "account_id": f"acct{i:06d}",
-                    "product": "core",
-                    "arr": Decimal(1000),
-                    "currency": "USD",
-                    "quantity": int(rng.integers(5, 60)),
-                    "start_date": date(2024, 1, 1) + timedelta(days=int(s)),
-                    "end_date": date(2024, 1, 1) + timedelta(days=int(s) + 364),
-                    "status": "active",
-                }
-                for i, s in enumerate(starts)
-            ],
-        )
-    layout = LakeLayout(work / "lake")
-    first = AS_OF - timedelta(days=DAYS - 1)
-    per_day = n_events // DAYS
-    activity = rng.gamma(1.0, 1.0, n_accounts)
-    activity /= activity.sum()
-    probs = WEIGHTS / WEIGHTS.sum()
-    counter = 0
-    for d in range(DAYS):
-        day = first + timedelta(days=d)
-        n = per_day if d < DAYS - 1 else n_events - per_day * (DAYS - 1)
-        acct = rng.choice(n_accounts, n, p=activity)
-        user = rng.integers(0, 25, n)
-        ev = rng.choice(len(EVENTS), n, p=probs)
-        secs = rng.integers(0, 86400, n)
-        base = np.datetime64(day.isoformat(), "us").astype(np.int64)
-        ts = base + secs.astype(np.int64) * 1_000_000
-        ids = pa.array([f"m{counter + i:010d}" for i in range(n)])
-        counter += n
-        props = np.full(n, None, dtype=object)
-        login_or_view = np.isin(ev, [0, 1])
-        props[login_or_view] = [
-            f'{{"duration_s":{v}}}' for v in rng.integers(1, 600, login_or_view.sum())
-        ]
-        export = ev == 4
-        props[export] = [f'{{"rows":{v}}}' for v in rng.integers(1, 5000, export.sum())]
-        table = pa.Table.from_arrays(
-            [
-                ids,
-                pa.array(np.char.add("acct", np.char.zfill(acct.astype(str), 6))),
-                pa.array(np.char.add("u", user.astype(str))),
-                pa.array(np.array(EVENTS)[ev]),
-                pa.array(ts, pa.timestamp("us", tz="UTC")),
-                pa.array(props, pa.string()),
-            ],
-            schema=EVENT_SCHEMA,
-        )
-        atomic_write_parquet(table, layout.new_part_path(day, writer="bench"))
-    (work / "built.json").write_text(json.dumps({"accounts": n_accounts, "events": n_events}))
-
-
-def _platform(work: Path):  # type: ignore[no-untyped-def]
+def _platform(home: Path) -> Any:
     from kizuna.platform import Platform
     from kizuna.settings import Settings
 
     return Platform.from_settings(
-        Settings(home=work, database_url=f"sqlite:///{work / 'kizuna.sqlite3'}")
+        Settings(home=home, database_url=f"sqlite:///{home / 'kizuna.sqlite3'}")
     )
 
 
-def run_kizuna(work: Path, dates: list[date], queue: mp.Queue) -> None:
+def _usage() -> tuple[float, float]:
+    """(CPU seconds of this process, all threads; peak RSS in MB)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
+
+
+def run_refresh(home: Path, invalidate_days: int, queue: mp.Queue) -> None:
+    from kizuna.metrics.service import refresh_rollup
+
+    platform = _platform(home)
+    if invalidate_days:
+        # what a new day of events does: the last days' roll-up is stale
+        rollup = home / "lake" / "_rollup"
+        for manifest in [*rollup.glob("*/manifest.json"), *rollup.glob("*/prefix-*/manifest.json")]:
+            data = json.loads(manifest.read_text())
+            for day in sorted(data, key=int)[-invalidate_days:]:
+                data.pop(day)
+            manifest.write_text(json.dumps(data))
+    started = time.perf_counter()
+    days = refresh_rollup(platform)
+    seconds = time.perf_counter() - started
+    queue.put((seconds, *_usage(), days))
+
+
+def run_kizuna(home: Path, dates: list[date], queue: mp.Queue) -> None:
     from kizuna.metrics import compute_metrics, read_metric_values
 
-    platform = _platform(work)
+    platform = _platform(home)
     started = time.perf_counter()
-    compute_metrics(platform, dates)
+    run = compute_metrics(platform, dates)
     seconds = time.perf_counter() - started
+    cpu, rss = _usage()
     values = read_metric_values(platform, as_of=dates).to_pandas()
-    values.to_parquet(work / f"kizuna-{len(dates)}.parquet")
-    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    values.to_parquet(home / "bench" / f"kizuna-{len(dates)}.parquet")
+    queue.put((seconds, cpu, rss, run.rollup_days_rebuilt))
 
 
-def run_pandas(work: Path, dates: list[date], queue: mp.Queue) -> None:
-    """The naive way: load events into pandas, then per date and per metric filter + group."""
+def run_pandas(home: Path, dates: list[date], queue: mp.Queue) -> None:
+    """The naive way: load the events into pandas, then per date and per metric filter + group."""
     from kizuna.metrics import load_definitions
 
     metrics = load_definitions(None)
     started = time.perf_counter()
-    frame = pd.read_parquet(
-        work / "lake" / "events",
+    longest = max(m.window_days or 0 for m in metrics.metrics)
+    first = min(dates) - timedelta(days=28 + longest + 1)
+    partitioning = ds.partitioning(pa.schema([("event_date", pa.string())]), flavor="hive")
+    events = ds.dataset(home / "lake" / "events", format="parquet", partitioning=partitioning)
+    table = events.to_table(
         columns=["account_id", "user_id", "event", "timestamp", "properties"],
+        filter=ds.field("event_date") >= first.isoformat(),
     )
+    # categoricals keep 100M events in a few GB; properties are a few thousand distinct texts
+    frame = table.to_pandas(strings_to_categorical=True)
+    del table
     frame["day"] = (frame["timestamp"].astype("int64") // 86_400_000_000).astype("int32")
-    for prop in ("duration_s", "rows"):
-        frame[prop] = pd.to_numeric(frame["properties"].str.extract(f'"{prop}":(-?[0-9.]+)')[0])
-    accounts = pd.Index(sorted(frame["account_id"].unique()), name="account_id")
-    with sa.create_engine(f"sqlite:///{work / 'kizuna.sqlite3'}").connect() as conn:
+    frame = frame.drop(columns="timestamp")
+    properties = sorted({m.property for m in metrics.metrics if m.property})
+    texts = frame["properties"].cat.categories.to_series()
+    for prop in properties:
+        numbers = pd.to_numeric(texts.str.extract(f'"{prop}": *(-?[0-9.]+)')[0]).to_numpy()
+        codes = frame["properties"].cat.codes.to_numpy()
+        frame[prop] = np.where(codes >= 0, numbers[codes], np.nan)
+    frame = frame.drop(columns="properties")
+    with sa.create_engine(f"sqlite:///{home / 'kizuna.sqlite3'}").connect() as conn:
         lines = pd.read_sql(
             "select account_id, quantity, start_date, end_date, status from contract_lines", conn
         )
         all_accounts = pd.read_sql("select id as account_id from accounts", conn)["account_id"]
     accounts = pd.Index(sorted(all_accounts), name="account_id")
-    epoch = date(1970, 1, 1)
-    lines["start"] = (pd.to_datetime(lines["start_date"]) - pd.Timestamp(epoch)).dt.days
-    lines["end"] = (pd.to_datetime(lines["end_date"]) - pd.Timestamp(epoch)).dt.days
-    results = []
-    needed = sorted({(d - epoch).days for d in dates} | {(d - epoch).days - 28 for d in dates})
+    lines["start"] = (pd.to_datetime(lines["start_date"]) - pd.Timestamp(EPOCH)).dt.days
+    lines["end"] = (pd.to_datetime(lines["end_date"]) - pd.Timestamp(EPOCH)).dt.days
+    needed = sorted({(d - EPOCH).days for d in dates} | {(d - EPOCH).days - 28 for d in dates})
     by_day: dict[int, pd.DataFrame] = {}
     for d in needed:
         out = pd.DataFrame(index=accounts)
+        recent = frame[(frame.day > d - longest) & (frame.day <= d)]
         for m in metrics.metrics:
             if m.kind in ("ratio", "pct_change", "tenure"):
                 continue
-            w = frame[(frame.day > d - m.window_days) & (frame.day <= d)]
+            assert m.window_days is not None
+            w = recent[recent.day > d - m.window_days]
             if m.filter.events:
                 w = w[w.event.isin(m.filter.events)]
-            g = w.groupby("account_id")
+            g = w.groupby("account_id", observed=True)
             if m.kind == "count":
                 out[m.name] = g.size().reindex(accounts, fill_value=0).astype(float)
             elif m.kind == "sum":
@@ -192,8 +150,8 @@ def run_pandas(work: Path, dates: list[date], queue: mp.Queue) -> None:
                 u = g["user_id"].nunique().reindex(accounts, fill_value=0)
                 out[m.name] = u / seats.replace(0, np.nan)
             elif m.kind == "feature_breadth":
-                f = w[w.event.isin(m.features)].groupby("account_id")["event"].nunique()
-                out[m.name] = f.reindex(accounts, fill_value=0).astype(float)
+                f = w[w.event.isin(m.features)].groupby("account_id", observed=True)["event"]
+                out[m.name] = f.nunique().reindex(accounts, fill_value=0).astype(float)
             elif m.kind == "days_since_last":
                 out[m.name] = (d - g["day"].max()).reindex(accounts).astype(float)
         started_lines = lines[lines.start <= d]
@@ -204,48 +162,58 @@ def run_pandas(work: Path, dates: list[date], queue: mp.Queue) -> None:
             0, np.nan
         )
         by_day[d] = out
+    results = []
     for day in dates:
-        d = (day - epoch).days
+        d = (day - EPOCH).days
         out = by_day[d].copy()
         prev = by_day[d - 28]
-        out["events_28d_change"] = (
-            (out["events_28d"] - prev["events_28d"]) / prev["events_28d"].replace(0, np.nan) * 100
-        )
-        out["active_users_28d_change"] = (
-            (out["active_users_28d"] - prev["active_users_28d"])
-            / prev["active_users_28d"].replace(0, np.nan)
-            * 100
-        )
+        for name, base in (
+            ("events_28d_change", "events_28d"),
+            ("active_users_28d_change", "active_users_28d"),
+        ):
+            out[name] = (out[base] - prev[base]) / prev[base].replace(0, np.nan) * 100
         long = out.reset_index().melt(id_vars="account_id", var_name="metric", value_name="value")
         long["as_of"] = day
         results.append(long)
     seconds = time.perf_counter() - started
-    pd.concat(results).to_parquet(work / f"pandas-{len(dates)}.parquet")
-    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    pd.concat(results).to_parquet(home / "bench" / f"pandas-{len(dates)}.parquet")
+    queue.put((seconds, *_usage(), 0))
 
 
-def measure(target, work: Path, dates: list[date]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def measure(target: Any, *args: Any) -> tuple[float, float, float, int]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(work, dates, queue))
+    proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
     result = queue.get()
     proc.join()
     return result
 
 
-def same_numbers(work: Path, n: int) -> tuple[bool, int]:
-    a = pd.read_parquet(work / f"kizuna-{n}.parquet")
-    b = pd.read_parquet(work / f"pandas-{n}.parquet")
-    a["as_of"] = pd.to_datetime(a["as_of"]).dt.date
-    b["as_of"] = pd.to_datetime(b["as_of"]).dt.date
-    merged = a.merge(
-        b, on=["account_id", "as_of", "metric"], how="outer", suffixes=("_k", "_p"), indicator=True
-    )
-    both = merged["_merge"] == "both"
-    close = np.isclose(merged["value_k"], merged["value_p"], rtol=1e-9, equal_nan=True)
-    bad = int((~(both & close)).sum())
-    return bad == 0, bad
+def same_numbers(home: Path, dates: list[date]) -> tuple[bool, int, int]:
+    """Compare the two runs' values date by date (bounded memory): (all equal, differing, total)."""
+    keys = [("account_id", "ascending"), ("metric", "ascending")]
+    bad = total = 0
+    for day in dates:
+        a, b = (
+            pq.read_table(
+                home / "bench" / f"{who}-{len(dates)}.parquet",
+                columns=["account_id", "metric", "value"],
+                filters=[("as_of", "=", day)],
+            ).sort_by(keys)
+            for who in ("kizuna", "pandas")
+        )
+        total += max(a.num_rows, b.num_rows)
+        if a.num_rows != b.num_rows or not (
+            a.column("account_id").equals(b.column("account_id"))
+            and a.column("metric").equals(b.column("metric"))
+        ):
+            bad += max(a.num_rows, b.num_rows)
+            continue
+        va = a.column("value").to_numpy(zero_copy_only=False)
+        vb = b.column("value").to_numpy(zero_copy_only=False)
+        bad += int((~np.isclose(va, vb, rtol=1e-9, equal_nan=True)).sum())
+    return bad == 0, bad, total
 
 
 def machine() -> str:
@@ -261,39 +229,61 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {ram:.0f} GB RAM, {cpu}, Python {pyplatform.python_version()}"
 
 
+def lake_events(home: Path) -> int:
+    files = sorted((home / "lake" / "events").glob("event_date=*/*.parquet"))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size", choices=sorted(SIZES), default="S")
-    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--data", type=Path, required=True, help="a prepared simulator home")
+    parser.add_argument("--rebuild", action="store_true", help="time a cold roll-up build first")
+    parser.add_argument("--incremental", action="store_true", help="time a one-day refresh")
     parser.add_argument("--skip-pandas-weekly", action="store_true")
+    parser.add_argument("--dates", choices=["1", "52", "both"], default="both")
     args = parser.parse_args()
-    n_accounts, n_events = SIZES[args.size]
-    work = args.work or Path(f"/tmp/kizuna-bench-metrics-{args.size}")
-    if not (work / "built.json").exists():
-        work.mkdir(parents=True, exist_ok=True)
-        t = time.perf_counter()
-        build(work, n_accounts, n_events)
+    home: Path = args.data
+    (home / "bench").mkdir(exist_ok=True)
+    events = lake_events(home)
+    with sa.create_engine(f"sqlite:///{home / 'kizuna.sqlite3'}").connect() as conn:
+        accounts = conn.execute(sa.text("select count(*) from accounts")).scalar_one()
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at start")
+    print(f"data: {home} — {accounts:,} accounts, {events:,} events")
+    if args.rebuild:
+        shutil.rmtree(home / "lake" / "_rollup", ignore_errors=True)
+        s, cpu, mb, days = measure(run_refresh, home, 0)
         print(
-            f"built lake: {n_events:,} events, {n_accounts:,} accounts "
-            f"in {time.perf_counter() - t:.1f} s"
+            f"roll-up cache from scratch: {s:.1f} s wall, {cpu:.1f} s CPU, "
+            f"{events / s / 1e6:.2f} M events/s, peak {mb:.0f} MB ({days} days)"
         )
-    print(f"machine: {machine()}")
-    print(f"size {args.size}: {n_accounts:,} accounts, {n_events:,} events over {DAYS} days")
+    else:
+        measure(run_refresh, home, 0)  # make sure the cache is current
+    if args.incremental:
+        s, cpu, mb, days = measure(run_refresh, home, 30)
+        print(
+            f"refresh after a new day: {s:.1f} s wall, {cpu:.1f} s CPU, peak {mb:.0f} MB "
+            f"({days} days rebuilt)"
+        )
     weekly = [AS_OF - timedelta(days=7 * i) for i in range(51, -1, -1)]
-    for label, dates in (("one date", [AS_OF]), ("52 weekly dates", weekly)):
-        k_s, k_mb = measure(run_kizuna, work, dates)
+    runs = [("one date", [AS_OF]), ("52 weekly dates", weekly)]
+    runs = [r for r in runs if args.dates == "both" or len(r[1]) == int(args.dates)]
+    for label, dates in runs:
+        load = os.getloadavg()[0]
+        k_s, k_cpu, k_mb, _ = measure(run_kizuna, home, dates)
         line = (
-            f"{label}: kizuna/duckdb {k_s:.2f} s, {n_events / k_s / 1e6:.1f} M events/s, "
-            f"peak {k_mb:.0f} MB"
+            f"{label}: kizuna {k_s:.2f} s wall, {k_cpu:.2f} s CPU, "
+            f"{events / k_s / 1e6:.1f} M events/s, peak {k_mb:.0f} MB (load {load:.1f})"
         )
+        print(line, flush=True)
         if label == "52 weekly dates" and args.skip_pandas_weekly:
-            print(line + "; pandas skipped")
             continue
-        p_s, p_mb = measure(run_pandas, work, dates)
-        ok, bad = same_numbers(work, len(dates))
+        p_s, p_cpu, p_mb, _ = measure(run_pandas, home, dates)
+        ok, bad, n = same_numbers(home, dates)
         print(
-            f"{line} | pandas {p_s:.2f} s, peak {p_mb:.0f} MB | speed-up {p_s / k_s:.1f}x | "
-            f"same numbers: {'yes' if ok else f'NO ({bad} differ)'}"
+            f"  pandas {p_s:.2f} s wall, {p_cpu:.2f} s CPU, peak {p_mb:.0f} MB | "
+            f"speed-up {p_s / k_s:.1f}x wall, {p_cpu / k_cpu:.1f}x CPU | "
+            f"same numbers: {'yes' if ok else f'NO ({bad} differ)'} ({n:,} values)",
+            flush=True,
         )
 
 

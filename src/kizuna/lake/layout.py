@@ -84,7 +84,13 @@ class LakeLayout:
 
 
 def atomic_write_parquet(
-    table: pa.Table, path: Path, *, sort: bool = True, store_schema: bool = True
+    table: pa.Table,
+    path: Path,
+    *,
+    sort: bool = True,
+    store_schema: bool = True,
+    compression: str = "zstd",
+    use_dictionary: bool | list[str] = True,
 ) -> Path:
     """Write ``table`` to ``path`` so that readers see all of it or nothing.
 
@@ -102,7 +108,8 @@ def atomic_write_parquet(
         pq.write_table(
             table,
             handle,
-            compression="zstd",
+            compression=compression,
+            use_dictionary=use_dictionary,
             row_group_size=ROW_GROUP_SIZE,
             write_statistics=True,
             store_schema=store_schema,

@@ -41,7 +41,9 @@ from kizuna.engine import Engine
 from kizuna.metrics.definitions import EVENT_KINDS, EventFilter, MetricSet, PropertyPredicate
 
 #: Bump when the roll-up's meaning or layout changes: old caches are then ignored.
-ROLLUP_VERSION = 2
+ROLLUP_VERSION = 3
+#: The same for the prefix table derived from the roll-up.
+PREFIX_VERSION = 1
 EPOCH = date(1970, 1, 1)
 JsonText = Callable[[ir.StringColumn, str], ir.StringValue]
 
@@ -165,6 +167,8 @@ class RollupSpec:
         self._conditions: dict[str, Condition] = {}
         self._filters: dict[str, EventFilter] = {}
         self.properties: list[str] = []
+        self.presence: set[str] = set()  # count columns whose active days are counted
+        self.last: set[str] = set()  # count columns whose last active day is kept
         for m in metrics.metrics:
             if m.kind not in EVENT_KINDS:
                 continue
@@ -181,7 +185,11 @@ class RollupSpec:
                 self.count_column(Condition(m.filter))
                 self._users(m.active_filter or EventFilter(), m.window_days)
             else:
-                self.count_column(Condition(m.filter))
+                column = self.count_column(Condition(m.filter))
+                if m.kind == "active_days":
+                    self.presence.add(column)
+                elif m.kind == "days_since_last":
+                    self.last.add(column)
         self.properties = sorted({prop for _, prop in self.sums})
 
     # -- columns -----------------------------------------------------------------
@@ -230,6 +238,25 @@ class RollupSpec:
                 cols += [(f"ua{k}w{w}", pa.int64()), (f"uo{k}w{w}", pa.int64())]
         return cols
 
+    def prefix_columns(self) -> list[tuple[str, str, pa.DataType]]:
+        """``(name, how, type)`` of the prefix table; ``how`` is ``sum`` (running total),
+        ``days`` (running count of days with the count > 0), ``level`` (the open-run
+        level, carried forward) or ``last`` (last day with the count > 0)."""
+        cols: list[tuple[str, str, pa.DataType]] = []
+        for name, typ in self.value_columns():
+            how = "level" if name.startswith("uo") else "sum"
+            cols.append((name, how, typ if how == "sum" else pa.int32()))
+        cols += [(f"pd_{c}", "days", pa.int32()) for c in sorted(self.presence)]
+        cols += [(f"l_{c}", "last", pa.int32()) for c in sorted(self.last)]
+        return cols
+
+    def prefix_schema(self) -> pa.Schema:
+        """Arrow schema of the prefix table: one row per account and day, running values."""
+        return pa.schema(
+            [pa.field("account", pa.int32()), pa.field("day", pa.int32())]
+            + [pa.field(name, typ) for name, _, typ in self.prefix_columns()]
+        )
+
     def expression_schema(self) -> pa.Schema:
         """Arrow schema of :meth:`expression`'s result (accounts by id)."""
         return pa.schema(
@@ -255,6 +282,11 @@ class RollupSpec:
             *(f"u{k}={f}:{sorted(self.user_windows[f])}" for f, k in self.user_filters.items()),
         ]
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+
+    def prefix_fingerprint(self) -> str:
+        """Identifies the prefix table's columns (within one roll-up cache)."""
+        text = "\n".join(f"{n}:{h}:{t}" for n, h, t in self.prefix_columns())
+        return hashlib.sha1(f"p{PREFIX_VERSION}\n{text}".encode()).hexdigest()[:12]
 
     # -- the expression ------------------------------------------------------------
 

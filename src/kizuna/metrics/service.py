@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -62,8 +63,9 @@ class MetricRun:
 class _Inputs:
     """Everything a plan reads, registered with the engine."""
 
-    rollup: ir.Table
-    first_day: int | None
+    prefix: ir.Table
+    first: int | None
+    last: int | None
     accounts: ir.Table
     lines: ir.Table
     dates: ir.Table
@@ -122,28 +124,30 @@ def _contract_lines(platform: Platform, names: pa.Array) -> pa.Table:
 
 def _inputs(platform: Platform, engine: Engine, plan: MetricPlan) -> _Inputs:
     """Refresh the roll-up cache and register the plan's inputs with the engine."""
-    schema = plan.spec.schema()
     files: list[str] = []
-    first_day: int | None = None
+    first = last = None
     rebuilt = 0
     known = pa.array([], pa.string())
     if not plan.spec.is_empty:
         cache = RollupCache(
             LakeLayout(platform.settings.lake_dir), plan.spec, platform.settings.tz, engine
         )
-        day_files, first_day, rebuilt = cache.refresh(plan.last_day)
-        files = [str(path) for day, path in day_files if day >= plan.first_window_day]
+        refreshed = cache.refresh(plan.last_day)
+        first, last = refreshed.first, refreshed.last
+        files = [str(refreshed.prefix[d]) for d in plan.prefix_days(first, last)]
+        rebuilt = refreshed.days_rebuilt
         known = cache.accounts()
     if files:
-        rollup = engine.read_parquet(files, "kizuna_rollup")
+        prefix = engine.read_parquet(files, "kizuna_prefix")
     else:
-        rollup = engine.from_arrow("kizuna_rollup", schema.empty_table())
+        prefix = engine.from_arrow("kizuna_prefix", plan.spec.prefix_schema().empty_table())
     accounts, names = _account_keys(platform, known)
     lines = _contract_lines(platform, names)
     dates = pa.table({"as_of": pa.array(plan.days, pa.int32())})
     return _Inputs(
-        rollup=rollup,
-        first_day=first_day,
+        prefix=prefix,
+        first=first,
+        last=last,
         accounts=engine.from_arrow("kizuna_accounts", accounts),
         lines=engine.from_arrow("kizuna_contract_lines", lines),
         dates=engine.from_arrow("kizuna_as_of_dates", dates),
@@ -183,8 +187,9 @@ def compute_metrics(
         plan = _plan(metrics, days, platform, engine)
         inputs = _inputs(platform, engine, plan)
         wide = plan.build(
-            recent=inputs.rollup,
-            first_day=inputs.first_day,
+            prefix=inputs.prefix,
+            first=inputs.first,
+            last=inputs.last,
             accounts=inputs.accounts,
             lines=inputs.lines,
             dates=inputs.dates,
@@ -193,13 +198,17 @@ def compute_metrics(
     finally:
         if own:
             engine.close()
+    # the write order (date, then account id) from integers: account ids ranked once
+    keys = table.column("account").to_numpy()
+    rank = np.empty(len(inputs.names), dtype=np.int64)
+    rank[pc.sort_indices(inputs.names).to_numpy()] = np.arange(len(inputs.names))
+    as_of_days = pc.cast(table.column("as_of"), pa.int32()).to_numpy()
+    order = np.lexsort((rank[keys], as_of_days))
     table = table.set_column(
         0, "as_of", pc.cast(table.column("as_of"), pa.int32()).cast(pa.date32())
     )
-    table = table.set_column(
-        1, "account_id", inputs.names.take(table.column("account").combine_chunks())
-    )
-    paths = write_values(platform.settings.home, table, metrics.names)
+    table = table.set_column(1, "account_id", inputs.names.take(pa.array(keys)))
+    paths = write_values(platform.settings.home, table, metrics.names, order=order)
     return MetricRun(
         as_of=days,
         metrics=metrics.names,
@@ -235,7 +244,7 @@ def refresh_rollup(
             LakeLayout(platform.settings.lake_dir), spec, platform.settings.tz, engine
         )
         limit = day_number(last_day) if last_day else day_number(date.max)
-        return cache.refresh(limit)[2]
+        return cache.refresh(limit).days_rebuilt
     finally:
         if own:
             engine.close()
@@ -270,8 +279,9 @@ def explain_metric(
         plan = _plan(subset, [day], platform, engine)
         empty = pa.table({"account": pa.array([], pa.int32())})
         wide = plan.build(
-            recent=engine.from_arrow("kizuna_rollup", plan.spec.schema().empty_table()),
-            first_day=plan.first_window_day,
+            prefix=engine.from_arrow("kizuna_prefix", plan.spec.prefix_schema().empty_table()),
+            first=plan.days[0] - max(plan.windows_used, default=0),
+            last=plan.last_day,
             accounts=engine.from_arrow("kizuna_accounts", empty),
             lines=engine.from_arrow("kizuna_contract_lines", LINES_SCHEMA.empty_table()),
             dates=engine.from_arrow(
@@ -284,13 +294,19 @@ def explain_metric(
         events = engine.from_arrow("kizuna_events", EVENT_SCHEMA.empty_table())
         rollup_sql = engine.compile(
             plan.spec.expression(
-                events, platform.settings.tz, plan.first_window_day, plan.last_day, engine.json_text
+                events,
+                platform.settings.tz,
+                plan.days[0] - max(plan.windows_used, default=0) + 1,
+                plan.last_day,
+                engine.json_text,
             )
         )
         return (
             "-- 1. the daily roll-up, cached per business day under <lake>/_rollup/ "
-            "(account ids become integer keys)\n"
-            f"{rollup_sql}\n\n-- 2. the metric over the roll-up (kizuna_rollup)\n{metric_sql}"
+            "(account ids become integer keys; running values per day are then kept "
+            "in its prefix table)\n"
+            f"{rollup_sql}\n\n-- 2. the metric over the prefix table (kizuna_prefix)\n"
+            f"{metric_sql}"
         )
     finally:
         if own:

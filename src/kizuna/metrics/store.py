@@ -54,29 +54,49 @@ def stored_dates(home: Path) -> list[date]:
 
 
 def wide_to_long(wide: pa.Table, as_of: date, metrics: Sequence[str]) -> pa.Table:
-    """One date's wide table (account_id + a column per metric) as long rows.
+    """One date's wide table (account_id + a column per metric) as long rows."""
+    order = pc.sort_indices(wide.column("account_id")).to_numpy()
+    columns = _numpy_columns(wide, metrics)
+    return _long(wide.column("account_id").combine_chunks(), order, sorted(metrics), columns, as_of)
 
-    Rows come out sorted by account and metric without a sort: the accounts are
-    sorted once and the long table is laid out account by account, metrics in
-    name order. ``account_id`` and ``metric`` are dictionary-encoded (each id
-    is stored once); the Parquet file reads back as plain strings.
+
+def _numpy_columns(wide: pa.Table, metrics: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(values, valid) of each metric column, in metric-name order."""
+    out = []
+    for name in sorted(metrics):
+        column = wide.column(name).combine_chunks().cast(pa.float64())
+        out.append(
+            (column.to_numpy(zero_copy_only=False), np.asarray(column.is_valid(), dtype=bool))
+        )
+    return out
+
+
+def _long(
+    account_ids: pa.Array,
+    rows: np.ndarray,
+    names: list[str],
+    columns: list[tuple[np.ndarray, np.ndarray]],
+    as_of: date,
+) -> pa.Table:
+    """Long rows of the wide ``rows`` (positions, in account order) of one date.
+
+    The long table is laid out account by account, metrics in name order, so it
+    comes out sorted without sorting it; ``account_id`` and ``metric`` are
+    dictionary-encoded (each id stored once) and read back as plain strings.
     """
-    names = sorted(metrics)
-    order = pc.sort_indices(wide.column("account_id"))
-    accounts = wide.column("account_id").take(order).combine_chunks()
-    n, m = len(accounts), len(names)
+    n, m = len(rows), len(columns)
     if n and m:
         values = np.empty((n, m), dtype=np.float64)
         valid = np.empty((n, m), dtype=bool)
-        for j, name in enumerate(names):
-            column = wide.column(name).take(order).combine_chunks().cast(pa.float64())
-            values[:, j] = column.to_numpy(zero_copy_only=False)
-            valid[:, j] = np.asarray(column.is_valid())
+        for j, (data, ok) in enumerate(columns):
+            values[:, j] = data[rows]
+            valid[:, j] = ok[rows]
         value_col = pa.array(values.ravel(), mask=~valid.ravel())
     else:
         value_col = pa.array([], pa.float64())
     account_col = pa.DictionaryArray.from_arrays(
-        pa.array(np.repeat(np.arange(n, dtype=np.int32), m)), accounts
+        pa.array(np.repeat(np.arange(n, dtype=np.int32), m)),
+        account_ids.take(pa.array(rows, pa.int64())),
     )
     metric_col = pa.DictionaryArray.from_arrays(
         pa.array(np.tile(np.arange(m, dtype=np.int32), n)), pa.array(names, pa.string())
@@ -97,34 +117,41 @@ _LONG_SCHEMA = pa.schema(
 )
 
 
-def write_values(home: Path, wide: pa.Table, metrics: Sequence[str]) -> list[Path]:
-    """Replace each date's file with the values in ``wide`` (``as_of`` as a date column)."""
-    as_of = wide.column("as_of")
-    dates = sorted(pc.unique(as_of).to_pylist())
-    # rows of one date are contiguous when ``wide`` is sorted by date (compute's order)
-    days = pc.cast(as_of, pa.int32()).to_numpy()
-    contiguous = len(days) < 2 or bool(np.all(np.diff(days) >= 0))
+def write_values(
+    home: Path, wide: pa.Table, metrics: Sequence[str], *, order: np.ndarray | None = None
+) -> list[Path]:
+    """Replace each date's file with the values in ``wide`` (``as_of`` as a date column).
 
-    def write(day: date) -> Path:
-        if contiguous:
-            lo = int(np.searchsorted(days, _day_int(day), "left"))
-            hi = int(np.searchsorted(days, _day_int(day), "right"))
-            part = wide.slice(lo, hi - lo)
-        else:
-            part = wide.filter(pc.equal(as_of, pa.scalar(day, pa.date32())))
+    ``order`` is a permutation of ``wide``'s rows sorting them by date, then
+    account id (computed here when not given).
+    """
+    if order is None:
+        order = pc.sort_indices(
+            wide, sort_keys=[("as_of", "ascending"), ("account_id", "ascending")]
+        ).to_numpy()
+    days = pc.cast(wide.column("as_of"), pa.int32()).to_numpy()[order]
+    cuts = np.flatnonzero(np.diff(days)) + 1
+    starts = np.concatenate([[0], cuts]).astype(int) if len(days) else np.array([], int)
+    stops = np.concatenate([cuts, [len(days)]]).astype(int) if len(days) else np.array([], int)
+    account_ids = wide.column("account_id").combine_chunks()
+    names = sorted(metrics)
+    columns = _numpy_columns(wide, metrics)
+    epoch = date(1970, 1, 1)
+
+    def write(bounds: tuple[int, int]) -> Path:
+        lo, hi = bounds
+        day = date.fromordinal(epoch.toordinal() + int(days[lo]))
         return atomic_write_parquet(
-            wide_to_long(part, day, metrics),
+            _long(account_ids, order[lo:hi], names, columns, day),
             values_path(home, day),
             sort=False,
             store_schema=False,
+            compression="snappy",  # a third of zstd's time for 13% more bytes
+            use_dictionary=["account_id", "metric"],
         )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(write, dates))
-
-
-def _day_int(day: date) -> int:
-    return (day - date(1970, 1, 1)).days
+        return list(pool.map(write, zip(starts.tolist(), stops.tolist(), strict=True)))
 
 
 def read_values(
