@@ -568,3 +568,17 @@ def test_progress_is_reported_for_both_passes(platform: Platform, write_file: Wr
     calls: list[tuple[str, int, int]] = []
     import_file(platform, "accounts", path, progress=lambda *args: calls.append(args))
     assert calls == [("validate", size, size), ("write", 3, 3)]
+
+
+def test_a_header_that_is_not_utf8_leaves_no_file_open(platform: Platform, tmp_path: Path) -> None:
+    import gc
+    import warnings
+
+    path = tmp_path / "accounts.csv"
+    path.write_bytes("id,名前\nA1,x\n".encode("shift_jis"))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ImportRejected, match="is not UTF-8"):
+            import_file(platform, "accounts", path)
+        gc.collect()
+    assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []

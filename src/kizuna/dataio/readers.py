@@ -101,7 +101,11 @@ class CsvRecords:
         except StopIteration:
             self.header = []
         except csv.Error as exc:
+            self._fh.close()
             self._fail(1, exc)
+        except BaseException:  # e.g. not UTF-8: the caller never gets us to close
+            self._fh.close()
+            raise
 
     def _fail(self, line: int, exc: csv.Error) -> None:
         raise ImportRejected(
