@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from kizuna.errors import InvalidInput, KizunaError, Problem
+from kizuna.jsonable import to_jsonable
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 
@@ -75,27 +74,6 @@ def get_platform(*, ready: bool = True) -> Platform:
     if ready:
         state.platform.store.ensure_ready()
     return state.platform
-
-
-def to_jsonable(value: Any) -> Any:
-    """Turn service results (dataclasses, pydantic models, dates, decimals) into JSON."""
-    if hasattr(value, "model_dump"):
-        return to_jsonable(value.model_dump())
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: to_jsonable(getattr(value, k)) for k in value.__dataclass_fields__}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kizuna.cli._common import JsonOption, console, emit, get_platform, parse_dates, to_jsonable
+from kizuna.cli._common import JsonOption, console, emit, get_platform, parse_dates
 from kizuna.retention import (
     DEFAULT_GRACE_DAYS,
     Ledger,
@@ -23,7 +23,7 @@ from kizuna.retention import (
     renewals,
     retention_rates,
 )
-from kizuna.retention.rates import RetentionRates, RetentionReport
+from kizuna.retention.rates import retention_json
 
 arr_app = typer.Typer(help="The ARR ledger: ARR at a date and its movements.", no_args_is_help=True)
 
@@ -76,27 +76,6 @@ def _pct(value: Decimal | None) -> str:
 
 def _money(value: Decimal | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
-
-
-def _rates_json(rates: RetentionRates) -> dict[str, Any]:
-    body: dict[str, Any] = to_jsonable(rates)
-    return body
-
-
-def retention_json(report: RetentionReport) -> dict[str, Any]:
-    """The flat JSON of ``kizuna retention`` (rates at the top level)."""
-    body: dict[str, Any] = {
-        "start": report.start.isoformat(),
-        "end": report.end.isoformat(),
-        "currency": report.currency,
-        "rollup": report.rollup,
-        "filters": report.filters,
-        **_rates_json(report.rates),
-    }
-    if report.by is not None:
-        body["by"] = report.by
-        body["groups"] = [{report.by: g.value, **_rates_json(g.rates)} for g in report.groups]
-    return body
 
 
 def retention(

@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from kizuna.jsonable import to_jsonable
 from kizuna.retention.ledger import Ledger
 from kizuna.retention.movements import GroupBy, PeriodMovements, period_movements
 from kizuna.retention.periods import Period, check_range
@@ -131,3 +133,20 @@ def retention_rates(
         by=by,
         groups=groups,
     )
+
+
+def retention_json(report: RetentionReport) -> dict[str, Any]:
+    """The flat JSON of a retention report, as ``kizuna retention --json`` and the API
+    give it: the required keys (``start_arr``, ``grr``, ...) at the top level."""
+    body: dict[str, Any] = {
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "currency": report.currency,
+        "rollup": report.rollup,
+        "filters": report.filters,
+        **to_jsonable(report.rates),
+    }
+    if report.by is not None:
+        body["by"] = report.by
+        body["groups"] = [{report.by: g.value, **to_jsonable(g.rates)} for g in report.groups]
+    return body

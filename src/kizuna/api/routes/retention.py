@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.api.deps import CallerDep, PlatformDep
-from kizuna.api.encoding import ResultResponse, to_jsonable
+from kizuna.api.encoding import ResultResponse
 from kizuna.api.params import ID_PATTERN, TEXT_PATTERN
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller, account_scope
@@ -36,7 +36,7 @@ from kizuna.retention import (
     renewals,
     retention_rates,
 )
-from kizuna.retention.rates import RetentionReport
+from kizuna.retention.rates import retention_json
 
 router = APIRouter(prefix="/retention", tags=["Retention"], default_response_class=ResultResponse)
 
@@ -119,22 +119,6 @@ def _ledger(platform: Platform, caller: Caller, book: BookFilter, what: str) -> 
         platform.store, platform.settings, filters=filters, rollup=book.rollup
     ) as ledger:
         yield ledger
-
-
-def retention_json(report: RetentionReport) -> dict[str, Any]:
-    """The flat JSON of ``kizuna retention --json`` (rates at the top level)."""
-    body: dict[str, Any] = {
-        "start": report.start.isoformat(),
-        "end": report.end.isoformat(),
-        "currency": report.currency,
-        "rollup": report.rollup,
-        "filters": report.filters,
-        **to_jsonable(report.rates),
-    }
-    if report.by is not None:
-        body["by"] = report.by
-        body["groups"] = [{report.by: g.value, **to_jsonable(g.rates)} for g in report.groups]
-    return body
 
 
 @router.get("", summary="GRR, NRR, logo and revenue churn and the ARR bridge of one period")
