@@ -6,22 +6,24 @@ A metric set needs, per account and business day, only a few numbers:
   feature for ``feature_breadth``); counts, ``active_days`` (days with ``n > 0``),
   ``days_since_last`` (last day with ``n > 0``) and feature breadth read these;
 * ``s<j>`` — the sum of a numeric property over the events matching a condition;
-* ``ua<k>w<W>`` / ``uz<k>w<W>`` — for distinct users under filter *k* and window
-  *W*: users whose activity *starts a run* that day (no matching event in the W
-  - 1 days before) and users whose run *ends* that day (no matching event in the
-  W - 1 days after).
+* ``ua<k>w<W>`` / ``uo<k>w<W>`` — for distinct users under filter *k* and window
+  *W*: users whose activity *starts a run* that day (no matching event in the
+  W - 1 days before), and the *open runs* at the end of the day plus one (users
+  whose last activity so far is less than W days before their next; 0 marks
+  "no user activity recorded that day").
 
-Distinct users over a window are not additive, but runs are: a user is active
-in ``(D - W, D]`` exactly when one of its runs has started on or before D and
-has not ended before ``D - W + 1``, so::
+A *run* is a user's stretch of activity with gaps shorter than W days. A user
+is active in ``(D - W, D]`` exactly when a run of theirs starts in the window
+or was open at the end of ``D - W``, so::
 
-    distinct_users(D, W) = sum(ua, day <= D) - sum(uz, day <= D - W)
+    distinct_users(D, W) = sum(ua, D - W < day <= D) + open_runs(D - W)
 
-With these columns every event metric is a difference of prefix sums (or a
-prefix maximum), which :mod:`kizuna.metrics.compile` evaluates for any number
-of as-of dates in one pass. The run columns of day *d* depend on events up to W
-days either side, which is why the cache (:mod:`kizuna.metrics.cache`) keys each
-day on the lake partitions within that *horizon*.
+With these columns every event metric is a difference of running values (or a
+level read at one day), which :mod:`kizuna.metrics.cache` keeps per day in a
+prefix table and :mod:`kizuna.metrics.compile` reads for any number of as-of
+dates. The run columns of day *d* depend on events up to W days either side,
+which is why the cache keys each day on the lake partitions within that
+*horizon*.
 """
 
 from __future__ import annotations
