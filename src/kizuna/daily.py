@@ -21,6 +21,9 @@ Portfolio snapshot layout (under ``<KIZUNA_HOME>/daily``)::
       accounts.parquet   one row per account: ARR, next renewal, health score,
                          band and 30-day change, lifecycle stage, overdue
                          onboarding milestones, attention reasons
+      lifecycle.json     each account's lifecycle as its page shows it (stage
+                         history, milestones, time to value), with a stamp of
+                         the stored rows it came from
       portfolio.json     the same facts plus what pages sum per filter set:
                          each account's opening ARR and movement in the
                          month / quarter / year to date and the last twelve
@@ -35,6 +38,7 @@ set of accounts equal what :mod:`kizuna.retention` computes for that set.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -46,7 +50,7 @@ from datetime import time as clock_time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,7 +58,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from kizuna.clock import FixedClock
 from kizuna.errors import KizunaError, NotFound
-from kizuna.lifecycle import OnboardingReport
+from kizuna.lifecycle import AccountLifecycle, LifecycleDefinition, OnboardingReport
 from kizuna.platform import Platform
 from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, arr_movements, renewals
 from kizuna.retention.cohorts import CohortRow, cohort_retention
@@ -64,6 +68,7 @@ from kizuna.retention.renewals import RenewalLine, RenewalTotals, summarise
 from kizuna.settings import Settings
 
 PORTFOLIO_FILE = "portfolio.json"
+LIFECYCLE_FILE = "lifecycle.json"
 
 __all__ = [
     "STEPS",
@@ -71,14 +76,20 @@ __all__ = [
     "ArrBook",
     "DailyRun",
     "DailyStepFailed",
+    "LifecycleBook",
+    "LifecycleDetail",
     "PortfolioSnapshot",
     "StepResult",
     "accounts_matching",
     "arr_book_of",
+    "build_lifecycle_book",
     "build_portfolio",
     "daily_dates",
     "latest_portfolio",
+    "lifecycle_detail_of",
+    "lifecycle_stamps",
     "portfolio_dates",
+    "read_lifecycle_book",
     "read_portfolio",
     "run_daily",
 ]
@@ -442,6 +453,228 @@ def accounts_matching(platform: Platform, filters: Any) -> set[str] | None:
         return set(session.scalars(query))
 
 
+# -- each account's lifecycle, as its page shows it ------------------------------------
+
+OnboardingState = Literal["finished_on_time", "finished_late", "in_progress", "overdue"]
+
+
+@dataclass(frozen=True, slots=True)
+class StageStep:
+    at: date
+    stage_name: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneRow:
+    id: str
+    name: str
+    owner: str
+    due: date
+    status: str  # done | done_late | overdue | open
+    done_on: date | None
+    done_by: str | None
+
+
+@dataclass
+class LifecycleDetail:
+    """One account's lifecycle as its page shows it (stage history newest first)."""
+
+    stage: str | None
+    stage_name: str | None
+    since: date | None
+    days_in_stage: int | None
+    history: list[StageStep]
+    milestones: list[MilestoneRow]
+    contract_start: date | None
+    time_to_value_days: int | None
+    onboarding_planned: date | None
+    onboarding_finished: date | None
+    onboarding_state: OnboardingState | None
+
+
+def _onboarding_state(life: AccountLifecycle, today: date) -> OnboardingState | None:
+    planned, finished = life.onboarding_planned, life.onboarding_finished
+    if planned is None:
+        return None
+    if finished is not None:
+        return "finished_on_time" if finished <= planned else "finished_late"
+    return "overdue" if today > planned else "in_progress"
+
+
+def lifecycle_detail_of(
+    life: AccountLifecycle, definition: LifecycleDefinition
+) -> LifecycleDetail | None:
+    """What the account page shows of :func:`kizuna.lifecycle.show_account`'s result
+    (None: no stage history and no onboarding milestones)."""
+    if not life.history and not life.milestones:
+        return None
+
+    def name_of(stage_id: str) -> str:
+        stage = definition.stage(stage_id)
+        return stage.name if stage else stage_id
+
+    return LifecycleDetail(
+        stage=life.stage,
+        stage_name=life.stage_name or life.stage,
+        since=life.since,
+        days_in_stage=life.days_in_stage,
+        history=[StageStep(t.date, name_of(t.to_stage), t.reason) for t in reversed(life.history)],
+        milestones=[
+            MilestoneRow(
+                id=m.id,
+                name=m.name,
+                owner=m.owner,
+                due=m.due,
+                status=str(m.status),
+                done_on=m.done,
+                done_by=m.completed_by,
+            )
+            for m in life.milestones
+        ],
+        contract_start=life.contract_start,
+        time_to_value_days=life.time_to_value_days,
+        onboarding_planned=life.onboarding_planned,
+        onboarding_finished=life.onboarding_finished,
+        onboarding_state=_onboarding_state(life, life.as_of),
+    )
+
+
+def _book_lifecycles(
+    platform: Platform, definition: LifecycleDefinition
+) -> dict[str, AccountLifecycle]:
+    """:func:`kizuna.lifecycle.show_account` of every account, from one book-wide evaluation."""
+    import sqlalchemy as sa
+
+    from kizuna.lifecycle import stored_transitions
+    from kizuna.lifecycle.milestones import milestone_statuses
+    from kizuna.lifecycle.stages import evaluate_accounts
+    from kizuna.store.models import Account
+
+    today = platform.today()
+    with platform.store.session() as session:
+        accounts = {
+            a: (n, s)
+            for a, n, s in session.execute(sa.select(Account.id, Account.name, Account.segment))
+        }
+    histories = stored_transitions(platform, until=today)
+    evaluated = evaluate_accounts(platform, definition, today)
+    out = {}
+    for account_id, (name, segment) in accounts.items():
+        history = histories.get(account_id, [])
+        current = history[-1] if history else None
+        ev = evaluated.get(account_id)
+        milestones = []
+        ttv = planned = finished = None
+        if ev is not None and ev.schedule.tracked:
+            milestones = milestone_statuses(ev.schedule, ev.completions, today)
+            fv = next(m for m in milestones if m.first_value)
+            ttv = (fv.done - ev.schedule.anchor).days if fv.done else None
+            planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
+            done = [m.done for m in milestones]
+            finished = max(d for d in done if d) if all(done) else None
+        stage_def = definition.stage(current.to_stage) if current else None
+        out[account_id] = AccountLifecycle(
+            account_id=account_id,
+            name=name,
+            segment=segment,
+            as_of=today,
+            contract_start=ev.schedule.anchor if ev else None,
+            stage=current.to_stage if current else None,
+            stage_name=stage_def.name if stage_def else None,
+            since=current.date if current else None,
+            days_in_stage=(today - current.date).days if current else None,
+            reason=current.reason if current else None,
+            history=history,
+            onboarding_tracked=ev.schedule.tracked if ev else None,
+            milestones=milestones,
+            time_to_value_days=ttv,
+            onboarding_planned=planned,
+            onboarding_finished=finished,
+        )
+    return out
+
+
+def lifecycle_stamps(
+    platform: Platform, definition: LifecycleDefinition, account_id: str | None = None
+) -> dict[str, str]:
+    """A digest, per account (or of ``account_id`` only), of what its lifecycle detail is built
+    from in the store: segment, first contract start, milestone completions and stage
+    transitions up to today, and the lifecycle definition.
+
+    A detail saved by the daily run is shown only while its account's stamp is unchanged;
+    a milestone marked done since (or a re-computed lifecycle, a new contract line, an
+    edited definition) changes it, and the page computes the detail again.
+    """
+    import sqlalchemy as sa
+
+    from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
+    from kizuna.store.models import Account, ContractLine
+
+    def only(query: Any, column: Any) -> Any:
+        return query if account_id is None else query.where(column == account_id)
+
+    parts: dict[str, list[Any]] = defaultdict(list)
+    with platform.store.session() as session:
+        for a, segment in session.execute(only(sa.select(Account.id, Account.segment), Account.id)):
+            parts[a].append(("account", segment))
+        starts = sa.select(ContractLine.account_id, sa.func.min(ContractLine.start_date))
+        starts = only(starts, ContractLine.account_id).group_by(ContractLine.account_id)
+        for a, start in session.execute(starts):
+            parts[a].append(("start", start))
+        completions = sa.select(
+            MilestoneCompletion.account_id,
+            MilestoneCompletion.milestone_id,
+            MilestoneCompletion.source,
+            MilestoneCompletion.completed_on,
+            MilestoneCompletion.completed_by,
+            MilestoneCompletion.condition,
+        )
+        for row in session.execute(only(completions, MilestoneCompletion.account_id)):
+            parts[row[0]].append(("completion", *(str(v) for v in row[1:])))
+        transitions = sa.select(
+            StageTransition.account_id,
+            StageTransition.transition_date,
+            StageTransition.from_stage,
+            StageTransition.to_stage,
+            StageTransition.reason,
+        ).where(StageTransition.transition_date <= platform.today())
+        for row in session.execute(only(transitions, StageTransition.account_id)):
+            parts[row[0]].append(("transition", *(str(v) for v in row[1:])))
+    common = definition.model_dump_json()
+    return {
+        a: hashlib.blake2b(repr((common, sorted(map(str, p)))).encode(), digest_size=16).hexdigest()
+        for a, p in parts.items()
+    }
+
+
+@dataclass
+class LifecycleBook:
+    """Every account's lifecycle detail on ``as_of`` with the stamp it was computed at."""
+
+    as_of: date
+    stamps: dict[str, str]
+    details: dict[str, LifecycleDetail | None]
+
+
+def build_lifecycle_book(platform: Platform) -> LifecycleBook:
+    """Each account's lifecycle detail as of ``platform.today()`` (what the account page shows).
+
+    One evaluation of the whole book (:func:`kizuna.lifecycle.stages.evaluate_accounts`)
+    instead of one per account and page view. Nothing is written.
+    """
+    from kizuna.lifecycle import definition_for
+
+    definition = definition_for(platform.settings.home)
+    stamps = lifecycle_stamps(platform, definition)
+    lives = _book_lifecycles(platform, definition)
+    return LifecycleBook(
+        as_of=platform.today(),
+        stamps={a: stamps[a] for a in lives if a in stamps},
+        details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
+    )
+
+
 # -- the snapshot files ----------------------------------------------------------------
 
 ACCOUNTS_SCHEMA = pa.schema(
@@ -479,9 +712,21 @@ def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     os.replace(tmp, path)
 
 
-def write_portfolio(settings: Settings, snapshot: PortfolioSnapshot) -> Path:
-    """Write (or replace) the snapshot of its date; each file replaced atomically."""
+def write_portfolio(
+    settings: Settings, snapshot: PortfolioSnapshot, lifecycle: LifecycleBook | None = None
+) -> Path:
+    """Write (or replace) the snapshot of its date; each file replaced atomically.
+
+    ``lifecycle`` (each account's lifecycle detail) is saved with it; without it,
+    a lifecycle file an earlier run saved for the date is removed.
+    """
     folder = _folder(settings, snapshot.as_of)
+    if lifecycle is not None:
+        _atomic_write(
+            folder / LIFECYCLE_FILE, lambda h: h.write(_lifecycle_json().dump_json(lifecycle))
+        )
+    else:
+        (folder / LIFECYCLE_FILE).unlink(missing_ok=True)
     rows = [
         {
             "account_id": account_id,
@@ -542,6 +787,32 @@ def read_portfolio(settings: Settings, as_of: date) -> PortfolioSnapshot | None:
 @cache
 def _snapshot_json() -> TypeAdapter[PortfolioSnapshot]:
     return TypeAdapter(PortfolioSnapshot)
+
+
+def lifecycle_path(settings: Settings, as_of: date) -> Path:
+    """The lifecycle details the account page reads for ``as_of``."""
+    return _folder(settings, as_of) / LIFECYCLE_FILE
+
+
+def read_lifecycle_book(settings: Settings, as_of: date) -> LifecycleBook | None:
+    """The lifecycle details the daily run saved for ``as_of`` (None: none saved)."""
+    path = lifecycle_path(settings, as_of)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return _lifecycle_json().validate_json(data)
+    except ValidationError as exc:
+        raise KizunaError(
+            f"the daily lifecycle file {path} is unreadable ({exc.error_count()} problems); "
+            f"re-run 'kizuna daily --as-of {as_of}'"
+        ) from None
+
+
+@cache
+def _lifecycle_json() -> TypeAdapter[LifecycleBook]:
+    return TypeAdapter(LifecycleBook)
 
 
 def latest_portfolio(settings: Settings, on_or_before: date) -> date | None:
@@ -667,7 +938,8 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
 
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
     for day in days:
-        write_portfolio(platform.settings, build_portfolio(platform_on(platform, day)))
+        on_day = platform_on(platform, day)
+        write_portfolio(platform.settings, build_portfolio(on_day), build_lifecycle_book(on_day))
     return f"{len(days)} snapshot(s)"
 
 

@@ -15,13 +15,15 @@ from kizuna.daily import (
     STEPS,
     DailyStepFailed,
     daily_dir,
+    lifecycle_detail_of,
     portfolio_dates,
+    read_lifecycle_book,
     read_portfolio,
     run_daily,
 )
 from kizuna.errors import KizunaError
 from kizuna.health.snapshots import snapshot_dates
-from kizuna.lifecycle import stored_transitions
+from kizuna.lifecycle import definition_for, show_account, stored_transitions
 from kizuna.metrics.service import read_metric_values
 from kizuna.platform import Platform
 from kizuna.settings import Settings
@@ -60,6 +62,16 @@ def test_the_daily_run_writes_every_snapshot_and_a_rerun_replaces_them(platform:
     assert snapshot is not None and snapshot.as_of == DAY
     total = sum((f.arr for f in snapshot.facts.values() if f.arr is not None), start=0)
     assert total == snapshot.windows["month"].movements(None).end_arr
+    # Each account's lifecycle detail is what show_account gives for it, one by one.
+    book = read_lifecycle_book(platform.settings, DAY)
+    assert book is not None and book.as_of == DAY
+    definition = definition_for(platform.settings.home)
+    assert book.details == {
+        a: lifecycle_detail_of(show_account(platform, definition, a, DAY), definition)
+        for a in book.details
+    }
+    assert len(book.details) == 60 and set(book.stamps) == set(book.details)
+    assert any(d is not None and d.milestones for d in book.details.values())
     # Running the date again replaces everything it wrote: nothing is duplicated.
     run_daily(platform, [DAY])
     assert _counts(platform) == first

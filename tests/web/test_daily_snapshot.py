@@ -1,7 +1,8 @@
 """With a daily-run snapshot saved, every page shows the same numbers, read from it.
 
 The book and hand-computed figures of ``test_scope``; the snapshot is built by
-the daily run's portfolio step (:func:`kizuna.daily.build_portfolio`).
+the daily run's portfolio step (:func:`kizuna.daily.build_portfolio`, and each
+account's lifecycle detail by :func:`kizuna.daily.build_lifecycle_book`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ import re
 
 from fastapi.testclient import TestClient
 
-from kizuna.daily import build_portfolio, portfolio_dates, write_portfolio
+from kizuna.daily import (
+    build_lifecycle_book,
+    build_portfolio,
+    portfolio_dates,
+    read_lifecycle_book,
+    write_portfolio,
+)
 from kizuna.platform import Platform
-from kizuna.web import create_standalone_app, insights
+from kizuna.web import create_standalone_app, insights, lifecycle_views
 
 from .conftest import TODAY, login
 from .test_scope import CARL_QUARTER, _add_book, _figures
@@ -66,3 +73,50 @@ def test_the_snapshot_facts_are_what_the_pages_use(web_platform: Platform) -> No
         "cirrus": (40000, "yellow", "Adoption", ("overdue",)),
         "delta": (6000, "red", "Renewal", ("red", "overdue")),
     }
+
+
+def test_the_account_page_reads_each_account_lifecycle_from_the_daily_run(
+    web_platform: Platform,
+) -> None:
+    _add_book(web_platform)
+    accounts = ("acme", "bolt", "cirrus", "delta")
+    live = {a: lifecycle_views._compute_detail(web_platform, a) for a in accounts}
+    with TestClient(create_standalone_app(web_platform, background=False)) as c:
+        login(c, "ada")
+        pages = {a: _no_token(c.get(f"/ui/accounts/{a}").text) for a in accounts}
+
+    book = build_lifecycle_book(web_platform)
+    assert book.as_of == TODAY
+    assert book.details == live
+    assert set(book.stamps) == set(accounts)
+    write_portfolio(web_platform.settings, build_portfolio(web_platform), book)
+    insights.invalidate()
+    assert read_lifecycle_book(web_platform.settings, TODAY) == book
+    with TestClient(create_standalone_app(web_platform, background=False)) as c:
+        login(c, "ada")
+        for a in accounts:
+            assert lifecycle_views._saved_detail(web_platform, a) == (True, live[a])
+            assert _no_token(c.get(f"/ui/accounts/{a}").text) == pages[a]
+
+        # A milestone marked done since the run: the saved detail no longer holds.
+        html = c.get("/ui/accounts/acme").text
+        assert 'data-milestone="kickoff_held" data-status="overdue"' in html
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+        done = c.post(
+            "/ui/accounts/acme/milestones/kickoff_held/done",
+            data={"csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        assert lifecycle_views._saved_detail(web_platform, "acme") == (False, None)
+        html = c.get("/ui/accounts/acme").text
+        assert 'data-milestone="kickoff_held" data-status="done_late"' in html
+        assert lifecycle_views.lifecycle_detail(
+            web_platform, "acme"
+        ) == lifecycle_views._compute_detail(web_platform, "acme")
+        # The other accounts' saved details still hold.
+        assert lifecycle_views._saved_detail(web_platform, "bolt") == (True, live["bolt"])
+
+    # Saving the portfolio without lifecycle details removes the earlier file.
+    write_portfolio(web_platform.settings, build_portfolio(web_platform))
+    assert read_lifecycle_book(web_platform.settings, TODAY) is None

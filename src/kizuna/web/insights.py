@@ -31,10 +31,13 @@ import pyarrow.compute as pc
 from kizuna.daily import (
     AccountFigures,
     ArrBook,
+    LifecycleBook,
     PortfolioSnapshot,
     arr_book_of,
     latest_portfolio,
+    lifecycle_path,
     portfolio_path,
+    read_lifecycle_book,
     read_portfolio,
 )
 from kizuna.errors import KizunaError, NotFound
@@ -116,6 +119,29 @@ def portfolio_snapshot(platform: Platform) -> PortfolioSnapshot | None:
 
 _snapshots: dict[str, tuple[tuple[str, int], PortfolioSnapshot | None]] = {}
 _snapshot_lock = threading.Lock()
+_lifecycle_books: dict[str, tuple[tuple[str, int], LifecycleBook | None]] = {}
+
+
+def lifecycle_book(platform: Platform) -> LifecycleBook | None:
+    """Each account's lifecycle detail the daily run saved for today (None: none saved).
+
+    Only today's: a detail states days in stage and overdue milestones as of its
+    date. Read once per file, like :func:`portfolio_snapshot`.
+    """
+    path = lifecycle_path(platform.settings, platform.today())
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    key = (str(path), stamp)
+    with _snapshot_lock:
+        hit = _lifecycle_books.get(str(path))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    book = read_lifecycle_book(platform.settings, platform.today())
+    with _snapshot_lock:
+        _lifecycle_books[str(path)] = (key, book)
+    return book
 
 
 def figures_as_of(platform: Platform) -> date | None:

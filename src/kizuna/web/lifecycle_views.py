@@ -1,9 +1,11 @@
 """Lifecycle figures for the UI (from :mod:`kizuna.lifecycle`): stages, milestones, onboarding.
 
 * The account page shows one account's stage, stage history, onboarding
-  milestones, time to value and onboarding status from
-  :func:`kizuna.lifecycle.show_account`, kept per account (refreshed in the
-  background, recomputed at once after a change through the UI).
+  milestones, time to value and onboarding status: what the daily run saved
+  for today (:func:`kizuna.daily.build_lifecycle_book`, one evaluation of the
+  whole book) while the account's stored lifecycle rows are unchanged, else
+  :func:`kizuna.lifecycle.show_account` (about a second: it reads the event
+  lake), kept per account and recomputed at once after a change through the UI.
 * Book-wide onboarding outcomes — the onboarding page and the "overdue
   onboarding" reason of the portfolio's attention list — come from one
   :func:`kizuna.lifecycle.onboarding_report` over every contract start. That
@@ -22,9 +24,13 @@ from typing import Any, Literal
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller, can_write
 from kizuna.customers import get_record, list_records
+from kizuna.daily import (
+    LifecycleDetail,
+    lifecycle_detail_of,
+    lifecycle_stamps,
+)
 from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
 from kizuna.lifecycle import (
-    AccountLifecycle,
     LifecycleDefinition,
     OnboardingReport,
     OnboardingSummary,
@@ -36,101 +42,43 @@ from kizuna.lifecycle import (
 from kizuna.lifecycle.onboarding import summarise as summarise_onboarding
 from kizuna.platform import Platform
 from kizuna.web.charts import Chart
-from kizuna.web.insights import _cache, _key, _reports, portfolio_snapshot
+from kizuna.web.insights import _cache, _key, _reports, lifecycle_book, portfolio_snapshot
 
 #: The first contract start the book-wide onboarding report covers (all of them).
 EPOCH = date(1900, 1, 1)
-
-OnboardingState = Literal["finished_on_time", "finished_late", "in_progress", "overdue"]
 
 
 def _definition(platform: Platform) -> LifecycleDefinition:
     return definition_for(platform.settings.home)
 
 
-@dataclass(frozen=True, slots=True)
-class StageStep:
-    at: date
-    stage_name: str
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MilestoneRow:
-    id: str
-    name: str
-    owner: str
-    due: date
-    status: str  # done | done_late | overdue | open
-    done_on: date | None
-    done_by: str | None
-
-
-@dataclass
-class LifecycleDetail:
-    """One account's lifecycle as its page shows it."""
-
-    stage: str | None
-    stage_name: str | None
-    since: date | None
-    days_in_stage: int | None
-    history: list[StageStep]
-    milestones: list[MilestoneRow]
-    contract_start: date | None
-    time_to_value_days: int | None
-    onboarding_planned: date | None
-    onboarding_finished: date | None
-    onboarding_state: OnboardingState | None
-
-
-def _onboarding_state(life: AccountLifecycle, today: date) -> OnboardingState | None:
-    planned, finished = life.onboarding_planned, life.onboarding_finished
-    if planned is None:
-        return None
-    if finished is not None:
-        return "finished_on_time" if finished <= planned else "finished_late"
-    return "overdue" if today > planned else "in_progress"
-
-
 def _compute_detail(platform: Platform, account_id: str) -> LifecycleDetail | None:
-    today = platform.today()
     definition = _definition(platform)
-    life = show_account(platform, definition, account_id, today)
-    if not life.history and not life.milestones:
-        return None
-
-    def name_of(stage_id: str) -> str:
-        stage = definition.stage(stage_id)
-        return stage.name if stage else stage_id
-
-    return LifecycleDetail(
-        stage=life.stage,
-        stage_name=life.stage_name or life.stage,
-        since=life.since,
-        days_in_stage=life.days_in_stage,
-        history=[StageStep(t.date, name_of(t.to_stage), t.reason) for t in reversed(life.history)],
-        milestones=[
-            MilestoneRow(
-                id=m.id,
-                name=m.name,
-                owner=m.owner,
-                due=m.due,
-                status=str(m.status),
-                done_on=m.done,
-                done_by=m.completed_by,
-            )
-            for m in life.milestones
-        ],
-        contract_start=life.contract_start,
-        time_to_value_days=life.time_to_value_days,
-        onboarding_planned=life.onboarding_planned,
-        onboarding_finished=life.onboarding_finished,
-        onboarding_state=_onboarding_state(life, today),
+    return lifecycle_detail_of(
+        show_account(platform, definition, account_id, platform.today()), definition
     )
 
 
+def _saved_detail(platform: Platform, account_id: str) -> tuple[bool, LifecycleDetail | None]:
+    """(found, detail): the daily run's detail of today while its stamp still holds."""
+    book = lifecycle_book(platform)
+    if book is None or account_id not in book.stamps:
+        return False, None
+    stamp = lifecycle_stamps(platform, _definition(platform), account_id).get(account_id)
+    if stamp != book.stamps[account_id]:
+        return False, None
+    return True, book.details.get(account_id)
+
+
 def lifecycle_detail(platform: Platform, account_id: str) -> LifecycleDetail | None:
-    """The account's stage, history, milestones and onboarding (None: nothing computed)."""
+    """The account's stage, history, milestones and onboarding (None: nothing computed).
+
+    Read from the daily run's lifecycle file of today while the account's stored
+    lifecycle rows are those it was computed from; else computed (and cached).
+    """
+    found, saved = _saved_detail(platform, account_id)
+    if found:
+        return saved
     detail: LifecycleDetail | None = _reports.get(
         _key(platform, "lifecycle", account_id), lambda: _compute_detail(platform, account_id)
     )
