@@ -544,55 +544,9 @@ def _book_lifecycles(
     platform: Platform, definition: LifecycleDefinition
 ) -> dict[str, AccountLifecycle]:
     """:func:`kizuna.lifecycle.show_account` of every account, from one book-wide evaluation."""
-    import sqlalchemy as sa
+    from kizuna.lifecycle import show_accounts
 
-    from kizuna.lifecycle import stored_transitions
-    from kizuna.lifecycle.milestones import milestone_statuses
-    from kizuna.lifecycle.stages import evaluate_accounts
-    from kizuna.store.models import Account
-
-    today = platform.today()
-    with platform.store.session() as session:
-        accounts = {
-            a: (n, s)
-            for a, n, s in session.execute(sa.select(Account.id, Account.name, Account.segment))
-        }
-    histories = stored_transitions(platform, until=today)
-    evaluated = evaluate_accounts(platform, definition, today)
-    out = {}
-    for account_id, (name, segment) in accounts.items():
-        history = histories.get(account_id, [])
-        current = history[-1] if history else None
-        ev = evaluated.get(account_id)
-        milestones = []
-        ttv = planned = finished = None
-        if ev is not None and ev.schedule.tracked:
-            milestones = milestone_statuses(ev.schedule, ev.completions, today)
-            fv = next(m for m in milestones if m.first_value)
-            ttv = (fv.done - ev.schedule.anchor).days if fv.done else None
-            planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
-            done = [m.done for m in milestones]
-            finished = max(d for d in done if d) if all(done) else None
-        stage_def = definition.stage(current.to_stage) if current else None
-        out[account_id] = AccountLifecycle(
-            account_id=account_id,
-            name=name,
-            segment=segment,
-            as_of=today,
-            contract_start=ev.schedule.anchor if ev else None,
-            stage=current.to_stage if current else None,
-            stage_name=stage_def.name if stage_def else None,
-            since=current.date if current else None,
-            days_in_stage=(today - current.date).days if current else None,
-            reason=current.reason if current else None,
-            history=history,
-            onboarding_tracked=ev.schedule.tracked if ev else None,
-            milestones=milestones,
-            time_to_value_days=ttv,
-            onboarding_planned=planned,
-            onboarding_finished=finished,
-        )
-    return out
+    return show_accounts(platform, definition, platform.today())
 
 
 def lifecycle_stamps(

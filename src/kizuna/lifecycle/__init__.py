@@ -33,6 +33,7 @@ from kizuna.lifecycle.stages import (
     complete_milestone,
     compute_lifecycle,
     show_account,
+    show_accounts,
     stored_transitions,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "onboarding_report",
     "parse_definition",
     "show_account",
+    "show_accounts",
     "stored_transitions",
     "time_to_value",
     "tracking_start",

@@ -49,6 +49,7 @@ __all__ = [
     "compute_lifecycle",
     "evaluate_accounts",
     "show_account",
+    "show_accounts",
     "stored_transitions",
 ]
 
@@ -295,41 +296,60 @@ def show_account(
 ) -> AccountLifecycle:
     """One account's stage (from the stored history), time in stage and milestones on ``as_of``."""
     with platform.store.session() as session:
-        account = session.get(Account, account_id)
-        if account is None:
+        if session.get(Account, account_id) is None:
             raise NotFound(f"no account with id {account_id!r}")
-        name, segment = account.name, account.segment
-    history = stored_transitions(platform, account_id, until=as_of).get(account_id, [])
-    current = history[-1] if history else None
-    ev = evaluate_accounts(platform, definition, as_of, [account_id]).get(account_id)
-    milestones: list[MilestoneStatus] = []
-    ttv = planned = finished = None
-    if ev is not None and ev.schedule.tracked:
-        milestones = milestone_statuses(ev.schedule, ev.completions, as_of)
-        fv = next(m for m in milestones if m.first_value)
-        ttv = (fv.done - ev.schedule.anchor).days if fv.done else None
-        planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
-        done = [m.done for m in milestones]
-        finished = max(d for d in done if d) if all(done) else None
-    stage_def = definition.stage(current.to_stage) if current else None
-    return AccountLifecycle(
-        account_id=account_id,
-        name=name,
-        segment=segment,
-        as_of=as_of,
-        contract_start=ev.schedule.anchor if ev else None,
-        stage=current.to_stage if current else None,
-        stage_name=stage_def.name if stage_def else None,
-        since=current.date if current else None,
-        days_in_stage=(as_of - current.date).days if current else None,
-        reason=current.reason if current else None,
-        history=history,
-        onboarding_tracked=ev.schedule.tracked if ev else None,
-        milestones=milestones,
-        time_to_value_days=ttv,
-        onboarding_planned=planned,
-        onboarding_finished=finished,
-    )
+    return show_accounts(platform, definition, as_of, [account_id])[account_id]
+
+
+def show_accounts(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    account_ids: list[str] | None = None,
+) -> dict[str, AccountLifecycle]:
+    """:func:`show_account` for ``account_ids`` (None: every account), from one evaluation."""
+    query = sa.select(Account.id, Account.name, Account.segment)
+    if account_ids is not None:
+        query = query.where(Account.id.in_(account_ids))
+    with platform.store.session() as session:
+        accounts = {a: (n, seg) for a, n, seg in session.execute(query)}
+    one = account_ids[0] if account_ids is not None and len(account_ids) == 1 else None
+    histories = stored_transitions(platform, one, until=as_of)
+    evaluated = evaluate_accounts(platform, definition, as_of, account_ids)
+    out = {}
+    for account_id, (name, segment) in accounts.items():
+        history = histories.get(account_id, [])
+        current = history[-1] if history else None
+        ev = evaluated.get(account_id)
+        milestones: list[MilestoneStatus] = []
+        ttv = planned = finished = None
+        if ev is not None and ev.schedule.tracked:
+            milestones = milestone_statuses(ev.schedule, ev.completions, as_of)
+            fv = next(m for m in milestones if m.first_value)
+            ttv = (fv.done - ev.schedule.anchor).days if fv.done else None
+            planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
+            done = [m.done for m in milestones]
+            finished = max(d for d in done if d) if all(done) else None
+        stage_def = definition.stage(current.to_stage) if current else None
+        out[account_id] = AccountLifecycle(
+            account_id=account_id,
+            name=name,
+            segment=segment,
+            as_of=as_of,
+            contract_start=ev.schedule.anchor if ev else None,
+            stage=current.to_stage if current else None,
+            stage_name=stage_def.name if stage_def else None,
+            since=current.date if current else None,
+            days_in_stage=(as_of - current.date).days if current else None,
+            reason=current.reason if current else None,
+            history=history,
+            onboarding_tracked=ev.schedule.tracked if ev else None,
+            milestones=milestones,
+            time_to_value_days=ttv,
+            onboarding_planned=planned,
+            onboarding_finished=finished,
+        )
+    return out
 
 
 def complete_milestone(
