@@ -73,6 +73,7 @@ def test_sigkill_mid_ingest_then_rerun_holds_each_event_once(
     rng = random.Random(20250630)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     landed_before = []
+    killed_mid_ingest: list[bool] = []
     for _ in range(3):
         worker = subprocess.Popen(
             [
@@ -88,12 +89,15 @@ def test_sigkill_mid_ingest_then_rerun_holds_each_event_once(
         )
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == b"started"
-        time.sleep(rng.uniform(0.05, 1.0))
+        time.sleep(rng.uniform(0.05, 0.6))
         worker.send_signal(signal.SIGKILL)
         worker.wait()
+        # Each worker re-ingests the whole file, so later ones may finish before the kill:
+        # what matters is that some were killed mid-ingest.
+        killed_mid_ingest.append(b"finished" not in worker.stdout.read())
         worker.stdout.close()
         landed_before.append(len(assert_lake_reads_cleanly(platform)))
-    assert landed_before[-1] < N_EVENTS, "the worker finished before it was killed"
+    assert any(killed_mid_ingest), "every worker finished before it was killed"
     report = ingest_file(platform, source)
     ids = assert_lake_reads_cleanly(platform)
     assert sorted(ids) == [f"m{i:06d}" for i in range(N_EVENTS)]
