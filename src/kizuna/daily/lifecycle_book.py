@@ -1,0 +1,202 @@
+"""Each account's lifecycle as its page shows it, for the whole book at once.
+
+:func:`build_lifecycle_book` evaluates every account's lifecycle in one pass
+(:class:`LifecycleDetail` per account) and stamps each with a digest of the stored
+rows it was built from (:func:`lifecycle_stamps`), so a saved detail is shown only
+while it is still current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from kizuna.lifecycle import AccountLifecycle, LifecycleDefinition
+from kizuna.platform import Platform
+
+__all__ = [
+    "LifecycleBook",
+    "LifecycleDetail",
+    "MilestoneRow",
+    "OnboardingState",
+    "StageStep",
+    "build_lifecycle_book",
+    "lifecycle_detail_of",
+    "lifecycle_stamps",
+]
+
+OnboardingState = Literal["finished_on_time", "finished_late", "in_progress", "overdue"]
+
+
+@dataclass(frozen=True, slots=True)
+class StageStep:
+    at: date
+    stage_name: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneRow:
+    id: str
+    name: str
+    owner: str
+    due: date
+    status: str  # done | done_late | overdue | open
+    done_on: date | None
+    done_by: str | None
+
+
+@dataclass
+class LifecycleDetail:
+    """One account's lifecycle as its page shows it (stage history newest first)."""
+
+    stage: str | None
+    stage_name: str | None
+    since: date | None
+    days_in_stage: int | None
+    history: list[StageStep]
+    milestones: list[MilestoneRow]
+    contract_start: date | None
+    time_to_value_days: int | None
+    onboarding_planned: date | None
+    onboarding_finished: date | None
+    onboarding_state: OnboardingState | None
+
+
+def _onboarding_state(life: AccountLifecycle, today: date) -> OnboardingState | None:
+    planned, finished = life.onboarding_planned, life.onboarding_finished
+    if planned is None:
+        return None
+    if finished is not None:
+        return "finished_on_time" if finished <= planned else "finished_late"
+    return "overdue" if today > planned else "in_progress"
+
+
+def lifecycle_detail_of(
+    life: AccountLifecycle, definition: LifecycleDefinition
+) -> LifecycleDetail | None:
+    """What the account page shows of :func:`kizuna.lifecycle.show_account`'s result
+    (None: no stage history and no onboarding milestones)."""
+    if not life.history and not life.milestones:
+        return None
+
+    def name_of(stage_id: str) -> str:
+        stage = definition.stage(stage_id)
+        return stage.name if stage else stage_id
+
+    return LifecycleDetail(
+        stage=life.stage,
+        stage_name=life.stage_name or life.stage,
+        since=life.since,
+        days_in_stage=life.days_in_stage,
+        history=[StageStep(t.date, name_of(t.to_stage), t.reason) for t in reversed(life.history)],
+        milestones=[
+            MilestoneRow(
+                id=m.id,
+                name=m.name,
+                owner=m.owner,
+                due=m.due,
+                status=str(m.status),
+                done_on=m.done,
+                done_by=m.completed_by,
+            )
+            for m in life.milestones
+        ],
+        contract_start=life.contract_start,
+        time_to_value_days=life.time_to_value_days,
+        onboarding_planned=life.onboarding_planned,
+        onboarding_finished=life.onboarding_finished,
+        onboarding_state=_onboarding_state(life, life.as_of),
+    )
+
+
+def _book_lifecycles(
+    platform: Platform, definition: LifecycleDefinition
+) -> dict[str, AccountLifecycle]:
+    """:func:`kizuna.lifecycle.show_account` of every account, from one book-wide evaluation."""
+    from kizuna.lifecycle import show_accounts
+
+    return show_accounts(platform, definition, platform.today())
+
+
+def lifecycle_stamps(
+    platform: Platform, definition: LifecycleDefinition, account_id: str | None = None
+) -> dict[str, str]:
+    """A digest, per account (or of ``account_id`` only), of what its lifecycle detail is built
+    from in the store: segment, first contract start, milestone completions and stage
+    transitions up to today, and the lifecycle definition.
+
+    A detail saved by the daily run is shown only while its account's stamp is unchanged;
+    a milestone marked done since (or a re-computed lifecycle, a new contract line, an
+    edited definition) changes it, and the page computes the detail again.
+    """
+    import sqlalchemy as sa
+
+    from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
+    from kizuna.store.models import Account, ContractLine
+
+    def only(query: Any, column: Any) -> Any:
+        return query if account_id is None else query.where(column == account_id)
+
+    parts: dict[str, list[Any]] = defaultdict(list)
+    with platform.store.session() as session:
+        for a, segment in session.execute(only(sa.select(Account.id, Account.segment), Account.id)):
+            parts[a].append(("account", segment))
+        starts = sa.select(ContractLine.account_id, sa.func.min(ContractLine.start_date))
+        starts = only(starts, ContractLine.account_id).group_by(ContractLine.account_id)
+        for a, start in session.execute(starts):
+            parts[a].append(("start", start))
+        completions = sa.select(
+            MilestoneCompletion.account_id,
+            MilestoneCompletion.milestone_id,
+            MilestoneCompletion.source,
+            MilestoneCompletion.completed_on,
+            MilestoneCompletion.completed_by,
+            MilestoneCompletion.condition,
+        )
+        for row in session.execute(only(completions, MilestoneCompletion.account_id)):
+            parts[row[0]].append(("completion", *(str(v) for v in row[1:])))
+        transitions = sa.select(
+            StageTransition.account_id,
+            StageTransition.transition_date,
+            StageTransition.from_stage,
+            StageTransition.to_stage,
+            StageTransition.reason,
+        ).where(StageTransition.transition_date <= platform.today())
+        for row in session.execute(only(transitions, StageTransition.account_id)):
+            parts[row[0]].append(("transition", *(str(v) for v in row[1:])))
+    common = definition.model_dump_json()
+    return {
+        a: hashlib.blake2b(repr((common, sorted(map(str, p)))).encode(), digest_size=16).hexdigest()
+        for a, p in parts.items()
+    }
+
+
+@dataclass
+class LifecycleBook:
+    """Every account's lifecycle detail on ``as_of`` with the stamp it was computed at."""
+
+    as_of: date
+    stamps: dict[str, str]
+    details: dict[str, LifecycleDetail | None]
+
+
+def build_lifecycle_book(platform: Platform) -> LifecycleBook:
+    """Each account's lifecycle detail as of ``platform.today()`` (what the account page shows).
+
+    One evaluation of the whole book (:func:`kizuna.lifecycle.stages.evaluate_accounts`)
+    instead of one per account and page view. Nothing is written.
+    """
+    from kizuna.lifecycle import definition_for
+
+    definition = definition_for(platform.settings.home)
+    stamps = lifecycle_stamps(platform, definition)
+    lives = _book_lifecycles(platform, definition)
+    return LifecycleBook(
+        as_of=platform.today(),
+        stamps={a: stamps[a] for a in lives if a in stamps},
+        details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
+    )

@@ -1,0 +1,170 @@
+"""The daily run: metrics → health → lifecycle → portfolio snapshot, for one or more dates.
+
+:func:`run_daily` runs the :data:`STEPS` in order and raises :class:`DailyStepFailed`,
+naming the step, when one fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+
+from kizuna.clock import FixedClock
+from kizuna.daily.files import _folder, portfolio_path, write_portfolio
+from kizuna.daily.lifecycle_book import build_lifecycle_book
+from kizuna.daily.portfolio import build_portfolio
+from kizuna.errors import KizunaError
+from kizuna.platform import Platform
+
+__all__ = [
+    "STEPS",
+    "DailyRun",
+    "DailyStepFailed",
+    "StepResult",
+    "daily_dates",
+    "platform_on",
+    "run_daily",
+]
+
+STEPS = ("metrics", "health", "lifecycle", "portfolio")
+
+
+class DailyStepFailed(KizunaError):
+    """A step of the daily run failed; ``step`` names it, the cause is chained."""
+
+    def __init__(self, step: str, as_of: date, cause: Exception) -> None:
+        super().__init__(f"daily run step '{step}' failed for {as_of.isoformat()}: {cause}")
+        self.step = step
+        self.as_of = as_of
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step of a daily run: what it did and how long it took (seconds)."""
+
+    step: str
+    seconds: float
+    detail: str
+
+
+@dataclass
+class DailyRun:
+    """The summary of ``kizuna daily``."""
+
+    dates: list[date]
+    steps: list[StepResult]
+    seconds: float
+    snapshots: list[Path]
+    notes: list[str] = field(default_factory=list)
+
+
+def daily_dates(
+    as_of: date | None, start: date | None, end: date | None, today: date
+) -> list[date]:
+    """The dates a run covers: ``as_of``, every day of ``[start, end]``, else ``today``."""
+    from kizuna.errors import InvalidInput, Problem
+
+    problems = []
+    if as_of is not None and (start or end):
+        problems.append(Problem("give --as-of or --from/--to, not both", field="as_of"))
+    if (start is None) != (end is None):
+        problems.append(Problem("a range needs both --from and --to", field="from"))
+    if start and end and end < start:
+        problems.append(Problem("--to is before --from", field="to"))
+    if problems:
+        raise InvalidInput("invalid dates for the daily run", problems)
+    if start is not None and end is not None:
+        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return [as_of or today]
+
+
+def platform_on(platform: Platform, day: date) -> Platform:
+    """The platform with its clock stopped at noon of ``day`` in the business timezone."""
+    noon = datetime.combine(day, clock_time(12), tzinfo=platform.settings.tz)
+    return Platform(settings=platform.settings, store=platform.store, clock=FixedClock(noon))
+
+
+def run_daily(
+    platform: Platform,
+    dates: Sequence[date],
+    *,
+    progress: Callable[[str, date, str], None] = lambda step, day, state: None,
+    steps: dict[str, Callable[[Platform, list[date]], str]] | None = None,
+) -> DailyRun:
+    """Run the daily steps for ``dates`` (oldest first) and save each date's portfolio snapshot.
+
+    ``progress(step, last_date, "start" | "done")`` is called around every
+    step. ``steps`` replaces the step functions (tests inject a failing one);
+    the default is :data:`STEPS` in order. Raises :class:`DailyStepFailed`.
+    """
+    days = sorted(set(dates))
+    if not days:
+        raise ValueError("no dates")
+    chosen = steps if steps is not None else _default_steps()
+    began = time.perf_counter()
+    results = []
+    for name, step in chosen.items():
+        progress(name, days[-1], "start")
+        t0 = time.perf_counter()
+        try:
+            detail = step(platform, days)
+        except Exception as exc:
+            raise DailyStepFailed(name, days[-1], exc) from exc
+        results.append(StepResult(name, time.perf_counter() - t0, detail))
+        progress(name, days[-1], "done")
+    return DailyRun(
+        dates=days,
+        steps=results,
+        seconds=time.perf_counter() - began,
+        snapshots=[
+            _folder(platform.settings, d)
+            for d in days
+            if portfolio_path(platform.settings, d).exists()
+        ],
+    )
+
+
+def _metrics_step(platform: Platform, days: list[date]) -> str:
+    from kizuna.metrics import compute_metrics
+
+    run = compute_metrics(platform, days)
+    return f"{len(run.metrics)} metrics × {run.accounts} accounts × {len(days)} date(s)"
+
+
+def _health_step(platform: Platform, days: list[date]) -> str:
+    from kizuna.health import compute_health_range
+
+    scored = 0
+    for day in days:
+        for run in compute_health_range(platform, day, day):
+            scored += run.scored
+    return f"{scored} account scores on {len(days)} date(s)"
+
+
+def _lifecycle_step(platform: Platform, days: list[date]) -> str:
+    from kizuna.lifecycle import compute_lifecycle, definition_for
+
+    # From the day after the previous run (lifecycle's own default): a re-run of
+    # a date replaces its transitions; a gap since the last run is evaluated too.
+    result = compute_lifecycle(platform, definition_for(platform.settings.home), days[-1])
+    return f"{result.accounts} accounts, {result.transitions_written} transitions"
+
+
+def _portfolio_step(platform: Platform, days: list[date]) -> str:
+    for day in days:
+        on_day = platform_on(platform, day)
+        write_portfolio(platform.settings, build_portfolio(on_day), build_lifecycle_book(on_day))
+    return f"{len(days)} snapshot(s)"
+
+
+def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
+    return {
+        "metrics": _metrics_step,
+        "health": _health_step,
+        "lifecycle": _lifecycle_step,
+        "portfolio": _portfolio_step,
+    }
