@@ -34,7 +34,9 @@ from kizuna.retention import (
     renewals,
     retention_rates,
 )
-from kizuna.retention.rates import rates_from_movements
+from kizuna.retention.movements import PeriodMovements
+from kizuna.retention.rates import RetentionRates, rates_from_movements
+from kizuna.retention.renewals import RenewalTotals
 from kizuna.web.charts import Chart
 from kizuna.web.insights import _key, _reports, portfolio_snapshot, with_ledger
 
@@ -145,23 +147,7 @@ def summary_for(platform: Platform, filters: LedgerFilters, period: str) -> Rete
         if r.start_arr == 0 and r.end_arr == 0 and trend.totals.end_arr == 0:
             return None
         renewal = renewals(ledger, start, today, as_of=today).totals
-        return RetentionSummary(
-            start=start,
-            end=today,
-            start_arr=r.start_arr,
-            end_arr=r.end_arr,
-            new=r.new,
-            expansion=r.expansion,
-            contraction=r.contraction,
-            churn=r.churn,
-            reactivation=r.reactivation,
-            grr=_f(r.grr),
-            nrr=_f(r.nrr),
-            logo_churn=_f(r.logo_churn),
-            renewed=renewal.arr_renewed,
-            renewal_rate=_f(renewal.renewal_rate),
-            chart=movements_chart(trend.periods),
-        )
+        return _summary(start, today, r, renewal, trend.periods)
 
     result: RetentionSummary | None = _reports.get(
         _key(platform, "summary", period, filters),
@@ -179,10 +165,20 @@ def _summary_from(
     trend = snapshot.monthly(accounts)
     if r.start_arr == 0 and r.end_arr == 0 and (not trend or trend[-1].end_arr == 0):
         return None
-    renewal = window.renewal_totals(accounts)
+    return _summary(window.start, window.end, r, window.renewal_totals(accounts), trend)
+
+
+def _summary(
+    start: date,
+    end: date,
+    r: RetentionRates,
+    renewal: RenewalTotals,
+    trend: list[PeriodMovements],
+) -> RetentionSummary:
+    """The summary of a period from its rates, renewal totals and monthly trend."""
     return RetentionSummary(
-        start=window.start,
-        end=window.end,
+        start=start,
+        end=end,
         start_arr=r.start_arr,
         end_arr=r.end_arr,
         new=r.new,
