@@ -11,6 +11,9 @@ message (the CLI prints it and exits non-zero)::
     ├── NotFound (404)               an id that does not exist
     ├── Conflict (409)               the request contradicts what is stored
     ├── PermissionDenied (403)       the caller may not do this
+    ├── NotAuthenticated (401)       no credentials, or ones that identify nobody
+    ├── PayloadTooLarge (413)        a request body over the configured limit
+    ├── BadRequest (400)             a request that is not well-formed (API)
     ├── StoreNotReady (503)          the store is missing or not migrated
     └── MissingExtra (500)           an optional dependency is not installed
 """
@@ -103,6 +106,31 @@ class Conflict(KizunaError):
 class PermissionDenied(KizunaError):
     status_code = 403
     title = "Permission denied"
+
+
+class NotAuthenticated(KizunaError):
+    """No credentials, or credentials that identify nobody (HTTP 401)."""
+
+    status_code = 401
+    title = "Not authenticated"
+
+    def __init__(self, message: str, scheme: str = "Bearer") -> None:
+        super().__init__(message)
+        self.scheme = scheme
+
+
+class PayloadTooLarge(KizunaError):
+    """A request body over the configured limit (HTTP 413)."""
+
+    status_code = 413
+    title = "Payload too large"
+
+
+class BadRequest(KizunaError):
+    """A request that is not even well-formed, e.g. a body that is not JSON (HTTP 400)."""
+
+    status_code = 400
+    title = "Bad request"
 
 
 class StoreNotReady(KizunaError):

@@ -14,13 +14,12 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from kizuna.api.problems import NotAuthenticated
 from kizuna.api.sessions import COOKIE_NAME, CSRF_HEADER, SessionSigner
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller, Principal, can_administer
 from kizuna.auth.tokens import TokenCache, authenticate_token_id
 from kizuna.auth.users import get_principal
-from kizuna.errors import PermissionDenied
+from kizuna.errors import NotAuthenticated, PermissionDenied
 from kizuna.platform import Platform
 
 _bearer = HTTPBearer(auto_error=False, description="A personal API token (kizuna token create).")

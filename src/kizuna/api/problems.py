@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from kizuna.dataio.validate import error_message
-from kizuna.errors import KizunaError, Problem
+from kizuna.errors import KizunaError, NotAuthenticated, Problem
 
 log = logging.getLogger("kizuna.api")
 
@@ -33,27 +33,6 @@ class ProblemResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
-
-
-class NotAuthenticated(KizunaError):
-    """No credentials, or credentials that identify nobody (HTTP 401)."""
-
-    status_code = 401
-    title = "Not authenticated"
-
-    def __init__(self, message: str, scheme: str = "Bearer") -> None:
-        super().__init__(message)
-        self.scheme = scheme
-
-
-class PayloadTooLarge(KizunaError):
-    status_code = 413
-    title = "Payload too large"
-
-
-class BadRequest(KizunaError):
-    status_code = 400
-    title = "Bad request"
 
 
 def problem_response(

@@ -20,9 +20,15 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
 from kizuna.api.deps import PlatformDep
-from kizuna.api.problems import BadRequest, NotAuthenticated, PayloadTooLarge
 from kizuna.auth.sources import Source, authenticate_write_key
-from kizuna.errors import InvalidInput, PermissionDenied, Problem
+from kizuna.errors import (
+    BadRequest,
+    InvalidInput,
+    NotAuthenticated,
+    PayloadTooLarge,
+    PermissionDenied,
+    Problem,
+)
 from kizuna.platform import Platform
 
 router = APIRouter(prefix="/v1", tags=["Event collection"])
