@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.health.scorecard import (
@@ -34,6 +32,7 @@ from kizuna.health.scorecard import (
     TicketSource,
 )
 from kizuna.health.scoring import FloatArray
+from kizuna.metrics.store import read_values
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.health_models import ManualSentiment
@@ -66,24 +65,9 @@ def metric_values_path(settings: Settings, as_of: date) -> Path:
 
 
 def read_metric_values(platform: Platform, as_of: date, metrics: list[str]) -> pa.Table | None:
-    """Metric values as of ``as_of`` for ``metrics``; None when none were computed.
-
-    Uses :func:`kizuna.metrics.read_metric_values` when the metrics engine is
-    installed, else reads its documented Parquet layout directly.
-    """
-    try:
-        engine_read = getattr(import_module("kizuna.metrics"), "read_metric_values", None)
-    except ImportError:
-        engine_read = None
-    if engine_read is not None:
-        table = engine_read(platform, as_of=as_of, metrics=metrics)
-        return table if table.num_rows else None
-    path = metric_values_path(platform.settings, as_of)
-    if not path.exists():
-        return None
-    table = pq.read_table(path, columns=["account_id", "metric", "value"])
-    mask = pa.compute.is_in(table["metric"], value_set=pa.array(metrics, pa.string()))
-    return table.filter(mask)
+    """Metric values as of ``as_of`` for ``metrics``; None when none were computed."""
+    table = read_values(platform.settings.home, as_of=as_of, metrics=metrics)
+    return table if table.num_rows else None
 
 
 # -- the accounts in scope -----------------------------------------------------

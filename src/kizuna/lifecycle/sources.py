@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.lake.layout import LakeLayout
+from kizuna.metrics.store import read_values, stored_dates
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import CompletionSource, MilestoneCompletion
 from kizuna.store.models import Account, Activity, ContractLine
@@ -200,35 +200,11 @@ def _attach_events(
 def read_metric_values(
     platform: Platform, as_of: date | None = None, metrics: list[str] | None = None
 ) -> pa.Table:
-    """Behavioural metric values (account_id, as_of, metric, value) up to ``as_of``.
-
-    Uses :func:`kizuna.metrics.read_metric_values` when the metrics capability is
-    installed; otherwise reads its layout directly,
-    ``<home>/metrics/as_of=YYYY-MM-DD/values.parquet``.
-    """
-    try:
-        from kizuna import metrics as metrics_capability
-    except ImportError:
-        metrics_capability = None  # type: ignore[assignment]
-    reader = getattr(metrics_capability, "read_metric_values", None)
-    if reader is not None:
-        table = reader(platform, as_of=None, metrics=metrics)
-    else:
-        table = _read_snapshot_files(platform.settings.home / "metrics", "values.parquet")
-        if table is None:
-            return pa.table(
-                {
-                    "account_id": pa.array([], pa.string()),
-                    "as_of": pa.array([], pa.date32()),
-                    "metric": pa.array([], pa.string()),
-                    "value": pa.array([], pa.float64()),
-                }
-            )
-        if metrics is not None:
-            table = table.filter(pc.is_in(table["metric"], pa.array(metrics, pa.string())))
-    if as_of is not None and table.num_rows:
-        table = table.filter(pc.less_equal(table["as_of"], pa.scalar(as_of, pa.date32())))
-    return table.select(["account_id", "as_of", "metric", "value"])
+    """Behavioural metric values (account_id, as_of, metric, value) up to ``as_of``."""
+    days = stored_dates(platform.settings.home)
+    if as_of is not None:
+        days = [d for d in days if d <= as_of]
+    return read_values(platform.settings.home, as_of=days, metrics=metrics)
 
 
 def read_health_snapshots(

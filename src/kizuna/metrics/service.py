@@ -21,7 +21,7 @@ from kizuna.metrics.cache import RollupCache
 from kizuna.metrics.compile import MetricPlan, day_number
 from kizuna.metrics.definitions import MetricSet, load_definitions
 from kizuna.metrics.rollup import RollupSpec
-from kizuna.metrics.store import read_values, write_values
+from kizuna.metrics.store import read_values, write_grid
 from kizuna.store.models import Account, ContractLine
 
 if TYPE_CHECKING:
@@ -198,17 +198,17 @@ def compute_metrics(
     finally:
         if own:
             engine.close()
-    # the write order (date, then account id) from integers: account ids ranked once
-    keys = table.column("account").to_numpy()
-    rank = np.empty(len(inputs.names), dtype=np.int64)
-    rank[pc.sort_indices(inputs.names).to_numpy()] = np.arange(len(inputs.names))
-    as_of_days = pc.cast(table.column("as_of"), pa.int32()).to_numpy()
-    order = np.lexsort((rank[keys], as_of_days))
-    table = table.set_column(
-        0, "as_of", pc.cast(table.column("as_of"), pa.int32()).cast(pa.date32())
+    # account keys to positions among the ids in sorted order: the files come out sorted
+    by_id = pc.sort_indices(inputs.names).to_numpy()
+    position = np.empty(len(inputs.names), dtype=np.int64)
+    position[by_id] = np.arange(len(inputs.names))
+    paths = write_grid(
+        platform.settings.home,
+        pc.cast(table.column("as_of"), pa.int32()).to_numpy(),
+        position[table.column("account").to_numpy()],
+        inputs.names.take(pa.array(by_id)),
+        {name: table.column(name) for name in metrics.names},
     )
-    table = table.set_column(1, "account_id", inputs.names.take(pa.array(keys)))
-    paths = write_values(platform.settings.home, table, metrics.names, order=order)
     return MetricRun(
         as_of=days,
         metrics=metrics.names,
