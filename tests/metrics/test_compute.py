@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 from metrics_handbuilt import AS_OF, DEFINITIONS, seed
 
 from kizuna.metrics import compute_metrics, read_metric_values
 from kizuna.metrics.definitions import parse_definitions
 from kizuna.platform import Platform
+from kizuna.store.models import Account, ContractLine
 
 # Window (D-28, D] = business days 2025-06-03 .. 2025-06-30.
 # acme in window: e1 login u1 (06-30), e2 login u2 (06-03), e5 export u1 rows 1200 (06-20),
@@ -161,3 +163,56 @@ def test_default_set_runs_on_the_hand_built_data(platform: Platform) -> None:
     assert values["acme"]["rows_exported_28d"] == 1500.0
     assert values["acme"]["session_seconds_28d"] == 31.0
     assert values["gamma"]["events_28d"] == 0.0
+
+
+def test_percent_changes_of_every_kind_compare_with_the_base_days_earlier(
+    platform: Platform,
+) -> None:
+    """A change against N days earlier equals 100 * (v(D) - v(D-N)) / v(D-N) of its base,
+    whether the base is read N days back from the prefix table (event kinds) or computed
+    as of D - N and joined (seats, tenure, ratios, changes of changes)."""
+    seed(platform)
+    bases = [m["name"] for m in DEFINITIONS["metrics"] if m["kind"] != "pct_change"]
+    lags = {"events_28d": 28, "days_since_login": 10, "seat_share_28d": 7, "tenure": 5}
+    changes = [
+        {"name": f"{b}_chg", "kind": "pct_change", "of": b, "days_earlier": lags.get(b, 3)}
+        for b in bases
+    ]
+    changes.append(
+        {"name": "events_chg_chg", "kind": "pct_change", "of": "events_28d_chg", "days_earlier": 2}
+    )
+    metrics = parse_definitions({"metrics": DEFINITIONS["metrics"] + changes}, "test")
+    days = [date(2025, 6, 9), date(2025, 6, 20), AS_OF]
+    compute_metrics(platform, days, metrics)
+    together = {d: values_by_account(platform, d) for d in days}
+    lag_days = {c["days_earlier"] for c in changes}
+    compute_metrics(
+        platform, sorted({d - timedelta(days=n) for d in days for n in lag_days}), metrics
+    )
+    for change in changes:
+        name, base, lag = change["name"], change["of"], change["days_earlier"]
+        for d in days:
+            earlier = values_by_account(platform, d - timedelta(days=lag))
+            for account, now in together[d].items():
+                then = earlier[account][base]
+                expected = (
+                    None
+                    if then is None or now[base] is None or then == 0
+                    else (now[base] - then) / then * 100.0
+                )
+                assert now[name] == pytest.approx(expected), (name, account, d)
+
+
+def test_accounts_removed_from_the_store_get_no_values(platform: Platform) -> None:
+    """Events of an account since removed stay in the lake but yield no values; the
+    others' values do not change."""
+    seed(platform)
+    metrics = parse_definitions(DEFINITIONS, "test")
+    compute_metrics(platform, AS_OF, metrics)  # the roll-up now knows acme's events
+    with platform.store.session() as s:
+        s.execute(sa.delete(ContractLine).where(ContractLine.account_id == "acme"))
+        s.execute(sa.delete(Account).where(Account.id == "acme"))
+    run = compute_metrics(platform, AS_OF, metrics)
+    assert run.accounts == 2
+    values = values_by_account(platform, AS_OF)
+    assert values == {k: v for k, v in EXPECTED.items() if k != "acme"}

@@ -7,15 +7,23 @@ The plan, for a set of as-of dates at once:
    need (:mod:`kizuna.metrics.rollup`), cached per day, and its **prefix
    table** — per account and day the running values up to that day
    (:mod:`kizuna.metrics.cache`). Both are kept up to date incrementally.
-2. **windows** — for each distinct window length W, the prefix rows at every
-   as-of date D joined to those at D - W: a windowed count, sum, number of
-   active days or use of a feature is ``running(D) - running(D - W)``;
-   distinct users are run starts in the window plus the runs still open at
-   D - W; days since the last event read the last active day at D.
-3. **contracts** — seats live at D and the first contract start, per account.
-4. **grid** — every account × every date, left-joined to the above, with the
-   per-kind rules for empty windows (0 for counts, null for ratios).
-5. **derived** — ratios and percent changes over the grid.
+2. **windows** — for each distinct lag L (every window length W, and for a
+   percent change over N days of an event metric also N and N + W), the
+   prefix rows at every as-of date D joined to those at D - L: a windowed
+   count, sum, number of active days or use of a feature is
+   ``running(D) - running(D - W)``; distinct users are run starts in the
+   window plus the runs still open at D - W; days since the last event read
+   the last active day at D. The same differences taken N days back give the
+   base of such a percent change without computing the date D - N.
+3. **contracts** — seats live at D (through per-account seat segments) and
+   the first contract start, per account.
+4. **grid** — every account × every date: the window rows, plus the accounts
+   the prefix rows at D do not cover yet (known from the row counts, no
+   join), then left-joined to the contract values, with the per-kind rules
+   for empty windows (0 for counts, null for ratios).
+5. **derived** — ratios and percent changes over the grid (a change of a
+   seat share, tenure, ratio or change computes D - N as an extra date and
+   joins it).
 
 The work grows with accounts × dates, not with events or window lengths.
 Accounts are integer keys inside the engine (``account``, from the roll-up
@@ -29,15 +37,22 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 
-from kizuna.metrics.definitions import EVENT_KINDS, EventFilter, MetricSet
+from kizuna.metrics.definitions import (
+    DERIVED_KINDS,
+    EVENT_KINDS,
+    EventFilter,
+    MetricDefinition,
+    MetricSet,
+)
 from kizuna.metrics.rollup import (
     EPOCH,
     Condition,
@@ -61,13 +76,62 @@ __all__ = [
 ]
 
 
+#: Kinds whose value as of D - N the windows read directly from the prefix table,
+#: so a percent change of them needs neither extra as-of dates nor a self-join.
+SHIFTABLE_KINDS = EVENT_KINDS - {"seat_share"}
+
+
+def shifted_changes(metrics: MetricSet) -> list[MetricDefinition]:
+    """The percent changes whose base metric is of a :data:`SHIFTABLE_KINDS` kind."""
+    kinds = {m.name: m.kind for m in metrics.metrics}
+    return [
+        m
+        for m in metrics.metrics
+        if m.kind == "pct_change" and m.of is not None and kinds.get(m.of) in SHIFTABLE_KINDS
+    ]
+
+
 def needed_days(metrics: MetricSet, as_of_days: Sequence[int]) -> list[int]:
-    """The as-of days to compute: the requested ones plus those percent changes look back to."""
+    """The as-of days to compute: the requested ones plus those the other percent
+    changes (bases not in :data:`SHIFTABLE_KINDS`) look back to."""
     days = set(as_of_days)
-    lags = [m.days_earlier for m in metrics.metrics if m.kind == "pct_change" and m.days_earlier]
+    shifted = {m.name for m in shifted_changes(metrics)}
+    lags = [
+        m.days_earlier
+        for m in metrics.metrics
+        if m.kind == "pct_change" and m.days_earlier and m.name not in shifted
+    ]
     for _ in range(len(lags)):
         days |= {d - lag for d in days for lag in lags}
     return sorted(days)
+
+
+def _final(
+    wide: ir.Table, m: MetricDefinition, col: str, as_of: ir.IntegerValue
+) -> ir.FloatingValue:
+    """Metric ``m``'s value (float64) from its raw column ``col`` over the grid.
+
+    Counts of an empty window are 0; ratios over nothing are null.
+    """
+    if m.kind in ("count", "sum", "distinct_users", "active_days", "feature_breadth"):
+        return wide[col].fill_null(0).cast("float64")
+    if m.kind == "per_user":
+        den = wide[f"{col}__den"].fill_null(0).nullif(0).cast("float64")
+        return wide[col].fill_null(0).cast("float64") / den
+    if m.kind == "seat_share":
+        seats = wide.c__seats.cast("float64").nullif(0.0)
+        return wide[col].fill_null(0).cast("float64") / seats
+    if m.kind == "days_since_last":
+        return (as_of - wide[col]).cast("float64")
+    assert m.kind == "tenure", m.kind
+    started = wide.c__first_start <= as_of
+    tenure = (as_of - wide.c__first_start).cast("float64")
+    return ibis.ifelse(started, tenure, ibis.null().cast("float64"))
+
+
+def _user_filter(m: MetricDefinition) -> EventFilter:
+    """Which events make a user active for a distinct-user count of ``m``."""
+    return m.filter if m.kind != "per_user" else (m.active_filter or EventFilter())
 
 
 class MetricPlan:
@@ -86,7 +150,13 @@ class MetricPlan:
         self.tz = tz
         self._register = register
         self.event_metrics = [m for m in metrics.metrics if m.kind in EVENT_KINDS]
+        self.shifted = shifted_changes(metrics)
         self.spec = RollupSpec(metrics)
+        # every event metric as of D, and the bases of shifted changes as of D - N
+        self.evaluations: list[tuple[MetricDefinition, int]] = [(m, 0) for m in self.event_metrics]
+        for change in self.shifted:
+            assert change.of is not None and change.days_earlier is not None
+            self.evaluations.append((metrics.get(change.of), change.days_earlier))
 
     @property
     def last_day(self) -> int:
@@ -94,8 +164,9 @@ class MetricPlan:
         return self.days[-1]
 
     @property
-    def windows_used(self) -> list[int]:
-        return sorted({m.window_days for m in self.event_metrics if m.window_days})
+    def lags(self) -> list[int]:
+        """Every distance D - day at which the plan reads prefix rows (0 included)."""
+        return sorted({lag for m, shift in self.evaluations for lag in self._reads_of(m, shift)})
 
     def _reads(self, lag: int, first: int | None, last: int | None) -> dict[int, int]:
         """``{as_of: prefix day}`` for the rows at ``as_of - lag``.
@@ -110,7 +181,7 @@ class MetricPlan:
     def prefix_days(self, first: int | None, last: int | None) -> list[int]:
         """The prefix days the windows read (for D and every D - W)."""
         days: set[int] = set()
-        for lag in [0, *self.windows_used]:
+        for lag in self.lags or [0]:
             days.update(self._reads(lag, first, last).values())
         return sorted(days)
 
@@ -138,86 +209,180 @@ class MetricPlan:
 
     # -- step 2: windows over the prefix table ----------------------------------------
 
+    def _reads_of(self, m: MetricDefinition, shift: int) -> dict[int, set[str]]:
+        """``{lag: prefix columns}`` event metric ``m`` as of D - ``shift`` reads."""
+        spec, w = self.spec, m.window_days
+        assert w is not None
+        running: set[str] = set()
+        current: set[str] = set()
+        before: set[str] = set()
+        if m.kind in ("count", "per_user"):
+            running.add(spec.count_column(Condition(m.filter)))
+        elif m.kind == "sum":
+            assert m.property is not None
+            running.add(spec.sum_column(Condition(m.filter), m.property))
+        elif m.kind == "active_days":
+            running.add(f"pd_{spec.count_column(Condition(m.filter))}")
+        elif m.kind == "days_since_last":
+            current.add(f"l_{spec.count_column(Condition(m.filter))}")
+        elif m.kind == "feature_breadth":
+            running.update(spec.count_column(Condition(m.filter, f)) for f in m.features or ())
+        if m.kind in ("distinct_users", "seat_share", "per_user"):
+            start, level = spec.user_columns(_user_filter(m), w)
+            running.add(start)
+            before.add(level)
+        reads = {shift: running | current}
+        if running | before:
+            reads[shift + w] = running | before
+        return reads
+
     def windows(self, prefix: ir.Table, first: int | None, last: int | None) -> ir.Table:
         """Step 2: every event metric, keyed by (as_of, account).
 
         ``prefix`` holds the prefix rows of (at least) :meth:`prefix_days`;
         accounts without a row at a day had no activity yet (running values 0).
+        Event metrics come out as ``m__<name>``; the bases of shifted percent
+        changes, as of D - N, as ``m__<name>__at<N>``.
         """
-        spec = self.spec
-        running: dict[int, set[str]] = {w: set() for w in self.windows_used}
-        levels: dict[int, set[str]] = {w: set() for w in self.windows_used}
-        current: set[str] = set()
-        for m in self.event_metrics:
-            w = m.window_days
-            assert w is not None
-            if m.kind in ("count", "per_user"):
-                running[w].add(spec.count_column(Condition(m.filter)))
-            elif m.kind == "sum":
-                assert m.property is not None
-                running[w].add(spec.sum_column(Condition(m.filter), m.property))
-            elif m.kind == "active_days":
-                running[w].add(f"pd_{spec.count_column(Condition(m.filter))}")
-            elif m.kind == "days_since_last":
-                current.add(f"l_{spec.count_column(Condition(m.filter))}")
-            elif m.kind == "feature_breadth":
-                running[w].update(
-                    spec.count_column(Condition(m.filter, f)) for f in m.features or ()
-                )
-            if m.kind in ("distinct_users", "seat_share", "per_user"):
-                flt = m.filter if m.kind != "per_user" else (m.active_filter or EventFilter())
-                start, level = spec.user_columns(flt, w)
-                running[w].add(start)
-                levels[w].add(level)
-        t = self._rows_at(prefix, 0, current.union(*running.values()), first, last)
-        for w in self.windows_used:
-            before = self._rows_at(prefix, w, running[w] | levels[w], first, last)
+        reads: dict[int, set[str]] = {0: set()}
+        for m, shift in self.evaluations:
+            for lag, columns in self._reads_of(m, shift).items():
+                reads.setdefault(lag, set()).update(columns)
+        t = self._rows_at(prefix, 0, reads.pop(0), first, last)
+        for lag in sorted(reads):
+            before = self._rows_at(prefix, lag, reads[lag], first, last)
             joined = t.left_join(
-                before, [t.account == before[f"w{w}__account"], t.as_of == before[f"w{w}__as_of"]]
+                before,
+                [t.account == before[f"w{lag}__account"], t.as_of == before[f"w{lag}__as_of"]],
             )
             t = joined.select(
                 *(joined[c] for c in t.columns),
                 *(joined[c] for c in before.columns if not c.endswith(("__account", "__as_of"))),
             )
-
-        def diff(col: str, w: int) -> ir.NumericValue:
-            return t[col] - t[f"w{w}__{col}"].fill_null(0)
-
         values: dict[str, Any] = {}
-        for m in self.event_metrics:
-            name, w = f"m__{m.name}", m.window_days
-            assert w is not None
-            if m.kind in ("count", "per_user"):
-                values[name] = diff(spec.count_column(Condition(m.filter)), w)
-            elif m.kind == "sum":
-                assert m.property is not None
-                values[name] = diff(spec.sum_column(Condition(m.filter), m.property), w)
-            elif m.kind == "active_days":
-                values[name] = diff(f"pd_{spec.count_column(Condition(m.filter))}", w)
-            elif m.kind == "feature_breadth":
-                used = [
-                    (diff(spec.count_column(Condition(m.filter, f)), w) > 0).cast("int64")
-                    for f in m.features or ()
-                ]
-                values[name] = functools.reduce(operator.add, used)
-            elif m.kind == "days_since_last":
-                seen = t[f"l_{spec.count_column(Condition(m.filter))}"]
-                values[name] = ibis.ifelse(seen > t.as_of - w, seen, ibis.null().cast("int32"))
-            if m.kind in ("distinct_users", "seat_share", "per_user"):
-                flt = m.filter if m.kind != "per_user" else (m.active_filter or EventFilter())
-                start, level = spec.user_columns(flt, w)
-                users = diff(start, w) + t[f"w{w}__{level}"].fill_null(0)
-                values[name if m.kind != "per_user" else f"{name}__den"] = users
+        for m, shift in self.evaluations:
+            name = f"m__{m.name}" if shift == 0 else f"m__{m.name}__at{shift}"
+            values[name], users = self._event_value(t, m, shift)
+            if users is not None:
+                values[f"{name}__den"] = users
         return t.select("as_of", "account", **values)
+
+    def _event_value(
+        self, t: ir.Table, m: MetricDefinition, shift: int
+    ) -> tuple[ir.Value, ir.Value | None]:
+        """(value, active users for ``per_user``) of event metric ``m`` as of D - ``shift``.
+
+        At lag 0 a missing value means a missing row (the grid fills it in
+        later); at other lags it means no activity yet: running values 0.
+        """
+        spec, w = self.spec, m.window_days
+        assert w is not None
+
+        def at(col: str, lag: int) -> ir.NumericValue:
+            return t[col] if lag == 0 else t[f"w{lag}__{col}"].fill_null(0)
+
+        def diff(col: str) -> ir.NumericValue:
+            return at(col, shift) - at(col, shift + w)
+
+        value: Any = None
+        users: Any = None
+        if m.kind in ("count", "per_user"):
+            value = diff(spec.count_column(Condition(m.filter)))
+        elif m.kind == "sum":
+            assert m.property is not None
+            value = diff(spec.sum_column(Condition(m.filter), m.property))
+        elif m.kind == "active_days":
+            value = diff(f"pd_{spec.count_column(Condition(m.filter))}")
+        elif m.kind == "feature_breadth":
+            used = [
+                (diff(spec.count_column(Condition(m.filter, f))) > 0).cast("int64")
+                for f in m.features or ()
+            ]
+            value = functools.reduce(operator.add, used)
+        elif m.kind == "days_since_last":
+            column = f"l_{spec.count_column(Condition(m.filter))}"
+            seen = t[column] if shift == 0 else t[f"w{shift}__{column}"]  # null: never
+            value = ibis.ifelse(seen > t.as_of - shift - w, seen, ibis.null().cast("int32"))
+        if m.kind in ("distinct_users", "seat_share", "per_user"):
+            start, level = spec.user_columns(_user_filter(m), w)
+            users = diff(start) + at(level, shift + w)
+            if m.kind != "per_user":
+                value, users = users, None
+        return value, users
+
+    def current_days(self, first: int | None, last: int | None) -> set[int]:
+        """The prefix days read at lag 0 (their row counts go to :meth:`build`)."""
+        return set(self._reads(0, first, last).values())
+
+    def _grid(
+        self,
+        events: ir.Table,
+        accounts: pa.Table,
+        prefix_rows: Mapping[int, int],
+        first: int | None,
+        last: int | None,
+    ) -> ir.Table:
+        """Step 4: every account x every date, from the event metrics' rows.
+
+        A prefix day's file holds a row for every key below its row count, so
+        the rows the windows lack are known without a join: per date, the
+        accounts whose key is at or above the count read at that date. They
+        are stacked under the window rows with null values; keys that are not
+        among ``accounts`` (events of accounts since removed) are dropped.
+        """
+        keys = np.sort(np.asarray(accounts.column("account"), dtype=np.int32))
+        reads = self._reads(0, first, last)
+        sizes = [prefix_rows.get(reads[d], 0) if d in reads else 0 for d in self.days]
+        starts = np.searchsorted(keys, sizes)
+        rest = self._register(
+            "kizuna_grid_rest",
+            pa.table(
+                {
+                    "as_of": pa.array(np.repeat(self.days, len(keys) - starts), pa.int32()),
+                    "account": pa.array(
+                        np.concatenate([keys[s:] for s in starts] or [keys[:0]]), pa.int32()
+                    ),
+                }
+            ),
+        )
+        top = max(sizes, default=0)
+        if np.searchsorted(keys, top) < top:  # some keys below it are not to be computed
+            events = events.semi_join(self._register("kizuna_accounts", accounts), "account")
+        values = [c for c in events.columns if c not in ("as_of", "account")]
+        schema = events.schema()
+        return events.select("as_of", "account", *values).union(
+            rest.select("as_of", "account", **{c: ibis.null().cast(schema[c]) for c in values}),
+            distinct=False,
+        )
 
     # -- step 3 and the whole plan ---------------------------------------------------
 
     def contracts(self, lines: ir.Table, dates: ir.Table) -> list[ir.Table]:
         """Step 3: seats live at D (sum of quantity of lines live at D, not cancelled) per
-        (as_of, account), and the first contract start per account (every line counts)."""
+        (as_of, account), and the first contract start per account (every line counts).
+
+        Seats go through *segments*: per account, the days its seat count changes
+        (+quantity where a line starts, -quantity the day after it ends) and the
+        running count from each change to the next. Each (account, D) then meets
+        exactly one segment, so no (lines x dates) rows are summed.
+        """
         live = lines.filter(lines.status != "cancelled")
-        joined = live.join(dates, [live.start_day <= dates.as_of, live.end_day >= dates.as_of])
-        seats = joined.group_by(["as_of", "account"]).agg(c__seats=joined.quantity.sum())
+        changes = live.select("account", day=live.start_day, delta=live.quantity).union(
+            live.select("account", day=(live.end_day + 1).cast("int32"), delta=-live.quantity),
+            distinct=False,
+        )
+        changes = changes.group_by(["account", "day"]).agg(delta=changes.delta.sum())
+        running = ibis.window(group_by=changes.account, order_by=changes.day, rows=(None, 0))
+        following = ibis.window(group_by=changes.account, order_by=changes.day)
+        segments = changes.select(
+            "account",
+            "day",
+            seats=changes.delta.sum().over(running),
+            until=(changes.day.lead().over(following) - 1).fill_null(2**31 - 1).cast("int32"),
+        )
+        segments = segments.filter(segments.seats != 0)
+        joined = segments.join(dates, [segments.day <= dates.as_of, segments.until >= dates.as_of])
+        seats = joined.select("as_of", "account", c__seats=joined.seats)
         first = lines.group_by("account").agg(c__first_start=lines.start_day.min())
         return [seats, first]
 
@@ -225,25 +390,28 @@ class MetricPlan:
         self,
         *,
         prefix: ir.Table,
+        prefix_rows: Mapping[int, int],
         first: int | None,
         last: int | None,
-        accounts: ir.Table,
+        accounts: pa.Table,
         lines: ir.Table,
         dates: ir.Table,
     ) -> ir.Table:
         """The whole plan: a wide table (as_of day number, account key, one column per metric).
 
         ``prefix`` is the prefix table (:mod:`kizuna.metrics.cache`) with at
-        least the :meth:`prefix_days`; ``first``/``last`` are the first and last
-        day it covers (None for an empty lake).
+        least the :meth:`prefix_days`, ``prefix_rows`` the number of rows of
+        each of its days read at lag 0 (:meth:`current_days`); ``first``/``last``
+        are the first and last day it covers (None for an empty lake).
+        ``accounts`` holds the key (``account``) of every account to compute.
         """
-        grid = accounts.select("account").cross_join(dates)
         parts: list[ir.Table] = []
         if self.event_metrics:
-            parts.append(self.windows(prefix, first, last))
+            wide = self._grid(self.windows(prefix, first, last), accounts, prefix_rows, first, last)
+        else:
+            wide = self._register("kizuna_accounts", accounts).select("account").cross_join(dates)
         if any(m.kind in ("tenure", "seat_share") for m in self.metrics.metrics):
             parts.extend(self.contracts(lines, dates))
-        wide = grid
         for part in parts:
             value_columns = [c for c in part.columns if c not in ("as_of", "account")]
             keys = [wide.account == part.account]
@@ -255,23 +423,16 @@ class MetricPlan:
             )
         values: dict[str, Any] = {}
         for m in self.metrics.metrics:
-            col = f"m__{m.name}"
-            if m.kind in ("count", "sum", "distinct_users", "active_days", "feature_breadth"):
-                values[m.name] = wide[col].fill_null(0).cast("float64")
-            elif m.kind == "per_user":
-                den = wide[f"{col}__den"].fill_null(0).nullif(0).cast("float64")
-                values[m.name] = wide[col].fill_null(0).cast("float64") / den
-            elif m.kind == "seat_share":
-                seats = wide.c__seats.cast("float64").nullif(0.0)
-                values[m.name] = wide[col].fill_null(0).cast("float64") / seats
-            elif m.kind == "days_since_last":
-                values[m.name] = (wide.as_of - wide[col]).cast("float64")
-            elif m.kind == "tenure":
-                started = wide.c__first_start <= wide.as_of
-                tenure = (wide.as_of - wide.c__first_start).cast("float64")
-                values[m.name] = ibis.ifelse(started, tenure, ibis.null().cast("float64"))
-        base = wide.select("as_of", "account", **values)
-        return self.derived(base)
+            if m.kind not in DERIVED_KINDS:
+                values[m.name] = _final(wide, m, f"m__{m.name}", wide.as_of)
+        for change in self.shifted:
+            assert change.of is not None and change.days_earlier is not None
+            k = change.days_earlier
+            base = self.metrics.get(change.of)
+            values[f"{change.name}__then"] = _final(
+                wide, base, f"m__{base.name}__at{k}", wide.as_of - k
+            )
+        return self.derived(wide.select("as_of", "account", **values))
 
     def derived(self, wide: ir.Table) -> ir.Table:
         """Step 5: ratios and percent changes, in dependency order.
@@ -285,12 +446,16 @@ class MetricPlan:
             if m.kind == "ratio":
                 assert m.numerator and m.denominator
                 wide = wide.mutate(**{m.name: wide[m.numerator] / wide[m.denominator].nullif(0.0)})
+            elif m.kind == "pct_change" and m in self.shifted:
+                then = wide[f"{m.name}__then"]
+                wide = wide.mutate(**{m.name: (wide[m.of] - then) / then.nullif(0.0) * 100.0})
             elif m.kind == "pct_change":
                 assert m.days_earlier
                 batch = [m] + [
                     n
                     for n in pending
                     if n.kind == "pct_change"
+                    and n not in self.shifted
                     and n.days_earlier == m.days_earlier
                     and n.of in wide.columns
                 ]

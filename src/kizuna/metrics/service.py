@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.engine import Engine
@@ -64,9 +65,10 @@ class _Inputs:
     """Everything a plan reads, registered with the engine."""
 
     prefix: ir.Table
+    prefix_rows: dict[int, int]  # rows of each prefix day read at lag 0
     first: int | None
     last: int | None
-    accounts: ir.Table
+    accounts: pa.Table
     lines: ir.Table
     dates: ir.Table
     names: pa.Array  # account id of each integer key
@@ -125,6 +127,7 @@ def _contract_lines(platform: Platform, names: pa.Array) -> pa.Table:
 def _inputs(platform: Platform, engine: Engine, plan: MetricPlan) -> _Inputs:
     """Refresh the roll-up cache and register the plan's inputs with the engine."""
     files: list[str] = []
+    prefix_rows: dict[int, int] = {}
     first = last = None
     rebuilt = 0
     known = pa.array([], pa.string())
@@ -135,6 +138,10 @@ def _inputs(platform: Platform, engine: Engine, plan: MetricPlan) -> _Inputs:
         refreshed = cache.refresh(plan.last_day)
         first, last = refreshed.first, refreshed.last
         files = [str(refreshed.prefix[d]) for d in plan.prefix_days(first, last)]
+        prefix_rows = {
+            d: pq.ParquetFile(refreshed.prefix[d]).metadata.num_rows
+            for d in plan.current_days(first, last)
+        }
         rebuilt = refreshed.days_rebuilt
         known = cache.accounts()
     if files:
@@ -146,9 +153,10 @@ def _inputs(platform: Platform, engine: Engine, plan: MetricPlan) -> _Inputs:
     dates = pa.table({"as_of": pa.array(plan.days, pa.int32())})
     return _Inputs(
         prefix=prefix,
+        prefix_rows=prefix_rows,
         first=first,
         last=last,
-        accounts=engine.from_arrow("kizuna_accounts", accounts),
+        accounts=accounts,
         lines=engine.from_arrow("kizuna_contract_lines", lines),
         dates=engine.from_arrow("kizuna_as_of_dates", dates),
         names=names,
@@ -188,13 +196,15 @@ def compute_metrics(
         inputs = _inputs(platform, engine, plan)
         wide = plan.build(
             prefix=inputs.prefix,
+            prefix_rows=inputs.prefix_rows,
             first=inputs.first,
             last=inputs.last,
             accounts=inputs.accounts,
             lines=inputs.lines,
             dates=inputs.dates,
         )
-        table = engine.to_pyarrow(plan.result(wide))
+        with engine.planned_build_sides():
+            table = engine.to_pyarrow(plan.result(wide))
     finally:
         if own:
             engine.close()
@@ -280,9 +290,10 @@ def explain_metric(
         empty = pa.table({"account": pa.array([], pa.int32())})
         wide = plan.build(
             prefix=engine.from_arrow("kizuna_prefix", plan.spec.prefix_schema().empty_table()),
-            first=plan.days[0] - max(plan.windows_used, default=0),
+            prefix_rows={},
+            first=plan.days[0] - max(plan.lags, default=0),
             last=plan.last_day,
-            accounts=engine.from_arrow("kizuna_accounts", empty),
+            accounts=empty,
             lines=engine.from_arrow("kizuna_contract_lines", LINES_SCHEMA.empty_table()),
             dates=engine.from_arrow(
                 "kizuna_as_of_dates", pa.table({"as_of": pa.array(plan.days, pa.int32())})
@@ -296,7 +307,7 @@ def explain_metric(
             plan.spec.expression(
                 events,
                 platform.settings.tz,
-                plan.days[0] - max(plan.windows_used, default=0) + 1,
+                plan.days[0] - max(plan.lags, default=0) + 1,
                 plan.last_day,
                 engine.json_text,
             )
