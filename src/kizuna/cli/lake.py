@@ -1,20 +1,39 @@
-"""CLI commands of the lake capability: ingest, quarantine, replay."""
+"""CLI commands of the lake capability: ingest, quarantine, replay, compact."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from kizuna.cli._common import JsonOption, console, emit, get_platform
+from kizuna.errors import InvalidInput, Problem
+from kizuna.lake.compact import (
+    DEFAULT_MIN_FILES,
+    CompactReport,
+    check_settings,
+    compact_lake,
+)
 from kizuna.lake.ingest import ingest_file
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.quarantine import replay, summarise
 
-lake_app = typer.Typer(help="The usage-event lake: quarantine and replay.", no_args_is_help=True)
+lake_app = typer.Typer(
+    help="The usage-event lake: quarantine, replay and compaction.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -104,3 +123,70 @@ def replay_command(as_json: JsonOption = False) -> None:
             f"lake, {r.still_quarantined} still quarantined"
         ),
     )
+
+
+@lake_app.command("compact")
+def compact_command(
+    min_files: int = typer.Option(
+        DEFAULT_MIN_FILES,
+        "--min-files",
+        help="Compact a day partition once it has this many small part files (2 or more).",
+    ),
+    dates: list[str] | None = typer.Option(
+        None, "--date", help="Only this UTC event date, YYYY-MM-DD (repeatable)."
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Merge each day partition's small part files into a few large, sorted ones."""
+    days = _check_options(dates or [], min_files)
+    platform = get_platform(ready=False)
+    if as_json:
+        report = compact_lake(platform, min_files=min_files, dates=days)
+    else:
+        with Progress(
+            TextColumn("[bold]compact[/] partitions"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("compact", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = compact_lake(platform, min_files=min_files, dates=days, progress=progress)
+
+    def render(r: CompactReport) -> None:
+        if r.partitions_compacted:
+            console.print(
+                f"[green]{r.partitions_compacted}[/] of {r.partitions_checked} partition(s) "
+                f"compacted: {r.files_before:,} part files → {r.files_after:,}, "
+                f"{r.events:,} events rewritten in {r.seconds:.1f} s"
+            )
+        elif not r.refused:
+            console.print(
+                f"nothing to compact in {r.partitions_checked} partition(s) "
+                f"(fewer than {min_files} small part files each)"
+            )
+        for problem in r.refused:
+            console.print(f"  [red]refused[/] {escape(str(problem))}", highlight=False)
+
+    emit(report, as_json, render)
+
+
+def _check_options(texts: list[str], min_files: int) -> list[date] | None:
+    """The dates of ``--date`` (None: every partition); every bad option reported at once."""
+    problems = check_settings(min_files)
+    days: list[date] = []
+    for text in texts:
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            problems.append(
+                Problem(f"{text!r} is not a date; use YYYY-MM-DD", where="--date", field="date")
+            )
+    if problems:
+        raise InvalidInput("invalid options", problems)
+    return days or None

@@ -25,6 +25,24 @@ A crash between 1 and 3 leaves pending rows; the next writer to take the lock
 deletes those files (the batch was never acknowledged, so its sender retries).
 Hence a batch lands completely or not at all, and every id in the index has
 exactly one row in the lake.
+
+Compaction (:mod:`kizuna.lake.compact`) replaces part files under the same lock,
+as a second kind of transaction recorded in the ``compacting`` table:
+
+1. the merged files it will write and the files they replace are recorded and
+   committed;
+2. each merged file is written complete and fsynced under a *staged* name
+   (``part-….parquet.tmp``, which readers ignore);
+3. the staged files are renamed into place, then the replaced files are
+   deleted and the rows removed.
+
+The commit point is the last rename of step 3: recovery finishes the
+compaction (deletes the replaced files) if every merged file is in place, and
+otherwise rolls it back (deletes the merged and staged files; the replaced
+files were not touched yet). Either way each event is in the lake once.
+Readers do not take the lock: one that lists a partition between the first
+rename and the last delete of step 3 (milliseconds), or after a crash there
+and before the next writer recovers, sees those events twice.
 """
 
 from __future__ import annotations
@@ -37,13 +55,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from kizuna.lake.layout import TEMP_SUFFIX, LakeLayout
+from kizuna.lake.layout import TEMP_SUFFIX, LakeLayout, _fsync_dir
 
 _THREAD_LOCK = threading.Lock()
 # One open connection per index file and process: opening SQLite costs more
 # than a whole 500-event batch. Only used while holding _THREAD_LOCK.
 _CONNECTIONS: dict[tuple[int, Path], sqlite3.Connection] = {}
 _CHUNK = 900  # below SQLite's default limit on bound parameters
+
+
+def staged_path(path: Path) -> Path:
+    """Where a merged part file waits, complete, until its compaction commits."""
+    return path.with_name(path.name + TEMP_SUFFIX)
 
 
 class LakeIndex:
@@ -85,6 +108,10 @@ class LakeIndex:
             "CREATE TABLE IF NOT EXISTS messages (message_id TEXT PRIMARY KEY) WITHOUT ROWID"
         )
         conn.execute("CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY)")
+        # merged = 1: a file the compaction writes; 0: a file it replaces.
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS compacting (path TEXT PRIMARY KEY, merged INTEGER NOT NULL)"
+        )
         return conn
 
     @property
@@ -95,13 +122,13 @@ class LakeIndex:
 
     def _recover(self) -> None:
         rows = self.conn.execute("SELECT path FROM pending").fetchall()
-        if not rows:
-            return
-        for (relative,) in rows:
-            path = self.layout.root / relative
-            path.unlink(missing_ok=True)
-            path.with_name(path.name + TEMP_SUFFIX).unlink(missing_ok=True)
-        self.conn.execute("DELETE FROM pending")
+        if rows:
+            for (relative,) in rows:
+                path = self.layout.root / relative
+                path.unlink(missing_ok=True)
+                path.with_name(path.name + TEMP_SUFFIX).unlink(missing_ok=True)
+            self.conn.execute("DELETE FROM pending")
+        self._settle_compaction()
 
     def pending_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM pending").fetchone()[0])
@@ -133,6 +160,63 @@ class LakeIndex:
                 "INSERT INTO messages (message_id) VALUES (?)", ((m,) for m in message_ids)
             )
             self.conn.execute("DELETE FROM pending")
+
+    def begin_compaction(self, merged: Sequence[Path], replaced: Sequence[Path]) -> None:
+        """Record a compaction before any of its files is written (committed at once).
+
+        ``merged`` are the part files it will write (each first at its
+        :func:`staged_path`), ``replaced`` the part files whose rows they hold.
+        """
+        rows = [(str(p.relative_to(self.layout.root)), 1) for p in merged]
+        rows += [(str(p.relative_to(self.layout.root)), 0) for p in replaced]
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if self.conn.execute("SELECT 1 FROM compacting LIMIT 1").fetchone():
+                raise RuntimeError("another compaction is recorded and was not settled")
+            self.conn.executemany("INSERT INTO compacting (path, merged) VALUES (?, ?)", rows)
+
+    def commit_compaction(self) -> None:
+        """Rename the staged merged files into place, then delete the replaced ones.
+
+        The staged files must be complete and fsynced. A crash in here is settled
+        by the next writer to take the lock, forward or back (see the module doc).
+        """
+        merged, _ = self._compaction()
+        for path in merged:
+            os.replace(staged_path(path), path)
+        for folder in {p.parent for p in merged}:
+            _fsync_dir(folder)
+        self._settle_compaction()
+
+    def abandon_compaction(self) -> None:
+        """Roll a compaction back: delete its merged and staged files, keep the rest."""
+        self._settle_compaction(roll_back=True)
+
+    def _compaction(self) -> tuple[list[Path], list[Path]]:
+        rows = self.conn.execute("SELECT path, merged FROM compacting ORDER BY path").fetchall()
+        merged = [self.layout.root / p for p, flag in rows if flag]
+        replaced = [self.layout.root / p for p, flag in rows if not flag]
+        return merged, replaced
+
+    def _settle_compaction(self, *, roll_back: bool = False) -> None:
+        merged, replaced = self._compaction()
+        if not merged and not replaced:
+            return
+        if not roll_back and merged and all(p.exists() for p in merged):
+            # Every merged file is in place, so they hold every row: finish.
+            doomed = replaced
+        else:
+            # Some merged file is missing, so the replaced files were never touched.
+            doomed = [q for p in merged for q in (p, staged_path(p), staged_path(staged_path(p)))]
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        # The deletes must be durable before the record that explains them goes.
+        for folder in {p.parent for p in doomed}:
+            if folder.exists():
+                _fsync_dir(folder)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("DELETE FROM compacting")
 
     def count(self) -> int:
         """How many message ids the lake holds."""
