@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from kizuna.lake.compact import CompactedPartition, compact_lake
 from kizuna.lake.index import LakeIndex, staged_path
 from kizuna.lake.ingest import ingest_records
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
-from kizuna.lake.reader import read_events
+from kizuna.lake.reader import event_files, read_events
 from kizuna.metrics import compute_metrics, read_metric_values
 from kizuna.metrics.definitions import parse_definitions
 from kizuna.platform import Platform
@@ -94,7 +94,18 @@ def lake_rows(layout: LakeLayout) -> list[Row]:
 
 
 def part_names(layout: LakeLayout, day: date) -> list[str]:
+    """The part files readers list in ``day``'s partition."""
+    return sorted(p.name for p in event_files(layout, day, day))
+
+
+def disk_names(layout: LakeLayout, day: date) -> list[str]:
+    """Every part file in ``day``'s folder, listed or superseded."""
     return sorted(p.name for p in layout.partition_dir(day).glob("*.parquet"))
+
+
+def superseded_names(layout: LakeLayout, day: date) -> list[str]:
+    with LakeIndex(layout).locked() as index:
+        return [p.name for p in index.superseded() if p.parent == layout.partition_dir(day)]
 
 
 def leftovers(layout: LakeLayout) -> list[Path]:
@@ -135,9 +146,12 @@ def test_merges_each_partition_into_one_sorted_file_with_the_same_rows(lake: Pla
     assert report.refused == []
     assert lake_rows(layout) == before
     for day in DAYS:
-        (only,) = layout.partition_dir(day).glob("*.parquet")
+        (only,) = event_files(layout, day, day)
         assert pq.read_metadata(only).num_rows == 240
         assert_sorted_by_account_and_time(only)
+        # the replaced files stay on disk, superseded, for readers that listed them
+        assert len(superseded_names(layout, day)) == 12
+        assert disk_names(layout, day) == sorted([only.name, *superseded_names(layout, day)])
     assert leftovers(layout) == []
     assert recorded_compaction(layout) == 0
 
@@ -149,11 +163,9 @@ def test_bounded_files_and_a_second_run_finds_nothing_to_do(lake: Platform) -> N
     first = compact_lake(lake, min_files=4, target_rows=100)
     assert (first.files_before, first.files_after, first.events) == (36, 9, 720)
     for day in DAYS:
-        counts = sorted(
-            pq.read_metadata(p).num_rows for p in layout.partition_dir(day).glob("*.parquet")
-        )
+        counts = sorted(pq.read_metadata(p).num_rows for p in event_files(layout, day, day))
         assert counts == [40, 100, 100]
-        for path in layout.partition_dir(day).glob("*.parquet"):
+        for path in event_files(layout, day, day):
             assert_sorted_by_account_and_time(path)
     names = {d: part_names(layout, d) for d in DAYS}
     second = compact_lake(lake, min_files=2, target_rows=100)
@@ -272,11 +284,13 @@ def test_a_recorded_compaction_without_all_merged_files_is_rolled_back(lake: Pla
         atomic_write_parquet(table.slice(0, 120), staged_path(merged[0]))
         atomic_write_parquet(table.slice(120), staged_path(merged[1]))
         os.replace(staged_path(merged[0]), merged[0])
-        # "crash" here: one merged file in place, one staged; readers see 120 rows twice
-    assert len(lake_rows(layout)) == len(before) + 120
+        # "crash" here: one merged file in place, one staged
+    assert merged[0].exists()
+    assert lake_rows(layout) == before  # readers leave out the merged files
     assert recorded_compaction(layout) == 0  # taking the lock settled it
     assert lake_rows(layout) == before
     assert sorted(layout.partition_dir(day).glob("*.parquet")) == olds
+    assert superseded_names(layout, day) == []
     assert leftovers(layout) == []
 
 
@@ -296,9 +310,16 @@ def test_a_recorded_compaction_with_every_merged_file_in_place_is_finished(
         os.replace(staged_path(merged), merged)
         olds[0].unlink()
         # "crash" here: the merged file is in place, one replaced file is already gone
+        # (as an earlier version, which deleted them at once, could leave it)
+    assert lake_rows(layout) == before  # readers leave out the replaced files
     assert recorded_compaction(layout) == 0
     assert lake_rows(layout) == before
     assert part_names(layout, day) == [merged.name]
+    assert superseded_names(layout, day) == [p.name for p in olds]
+    with LakeIndex(layout).locked() as index:
+        assert index.purge_superseded(older_than=timedelta(0)) == len(olds)
+    assert disk_names(layout, day) == [merged.name]
+    assert superseded_names(layout, day) == []
 
 
 def test_bad_settings_are_refused(lake: Platform) -> None:
@@ -322,6 +343,7 @@ def test_cli_compacts_and_reports(lake: Platform, capsys: pytest.CaptureFixture[
         "files_before": 12,
         "files_after": 1,
         "events": 240,
+        "files_purged": 0,
         "partitions": [
             {"event_date": "2025-06-02", "files_before": 12, "files_after": 1, "events": 240}
         ],
@@ -417,29 +439,34 @@ def test_sigkill_at_random_points_of_a_compaction_loses_and_duplicates_nothing(
     finished = run_worker(home, lake.store.url, 0)
     assert finished.returncode == 0, finished.stderr
     steps = finished.stdout.split()
-    assert set(steps) == {"fsync", "stage", "commit", "unlink"}
+    # nothing is deleted: the replaced files are superseded, for a later run to purge
+    assert set(steps) == {"fsync", "stage", "commit"}
     assert lake_rows(done) == rows
     assert [len(part_names(done, d)) for d in DAYS] == [3, 3, 3]
+    assert [len(superseded_names(done, d)) for d in DAYS] == [12, 12, 12]
 
     rng = random.Random(20250630)
-    by_phase = {
-        phase: [i + 1 for i, s in enumerate(steps) if s == phase] for phase in ("stage", "unlink")
-    }
+    staging = [i + 1 for i, s in enumerate(steps) if s == "stage"]
     # Operation numbers (1-based) where some merged files are in place and some still staged.
     halfway = [
         i + 1
         for i in range(1, len(steps) - 1)
         if steps[i - 1] == steps[i] == steps[i + 1] == "commit"
     ]
-    # Die while writing staged files, halfway through renaming them into place, while
-    # deleting the replaced files, and twice anywhere at all.
-    points = [rng.choice(by_phase["stage"]), rng.choice(halfway), rng.choice(by_phase["unlink"])]
+    # Every merged file in place, the replaced files not yet superseded.
+    renamed = [i + 1 for i in range(1, len(steps)) if steps[i - 1] == "commit" != steps[i]]
+    assert len(renamed) == len(DAYS)
+    # Die while writing staged files, halfway through renaming them into place, after the
+    # last rename, and twice anywhere at all.
+    points = [rng.choice(staging), rng.choice(halfway), rng.choice(renamed)]
     points += rng.sample(range(1, len(steps) + 1), 2)
     for n, die_at in enumerate(points):
         home, layout = copy(f"kill{n}")
         worker = run_worker(home, lake.store.url, die_at)
         assert worker.returncode == -signal.SIGKILL, (die_at, worker.stderr)
         assert worker.stdout == ""
+        # before any writer recovers, readers see every event once
+        assert lake_rows(layout) == rows, f"killed at operation {die_at}, not recovered"
         with LakeIndex(layout).locked():  # what the next writer does first
             pass
         assert lake_rows(layout) == rows, f"killed at operation {die_at}"
@@ -449,11 +476,19 @@ def test_sigkill_at_random_points_of_a_compaction_loses_and_duplicates_nothing(
             names = set(part_names(layout, day))
             # each partition is untouched or compacted, never half-way
             assert names == originals[day] or (len(names) == 3 and not names & originals[day])
-        # and a compaction run afterwards finishes the job
+            # and a compacted one keeps its replaced files, superseded
+            kept = set(superseded_names(layout, day))
+            assert kept == (originals[day] if names != originals[day] else set())
+            assert set(disk_names(layout, day)) == names | kept
+        # a compaction run afterwards finishes the job; one after the grace period purges
         moved = Platform(lake.settings.model_copy(update={"home": home}), lake.store, lake.clock)
         compact_lake(moved, min_files=4, target_rows=100)
         assert lake_rows(layout) == rows
         assert [len(part_names(layout, d)) for d in DAYS] == [3, 3, 3]
+        purged = compact_lake(moved, min_files=4, target_rows=100, purge_after=timedelta(0))
+        assert (purged.files_purged, purged.partitions_compacted) == (36, 0)
+        assert {d: disk_names(layout, d) for d in DAYS} == {d: part_names(layout, d) for d in DAYS}
+        assert lake_rows(layout) == rows
 
 
 def test_compacted_files_are_compacted_again_with_a_larger_target(lake: Platform) -> None:

@@ -170,6 +170,10 @@ def compact_command(
                 f"nothing to compact in {r.partitions_checked} partition(s) "
                 f"(fewer than {min_files} small part files each)"
             )
+        if r.files_purged:
+            console.print(
+                f"{r.files_purged:,} part file(s) superseded by earlier compactions deleted"
+            )
         for problem in r.refused:
             console.print(f"  [red]refused[/] {escape(str(problem))}", highlight=False)
 

@@ -23,19 +23,29 @@ file cannot be read.
 **Crash safety.** Each partition is one transaction under the lake's write lock
 (ingest waits for at most one partition): the merged and replaced files are
 recorded in the index, the merged files are written complete and fsynced under
-a staged name, renamed into place, and only then are the replaced files
-deleted. A crash anywhere is settled by the next writer to take the lock —
-finished if every merged file is in place, otherwise rolled back — so the lake
-holds every event exactly once (:mod:`kizuna.lake.index` has the details).
+a staged name and renamed into place, and then, in one index commit, the
+replaced files become *superseded*. A crash anywhere is settled by the next
+writer to take the lock — finished if every merged file is in place, otherwise
+rolled back — so the lake holds every event exactly once
+(:mod:`kizuna.lake.index` has the details).
+
+**Readers stay consistent without the lock.** Superseded files are not deleted
+at once: they stay on disk for ``purge_after`` (an hour by default) so a
+query that listed them before the swap can still read them, and
+:func:`compact_lake` deletes the ones older than that at its start. Readers
+list the lake with :func:`kizuna.lake.reader.committed_parts`, which never
+lists a superseded file and applies the recovery rule to a compaction in
+flight, so they see every event once at every step, crash or not.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,15 +53,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kizuna.errors import InvalidInput, Problem
-from kizuna.lake.index import LakeIndex, staged_path
+from kizuna.lake.index import SUPERSEDED_GRACE, LakeIndex, staged_path
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
-from kizuna.lake.reader import partition_dates
+from kizuna.lake.reader import committed_parts, event_files, partition_dates
 
 if TYPE_CHECKING:
     from kizuna.platform import Platform
 
 __all__ = [
     "DEFAULT_MIN_FILES",
+    "DEFAULT_PURGE_AFTER",
     "DEFAULT_TARGET_ROWS",
     "CompactReport",
     "CompactedPartition",
@@ -63,6 +74,8 @@ __all__ = [
 DEFAULT_MIN_FILES = 8
 #: Most events in one merged part file (bounds the memory of a merge).
 DEFAULT_TARGET_ROWS = 1_000_000
+#: Superseded part files older than this are deleted when a compaction starts.
+DEFAULT_PURGE_AFTER = SUPERSEDED_GRACE
 
 Progress = Callable[[int, int], None]
 
@@ -84,6 +97,7 @@ class CompactReport:
     ``files_before``, ``files_after`` and ``events`` add up the compacted
     partitions (``events`` counts the rewritten ones); ``refused`` lists the
     partitions left alone because a part file was unreadable or a count differed.
+    ``files_purged`` counts the superseded part files (of earlier runs) deleted.
     """
 
     partitions_checked: int = 0
@@ -91,6 +105,7 @@ class CompactReport:
     files_before: int = 0
     files_after: int = 0
     events: int = 0
+    files_purged: int = 0
     seconds: float = 0.0
     partitions: list[CompactedPartition] = field(default_factory=list)
     refused: list[Problem] = field(default_factory=list)
@@ -107,6 +122,7 @@ def compact_lake(
     dates: Iterable[date] | None = None,
     target_rows: int = DEFAULT_TARGET_ROWS,
     progress: Progress | None = None,
+    purge_after: timedelta = DEFAULT_PURGE_AFTER,
 ) -> CompactReport:
     """Merge the small part files of every partition that has at least ``min_files``.
 
@@ -115,24 +131,30 @@ def compact_lake(
     the run to those UTC event dates. ``progress(done, total)`` is called before
     the first and after each partition with enough files. Each partition is
     merged and swapped in under the lake's write lock, so ingest can run
-    alongside (it waits for the partition at hand). Raises :class:`InvalidInput`
-    for ``min_files`` or ``target_rows`` below 2.
+    alongside (it waits for the partition at hand). The files a compaction
+    replaces are superseded, not deleted: first of all, the run deletes those
+    superseded at least ``purge_after`` ago (in every partition), so a reader
+    that listed them may read them for that long. Raises :class:`InvalidInput`
+    for ``min_files`` or ``target_rows`` below 2, or a negative ``purge_after``.
     """
-    problems = check_settings(min_files, target_rows)
+    problems = check_settings(min_files, target_rows, purge_after)
     if problems:
         raise InvalidInput("invalid compaction settings", problems)
     started = time.perf_counter()
     layout = LakeLayout(platform.settings.lake_dir)
+    index = LakeIndex(layout)
+    with index.locked():
+        purged = index.purge_superseded(older_than=purge_after)
     days = partition_dates(layout)
     if dates is not None:
         wanted = set(dates)
         days = [d for d in days if d in wanted]
-    report = CompactReport(partitions_checked=len(days))
+    report = CompactReport(partitions_checked=len(days), files_purged=purged)
     # Listing is cheap and lock-free; footers are read under the lock.
-    candidates = [d for d in days if _count_parts(layout.partition_dir(d)) >= min_files]
+    counts = Counter(part.event_date for part in committed_parts(layout))
+    candidates = [d for d in days if counts[d] >= min_files]
     if progress is not None:
         progress(0, len(candidates))
-    index = LakeIndex(layout)
     for done, day in enumerate(candidates, start=1):
         with index.locked():
             try:
@@ -152,7 +174,11 @@ def compact_lake(
     return report
 
 
-def check_settings(min_files: int, target_rows: int = DEFAULT_TARGET_ROWS) -> list[Problem]:
+def check_settings(
+    min_files: int,
+    target_rows: int = DEFAULT_TARGET_ROWS,
+    purge_after: timedelta = DEFAULT_PURGE_AFTER,
+) -> list[Problem]:
     """What is wrong with these compaction settings (nothing: an empty list)."""
     problems = []
     if min_files < 2:
@@ -163,6 +189,8 @@ def check_settings(min_files: int, target_rows: int = DEFAULT_TARGET_ROWS) -> li
         )
     if target_rows < 2:
         problems.append(Problem(f"{target_rows} is too small", field="target_rows"))
+    if purge_after < timedelta(0):
+        problems.append(Problem(f"{purge_after} is negative", field="purge_after"))
     return problems
 
 
@@ -170,15 +198,12 @@ def _where(day: date) -> str:
     return f"event_date={day.isoformat()}"
 
 
-def _count_parts(folder: Path) -> int:
-    return sum(1 for _ in folder.glob("*.parquet"))
-
-
 def _compact_partition(
     index: LakeIndex, day: date, min_files: int, target_rows: int
 ) -> CompactedPartition | None:
     """Compact one partition; the caller holds the lock, so every listed file is committed."""
-    parts = sorted(index.layout.partition_dir(day).glob("*.parquet"))
+    # The readers' listing: superseded files are still in the folder and must stay out.
+    parts = event_files(index.layout, day, day)
     counted = [(path, _row_count(path)) for path in parts]
     small = [(path, rows) for path, rows in counted if 2 * rows < target_rows]
     if len(small) < min_files:

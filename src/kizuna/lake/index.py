@@ -29,20 +29,33 @@ exactly one row in the lake.
 Compaction (:mod:`kizuna.lake.compact`) replaces part files under the same lock,
 as a second kind of transaction recorded in the ``compacting`` table:
 
-1. the merged files it will write and the files they replace are recorded and
-   committed;
+1. the merged files it will write and the files they replace (all in one
+   partition) are recorded and committed;
 2. each merged file is written complete and fsynced under a *staged* name
    (``part-….parquet.tmp``, which readers ignore);
-3. the staged files are renamed into place, then the replaced files are
-   deleted and the rows removed.
+3. the staged files are renamed into place and the folder fsynced;
+4. in one commit, the replaced files move from ``compacting`` to the
+   ``superseded`` table (with the time), and the record is gone.
+
+The replaced files stay on disk, superseded, until
+:meth:`LakeIndex.purge_superseded` deletes those older than a grace period
+(one hour by default; ``kizuna lake compact`` purges at its start), so a reader
+that listed them before step 4 can still open them while its query runs.
 
 The commit point is the last rename of step 3: recovery finishes the
-compaction (deletes the replaced files) if every merged file is in place, and
-otherwise rolls it back (deletes the merged and staged files; the replaced
-files were not touched yet). Either way each event is in the lake once.
-Readers do not take the lock: one that lists a partition between the first
-rename and the last delete of step 3 (milliseconds), or after a crash there
-and before the next writer recovers, sees those events twice.
+compaction (the replaced files become superseded) if every merged file is in
+place, and otherwise rolls it back (deletes the merged and staged files; the
+replaced files were not touched). Either way each event is in the lake once.
+
+**Readers never take the lock.** They list the lake with
+:func:`kizuna.lake.reader.committed_parts`, which reads this file read-only and
+leaves out superseded files and, for a compaction in flight, the merged files
+unless all of them are in place, else the replaced ones — the same rule as
+recovery, so a reader sees every event once even after a crash in step 3 and
+before any writer recovers. Every begin, commit, settlement and purge of a
+compaction bumps the counter in ``listing_version`` in the same transaction;
+a reader reads it before and after listing a partition and lists again if it
+changed.
 """
 
 from __future__ import annotations
@@ -53,9 +66,15 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from kizuna.clock import Clock, SystemClock
 from kizuna.lake.layout import TEMP_SUFFIX, LakeLayout, _fsync_dir
+
+#: How long superseded part files stay on disk for readers that listed them earlier.
+SUPERSEDED_GRACE = timedelta(hours=1)
 
 _THREAD_LOCK = threading.Lock()
 # One open connection per index file and process: opening SQLite costs more
@@ -69,13 +88,114 @@ def staged_path(path: Path) -> Path:
     return path.with_name(path.name + TEMP_SUFFIX)
 
 
-class LakeIndex:
-    """The message-id index and write lock of one lake."""
+def index_path(layout: LakeLayout) -> Path:
+    """The index's SQLite file."""
+    return layout.root / "_index" / "messages.sqlite3"
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """What the index says about one partition's files, as one snapshot.
+
+    Paths are relative to the lake root. ``version`` is the listing version
+    (None: the index does not exist yet, or predates it); ``merged`` and
+    ``replaced`` are the partition's files in a compaction in flight.
+    """
+
+    version: int | None
+    superseded: frozenset[str] = frozenset()
+    merged: frozenset[str] = frozenset()
+    replaced: frozenset[str] = frozenset()
+
+
+class IndexReader:
+    """Read-only access to the index for lock-free readers (a context manager).
+
+    Never creates or changes anything: a missing index file or missing tables
+    (an index written by an older version) read as empty.
+    """
 
     def __init__(self, layout: LakeLayout) -> None:
+        self.path = index_path(layout)
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._conn is None and self.path.exists():
+            uri = f"{self.path.as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        return self._conn
+
+    def version(self) -> int | None:
+        """The listing version (None: no index, or one without the counter)."""
+        conn = self._connection()
+        if conn is None:
+            return None
+        try:
+            row = conn.execute("SELECT version FROM listing_version").fetchone()
+        except sqlite3.OperationalError:  # no such table
+            return None
+        return None if row is None else int(row[0])
+
+    def partition(self, folder: str) -> PartitionState:
+        """The state of the partition whose folder is ``folder`` (relative to the root)."""
+        conn = self._connection()
+        if conn is None:
+            return PartitionState(None)
+        # Paths in the folder sort between "<folder>/" and "<folder>0" ('0' follows '/').
+        bounds = (folder + "/", folder + "0")
+        conn.execute("BEGIN")  # one snapshot for every read below
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {name for (name,) in rows}
+            version = self.version() if "listing_version" in tables else None
+            superseded: frozenset[str] = frozenset()
+            if "superseded" in tables:
+                rows = conn.execute(
+                    "SELECT path FROM superseded WHERE path >= ? AND path < ?", bounds
+                )
+                superseded = frozenset(path for (path,) in rows)
+            merged: set[str] = set()
+            replaced: set[str] = set()
+            if "compacting" in tables:
+                rows = conn.execute(
+                    "SELECT path, merged FROM compacting WHERE path >= ? AND path < ?", bounds
+                )
+                for path, flag in rows:
+                    (merged if flag else replaced).add(path)
+        finally:
+            conn.execute("COMMIT")
+        return PartitionState(version, superseded, frozenset(merged), frozenset(replaced))
+
+
+def _delete_durably(paths: Sequence[Path]) -> None:
+    """Delete ``paths`` (missing ones are fine), then fsync the folders that held them."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+    for folder in {p.parent for p in paths}:
+        if folder.exists():
+            _fsync_dir(folder)
+
+
+class LakeIndex:
+    """The message-id index and write lock of one lake.
+
+    ``clock`` dates superseded files for :meth:`purge_superseded`; it is wall
+    time (default: the system clock), not the platform's "as of" clock.
+    """
+
+    def __init__(self, layout: LakeLayout, clock: Clock | None = None) -> None:
         self.layout = layout
-        self.folder = layout.root / "_index"
-        self.path = self.folder / "messages.sqlite3"
+        self.path = index_path(layout)
+        self.folder = self.path.parent
+        self.clock: Clock = clock or SystemClock()
         self._conn: sqlite3.Connection | None = None
 
     @contextmanager
@@ -112,7 +232,22 @@ class LakeIndex:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS compacting (path TEXT PRIMARY KEY, merged INTEGER NOT NULL)"
         )
+        # Replaced part files kept for readers until purged; seconds since the epoch.
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS superseded "
+            "(path TEXT PRIMARY KEY, superseded_at REAL NOT NULL)"
+        )
+        # One row: bumped with every change to compacting or superseded (see the module doc).
+        conn.execute("CREATE TABLE IF NOT EXISTS listing_version (version INTEGER NOT NULL)")
+        conn.execute(
+            "INSERT INTO listing_version (version) SELECT 0 "
+            "WHERE NOT EXISTS (SELECT 1 FROM listing_version)"
+        )
         return conn
+
+    def _bump_version(self) -> None:
+        """Tell readers the listing changed (call inside the transaction that changes it)."""
+        self.conn.execute("UPDATE listing_version SET version = version + 1")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -167,6 +302,11 @@ class LakeIndex:
         ``merged`` are the part files it will write (each first at its
         :func:`staged_path`), ``replaced`` the part files whose rows they hold.
         """
+        if not merged:
+            raise ValueError("a compaction writes at least one merged file")
+        if len({p.parent for p in [*merged, *replaced]}) != 1:
+            # Readers check a compaction partition by partition.
+            raise ValueError("a compaction stays within one partition")
         rows = [(str(p.relative_to(self.layout.root)), 1) for p in merged]
         rows += [(str(p.relative_to(self.layout.root)), 0) for p in replaced]
         with self.conn:
@@ -174,18 +314,18 @@ class LakeIndex:
             if self.conn.execute("SELECT 1 FROM compacting LIMIT 1").fetchone():
                 raise RuntimeError("another compaction is recorded and was not settled")
             self.conn.executemany("INSERT INTO compacting (path, merged) VALUES (?, ?)", rows)
+            self._bump_version()
 
     def commit_compaction(self) -> None:
-        """Rename the staged merged files into place, then delete the replaced ones.
+        """Rename the staged merged files into place; the replaced ones become superseded.
 
         The staged files must be complete and fsynced. A crash in here is settled
         by the next writer to take the lock, forward or back (see the module doc).
+        The replaced files stay on disk until :meth:`purge_superseded`.
         """
         merged, _ = self._compaction()
         for path in merged:
             os.replace(staged_path(path), path)
-        for folder in {p.parent for p in merged}:
-            _fsync_dir(folder)
         self._settle_compaction()
 
     def abandon_compaction(self) -> None:
@@ -203,20 +343,56 @@ class LakeIndex:
         if not merged and not replaced:
             return
         if not roll_back and merged and all(p.exists() for p in merged):
-            # Every merged file is in place, so they hold every row: finish.
-            doomed = replaced
-        else:
-            # Some merged file is missing, so the replaced files were never touched.
-            doomed = [q for p in merged for q in (p, staged_path(p), staged_path(staged_path(p)))]
-        for path in doomed:
-            path.unlink(missing_ok=True)
-        # The deletes must be durable before the record that explains them goes.
-        for folder in {p.parent for p in doomed}:
-            if folder.exists():
+            # Every merged file is in place, so they hold every row: the replaced
+            # files are superseded. The renames must be durable before the record goes.
+            for folder in {p.parent for p in merged}:
                 _fsync_dir(folder)
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO superseded (path, superseded_at) "
+                    "SELECT path, ? FROM compacting WHERE merged = 0",
+                    (self.clock.now().timestamp(),),
+                )
+                self.conn.execute("DELETE FROM compacting")
+                self._bump_version()
+            return
+        # Some merged file is missing, so the replaced files were never touched.
+        # The deletes must be durable before the record that explains them goes.
+        _delete_durably(
+            [q for p in merged for q in (p, staged_path(p), staged_path(staged_path(p)))]
+        )
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("DELETE FROM compacting")
+            self._bump_version()
+
+    def superseded(self) -> list[Path]:
+        """Replaced part files still on disk for earlier readers, in path order."""
+        rows = self.conn.execute("SELECT path FROM superseded ORDER BY path").fetchall()
+        return [self.layout.root / path for (path,) in rows]
+
+    def purge_superseded(self, older_than: timedelta = SUPERSEDED_GRACE) -> int:
+        """Delete the part files superseded at least ``older_than`` ago; how many.
+
+        No reader lists a superseded file, so only a reader that listed it
+        before its compaction committed, and still reads it ``older_than``
+        later, can miss it.
+        """
+        if older_than < timedelta(0):
+            raise ValueError("older_than must not be negative")
+        cutoff = (self.clock.now() - older_than).timestamp()
+        rows = self.conn.execute(
+            "SELECT path FROM superseded WHERE superseded_at <= ?", (cutoff,)
+        ).fetchall()
+        if not rows:
+            return 0
+        _delete_durably([self.layout.root / path for (path,) in rows])
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("DELETE FROM superseded WHERE path = ?", rows)
+            self._bump_version()
+        return len(rows)
 
     def count(self) -> int:
         """How many message ids the lake holds."""

@@ -17,6 +17,11 @@ Layout (under the lake root, ``<KIZUNA_HOME>/lake`` by default)::
 * Files are never modified after they are written: new data is a new part file.
   Each part is written to a temporary name, fsynced and renamed into place, so a
   crash never leaves a partial file visible to readers.
+* Compaction (:mod:`kizuna.lake.compact`) replaces small part files by merged
+  ones and leaves the replaced files on disk, *superseded*, for a grace period,
+  so a folder may hold files readers must not read: list the lake with
+  :meth:`LakeLayout.event_files` or :func:`kizuna.lake.reader.committed_parts`,
+  never with a glob.
 """
 
 from __future__ import annotations
@@ -73,13 +78,22 @@ class LakeLayout:
         return self.partition_dir(event_date) / f"part-{writer}-{sequence:06d}.parquet"
 
     def event_files(self) -> list[Path]:
-        """Every committed part file (temporary files are ignored), in path order."""
-        if not self.events_dir.exists():
-            return []
-        return sorted(self.events_dir.glob("event_date=*/*.parquet"))
+        """Every committed part file, in path order: each event is in exactly one.
+
+        Leaves out staged, superseded and half-swapped files, like every reader
+        (:func:`kizuna.lake.reader.committed_parts`).
+        """
+        from kizuna.lake.reader import event_files  # the reader builds on this module
+
+        return event_files(self)
 
     def glob(self) -> str:
-        """A glob for engines that read Parquet directly (DuckDB, Spark)."""
+        """A glob of every Parquet file in the partitions, for engines that read them directly.
+
+        It also matches superseded part files and both sides of a compaction in
+        flight, so it counts compacted events twice: readers use
+        :meth:`event_files` instead.
+        """
         return str(self.events_dir / "event_date=*" / "*.parquet")
 
 

@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 
 from kizuna.engine import Engine
 from kizuna.lake.layout import LakeLayout, atomic_write_parquet
-from kizuna.lake.reader import event_files, partition_dates
+from kizuna.lake.reader import committed_parts, event_files
 from kizuna.metrics.rollup import RollupSpec, day_number, from_day_number
 
 #: Business days rolled up per engine query when (re)building: bounds memory.
@@ -90,17 +90,13 @@ class RollupCache:
         return self.folder / f"day={from_day_number(day).isoformat()}.parquet"
 
     def _partition_fingerprints(self) -> dict[int, str]:
-        prints: dict[int, str] = {}
-        for day in partition_dates(self.layout):
-            folder = self.layout.partition_dir(day)
-            entries = sorted(
-                (e.name, e.stat().st_size)
-                for e in os.scandir(folder)
-                if e.name.endswith(".parquet")
+        # The readers' listing: a compaction's commit changes it, a purge does not.
+        entries: dict[int, list[str]] = {}
+        for part in committed_parts(self.layout):
+            entries.setdefault(day_number(part.event_date), []).append(
+                f"{part.path.name}:{part.size}"
             )
-            if entries:
-                prints[day_number(day)] = ";".join(f"{n}:{s}" for n, s in entries)
-        return prints
+        return {day: ";".join(names) for day, names in entries.items()}
 
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any]:
