@@ -130,3 +130,55 @@ def test_a_damaged_snapshot_is_an_error_not_code(tmp_path: Path) -> None:
     (folder / PORTFOLIO_FILE).write_bytes(b'{"as_of": "not a date"}')
     with pytest.raises(KizunaError, match="re-run 'kizuna daily --as-of 2025-06-30'"):
         read_portfolio(settings, date(2025, 6, 30))
+
+
+def test_the_daily_run_compacts_small_part_files_before_the_metrics(platform: Platform) -> None:
+    """Events that arrived in many small batches (as from the collection API) are merged
+    by the first step; the metrics read them once each."""
+    from kizuna.lake.ingest import ingest_records
+    from kizuna.lake.layout import LakeLayout
+
+    run_demo(platform, BOOK, force=True)
+    run_daily(platform, [DAY])
+    account = read_metric_values(platform, as_of=DAY).column("account_id")[0].as_py()
+
+    def reports() -> float:
+        table = read_metric_values(
+            platform, as_of=DAY, account_id=account, metrics=["reports_created_28d"]
+        )
+        return float(table.column("value")[0].as_py())
+
+    prior = reports()
+    before = {
+        f for f in LakeLayout(platform.settings.lake_dir).event_files() if "2025-06-29" in str(f)
+    }
+    for batch in range(10):  # ten batches, ten part files in the 2025-06-29 partition
+        ingest_records(
+            platform,
+            [
+                {
+                    "message_id": f"late-{batch}-{i}",
+                    "account_id": account,
+                    "user_id": "late-user",
+                    "event": "report_created",
+                    "timestamp": "2025-06-29T12:00:00Z",
+                }
+                for i in range(3)
+            ],
+            source="test",
+        )
+    partition = {
+        f for f in LakeLayout(platform.settings.lake_dir).event_files() if "2025-06-29" in str(f)
+    }
+    assert len(partition - before) == 10
+    done = run_daily(platform, [DAY])
+    lake = done.steps[0]
+    assert lake.step == "lake" and "compacted" in lake.detail, lake.detail
+    after = {
+        f for f in LakeLayout(platform.settings.lake_dir).event_files() if "2025-06-29" in str(f)
+    }
+    assert len(after) < len(partition)
+    assert reports() == prior + 30  # every late event counted once
+    again = run_daily(platform, [DAY])
+    assert "nothing to compact" in again.steps[0].detail
+    assert reports() == prior + 30

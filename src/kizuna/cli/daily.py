@@ -1,4 +1,4 @@
-"""``kizuna daily``: the daily run (metrics → health → lifecycle → portfolio snapshot)."""
+"""``kizuna daily``: the daily run (compaction → metrics → health → lifecycle → snapshot)."""
 
 from __future__ import annotations
 

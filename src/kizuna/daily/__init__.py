@@ -1,4 +1,4 @@
-"""The daily run: metrics → health → lifecycle → portfolio figures, as of a date.
+"""The daily run: compaction → metrics → health → lifecycle → portfolio figures, as of a date.
 
 ``kizuna daily`` (and :func:`run_daily`) computes, for one date or a range of
 dates, everything the book needs that day through the capabilities' own
