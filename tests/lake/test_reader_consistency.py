@@ -345,3 +345,21 @@ def test_metrics_are_the_same_after_a_compaction_and_only_its_days_rebuild(
     # the readers' listing did not change, so nothing is rebuilt
     assert compute_metrics(platform, as_of, metrics).rollup_days_rebuilt == 0
     assert values() == before
+
+
+def test_a_lake_under_a_relative_home_lists_and_compacts(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's default home is ./kizuna-data: every path the index reader opens may
+    be relative to the working directory."""
+    add_accounts(platform)
+    land(platform, events(10, 2))
+    absolute = layout_of(platform)
+    expected = sorted(p.name for p in event_files(absolute))
+    monkeypatch.chdir(absolute.root.parent)
+    relative = LakeLayout(Path(absolute.root.name))
+    assert not relative.root.is_absolute()
+    assert sorted(p.name for p in event_files(relative)) == expected
+    with LakeIndex(relative).locked():
+        pass  # the writer side, too
+    assert len(committed_parts(relative)) == len(expected)

@@ -129,7 +129,7 @@ class IndexReader:
 
     def _connection(self) -> sqlite3.Connection | None:
         if self._conn is None and self.path.exists():
-            uri = f"{self.path.as_uri()}?mode=ro"
+            uri = f"{self.path.absolute().as_uri()}?mode=ro"  # homes may be relative
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None)
         return self._conn
 
