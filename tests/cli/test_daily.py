@@ -101,9 +101,11 @@ def test_a_failing_step_is_named_and_stops_the_run(platform: Platform) -> None:
 
 
 def test_cli_runs_reports_json_and_names_the_failing_step(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "home"
+    # a relative home, like the README's default ./kizuna-data
+    monkeypatch.chdir(tmp_path)
+    home = Path("home")
     assert run(["--home", str(home), "demo", "--no-serve", "--accounts", "60"]) == 0
     capsys.readouterr()
     assert run(["--home", str(home), "daily", "--as-of", "2025-06-30", "--json"]) == 0
