@@ -258,6 +258,26 @@ def test_the_cli_reports_the_superseded_files_it_purged(
     assert on_disk(layout) == event_files(layout)
 
 
+def test_the_cli_keeps_superseded_files_as_long_as_asked(
+    lake: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = str(lake.settings.home)
+    layout = layout_of(lake)
+    assert run(["--home", home, "lake", "compact", "--keep-superseded", "180"]) == 0
+    assert len(superseded(layout)) == 36
+    with LakeIndex(layout).locked() as index, index.conn:  # the compaction was 2 hours ago
+        index.conn.execute("UPDATE superseded SET superseded_at = superseded_at - 7200")
+    assert run(["--home", home, "lake", "compact", "--keep-superseded", "180"]) == 0
+    assert len(superseded(layout)) == 36  # kept: younger than 3 hours
+    capsys.readouterr()
+    assert run(["--home", home, "lake", "compact", "--keep-superseded", "0"]) == 0
+    assert "36 part file(s) superseded" in capsys.readouterr().out
+    assert superseded(layout) == []
+    for bad in ("-1", "nan"):
+        assert run(["--home", home, "lake", "compact", "--keep-superseded", bad]) == 1
+        assert "--keep-superseded:" in capsys.readouterr().err
+
+
 def test_a_lake_without_an_index_or_with_an_older_one_is_listed_without_changing_it(
     tmp_path: Path,
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from kizuna.cli._common import JsonOption, console, emit, get_platform
 from kizuna.errors import InvalidInput, Problem
 from kizuna.lake.compact import (
     DEFAULT_MIN_FILES,
+    DEFAULT_PURGE_AFTER,
     CompactReport,
     check_settings,
     compact_lake,
@@ -135,13 +136,26 @@ def compact_command(
     dates: list[str] | None = typer.Option(
         None, "--date", help="Only this UTC event date, YYYY-MM-DD (repeatable)."
     ),
+    keep_superseded: float = typer.Option(
+        DEFAULT_PURGE_AFTER.total_seconds() / 60,
+        "--keep-superseded",
+        help=(
+            "Minutes to keep the files earlier compactions replaced, for readers that "
+            "listed them before (0: delete them now)."
+        ),
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Merge each day partition's small part files into a few large, sorted ones."""
-    days = _check_options(dates or [], min_files)
+    days = _check_options(dates or [], min_files, keep_superseded)
     platform = get_platform(ready=False)
+    options: dict[str, Any] = {
+        "min_files": min_files,
+        "dates": days,
+        "purge_after": timedelta(minutes=keep_superseded),
+    }
     if as_json:
-        report = compact_lake(platform, min_files=min_files, dates=days)
+        report = compact_lake(platform, **options)
     else:
         with Progress(
             TextColumn("[bold]compact[/] partitions"),
@@ -156,7 +170,7 @@ def compact_command(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = compact_lake(platform, min_files=min_files, dates=days, progress=progress)
+            report = compact_lake(platform, progress=progress, **options)
 
     def render(r: CompactReport) -> None:
         if r.partitions_compacted:
@@ -180,9 +194,17 @@ def compact_command(
     emit(report, as_json, render)
 
 
-def _check_options(texts: list[str], min_files: int) -> list[date] | None:
+def _check_options(texts: list[str], min_files: int, keep_minutes: float) -> list[date] | None:
     """The dates of ``--date`` (None: every partition); every bad option reported at once."""
     problems = check_settings(min_files)
+    if not keep_minutes >= 0:  # also refuses nan
+        problems.append(
+            Problem(
+                f"{keep_minutes} is not a number of minutes (0 or more)",
+                where="--keep-superseded",
+                field="keep_superseded",
+            )
+        )
     days: list[date] = []
     for text in texts:
         try:
