@@ -145,6 +145,14 @@ def test_mixed_file_lands_good_quarantines_bad_and_counts_add_up(
     assert json.loads(ghost["raw"]) == MIXED[1]
     bad_json = next(s for s in summary.samples if s["reason"] == "bad_record")
     assert bad_json["raw"] == "{not json"
+    assert summary.resent == 0
+    # An at-least-once sender re-sends the whole file: the good events are duplicates,
+    # the bad ones are received (and quarantined) again, and the summary says so.
+    again = ingest_file(platform, path)
+    assert (again.accepted, again.duplicates, again.quarantined) == (0, 3, 5)
+    summary = summarise(LakeLayout(platform.settings.lake_dir))
+    # 10 records received; the 3 of them that carry a message id repeat one
+    assert (summary.total, summary.resent) == (10, 3)
 
 
 def test_duplicates_are_dropped_across_calls_and_within_one(platform: Platform) -> None:

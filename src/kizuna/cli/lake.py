@@ -94,7 +94,8 @@ def quarantine(
     summary = summarise(LakeLayout(platform.settings.lake_dir), samples)
 
     def render(s: Any) -> None:
-        console.print(f"{s.total} quarantined event(s)")
+        resent = f" ({s.resent} of them re-sent copies of the same message id)" if s.resent else ""
+        console.print(f"{s.total} quarantined event(s){resent}")
         if not s.total:
             return
         table = Table("reason", "count")

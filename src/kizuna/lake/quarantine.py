@@ -62,11 +62,17 @@ def read_quarantine(layout: LakeLayout) -> pa.Table:
 
 @dataclass
 class QuarantineSummary:
-    """Counts by reason and a few samples of each."""
+    """Counts by reason and a few samples of each.
+
+    ``total`` counts records as received; ``resent`` how many of them repeat a
+    ``message_id`` already quarantined (at-least-once senders re-send whole
+    batches, bad records included), so ``total - resent`` are distinct.
+    """
 
     total: int
     by_reason: dict[str, int]
     samples: list[dict[str, Any]] = field(default_factory=list)
+    resent: int = 0
 
 
 def summarise(layout: LakeLayout, samples_per_reason: int = 3) -> QuarantineSummary:
@@ -79,8 +85,14 @@ def summarise(layout: LakeLayout, samples_per_reason: int = 3) -> QuarantineSumm
         if seen[row["reason"]] < samples_per_reason:
             seen[row["reason"]] += 1
             samples.append(row)
+    ids = table.column("message_id")
+    with_id = len(ids) - ids.null_count
+    resent = with_id - len(pc.unique(ids.drop_null())) if with_id else 0
     return QuarantineSummary(
-        total=table.num_rows, by_reason=dict(sorted(counts.items())), samples=samples
+        total=table.num_rows,
+        by_reason=dict(sorted(counts.items())),
+        samples=samples,
+        resent=resent,
     )
 
 
