@@ -32,7 +32,7 @@ from kizuna.health.scorecard import (
     TicketSource,
 )
 from kizuna.health.scoring import FloatArray
-from kizuna.metrics.store import read_values
+from kizuna.metrics.store import read_values, values_path
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.health_models import ManualSentiment
@@ -61,7 +61,7 @@ METRIC_SCHEMA = pa.schema(
 
 def metric_values_path(settings: Settings, as_of: date) -> Path:
     """Where the metrics engine keeps the values computed as of ``as_of``."""
-    return settings.home / "metrics" / f"as_of={as_of.isoformat()}" / "values.parquet"
+    return values_path(settings.home, as_of)
 
 
 def read_metric_values(platform: Platform, as_of: date, metrics: list[str]) -> pa.Table | None:

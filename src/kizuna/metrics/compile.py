@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,6 +130,17 @@ def _final(
     return ibis.ifelse(started, tenure, ibis.null().cast("float64"))
 
 
+@dataclass
+class _Columns:
+    """The prefix columns an event metric reads: running totals whose window
+    difference is its value (one per feature for a breadth), the last active
+    day, and the (run-start, open-run) pair of a distinct-user count."""
+
+    running: list[str] = field(default_factory=list)
+    last: str | None = None
+    users: tuple[str, str] | None = None
+
+
 def _user_filter(m: MetricDefinition) -> EventFilter:
     """Which events make a user active for a distinct-user count of ``m``."""
     return m.filter if m.kind != "per_user" else (m.active_filter or EventFilter())
@@ -179,7 +191,7 @@ class MetricPlan:
         return {d: min(d - lag, last) for d in self.days if d - lag >= first}
 
     def prefix_days(self, first: int | None, last: int | None) -> list[int]:
-        """The prefix days the windows read (for D and every D - W)."""
+        """The prefix days the windows read (D - L for every lag L, 0 included)."""
         days: set[int] = set()
         for lag in self.lags or [0]:
             days.update(self._reads(lag, first, last).values())
@@ -209,31 +221,37 @@ class MetricPlan:
 
     # -- step 2: windows over the prefix table ----------------------------------------
 
-    def _reads_of(self, m: MetricDefinition, shift: int) -> dict[int, set[str]]:
-        """``{lag: prefix columns}`` event metric ``m`` as of D - ``shift`` reads."""
-        spec, w = self.spec, m.window_days
-        assert w is not None
-        running: set[str] = set()
-        current: set[str] = set()
-        before: set[str] = set()
+    def _columns(self, m: MetricDefinition) -> _Columns:
+        """The prefix columns event metric ``m`` is computed from."""
+        spec = self.spec
+        assert m.window_days is not None
+        cols = _Columns()
         if m.kind in ("count", "per_user"):
-            running.add(spec.count_column(Condition(m.filter)))
+            cols.running.append(spec.count_column(Condition(m.filter)))
         elif m.kind == "sum":
             assert m.property is not None
-            running.add(spec.sum_column(Condition(m.filter), m.property))
+            cols.running.append(spec.sum_column(Condition(m.filter), m.property))
         elif m.kind == "active_days":
-            running.add(f"pd_{spec.count_column(Condition(m.filter))}")
+            cols.running.append(f"pd_{spec.count_column(Condition(m.filter))}")
         elif m.kind == "days_since_last":
-            current.add(f"l_{spec.count_column(Condition(m.filter))}")
+            cols.last = f"l_{spec.count_column(Condition(m.filter))}"
         elif m.kind == "feature_breadth":
-            running.update(spec.count_column(Condition(m.filter, f)) for f in m.features or ())
+            cols.running.extend(spec.count_column(Condition(m.filter, f)) for f in m.features or ())
         if m.kind in ("distinct_users", "seat_share", "per_user"):
-            start, level = spec.user_columns(_user_filter(m), w)
-            running.add(start)
-            before.add(level)
-        reads = {shift: running | current}
-        if running | before:
-            reads[shift + w] = running | before
+            cols.users = spec.user_columns(_user_filter(m), m.window_days)
+        return cols
+
+    def _reads_of(self, m: MetricDefinition, shift: int) -> dict[int, set[str]]:
+        """``{lag: prefix columns}`` event metric ``m`` as of D - ``shift`` reads."""
+        assert m.window_days is not None
+        cols = self._columns(m)
+        running = set(cols.running)
+        if cols.users:
+            running.add(cols.users[0])
+        reads = {shift: running | ({cols.last} if cols.last else set())}
+        before = running | ({cols.users[1]} if cols.users else set())
+        if before:
+            reads[shift + m.window_days] = before
         return reads
 
     def windows(self, prefix: ir.Table, first: int | None, last: int | None) -> ir.Table:
@@ -275,8 +293,9 @@ class MetricPlan:
         At lag 0 a missing value means a missing row (the grid fills it in
         later); at other lags it means no activity yet: running values 0.
         """
-        spec, w = self.spec, m.window_days
+        w = m.window_days
         assert w is not None
+        cols = self._columns(m)
 
         def at(col: str, lag: int) -> ir.NumericValue:
             return t[col] if lag == 0 else t[f"w{lag}__{col}"].fill_null(0)
@@ -286,25 +305,16 @@ class MetricPlan:
 
         value: Any = None
         users: Any = None
-        if m.kind in ("count", "per_user"):
-            value = diff(spec.count_column(Condition(m.filter)))
-        elif m.kind == "sum":
-            assert m.property is not None
-            value = diff(spec.sum_column(Condition(m.filter), m.property))
-        elif m.kind == "active_days":
-            value = diff(f"pd_{spec.count_column(Condition(m.filter))}")
-        elif m.kind == "feature_breadth":
-            used = [
-                (diff(spec.count_column(Condition(m.filter, f))) > 0).cast("int64")
-                for f in m.features or ()
-            ]
+        if m.kind == "feature_breadth":
+            used = [(diff(col) > 0).cast("int64") for col in cols.running]
             value = functools.reduce(operator.add, used)
-        elif m.kind == "days_since_last":
-            column = f"l_{spec.count_column(Condition(m.filter))}"
-            seen = t[column] if shift == 0 else t[f"w{shift}__{column}"]  # null: never
+        elif cols.running:
+            value = diff(cols.running[0])
+        elif cols.last:
+            seen = t[cols.last] if shift == 0 else t[f"w{shift}__{cols.last}"]  # null: never
             value = ibis.ifelse(seen > t.as_of - shift - w, seen, ibis.null().cast("int32"))
-        if m.kind in ("distinct_users", "seat_share", "per_user"):
-            start, level = spec.user_columns(_user_filter(m), w)
+        if cols.users:
+            start, level = cols.users
             users = diff(start) + at(level, shift + w)
             if m.kind != "per_user":
                 value, users = users, None

@@ -60,15 +60,24 @@ def stored_dates(home: Path) -> list[date]:
     return sorted(days)
 
 
+def _floats(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, valid) of a numeric column; nulls are NaN in the values.
+
+    Chunk by chunk: ``ChunkedArray.to_numpy`` is an order of magnitude slower.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    data = [pc.cast(chunk, pa.float64()) for chunk in chunks]
+    if not data:
+        return np.empty(0), np.empty(0, dtype=bool)
+    return (
+        np.concatenate([c.to_numpy(zero_copy_only=False) for c in data]),
+        np.concatenate([np.asarray(c.is_valid(), dtype=bool) for c in data]),
+    )
+
+
 def _numpy_columns(wide: pa.Table, metrics: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     """(values, valid) of each metric column, in metric-name order."""
-    out = []
-    for name in sorted(metrics):
-        column = wide.column(name).combine_chunks().cast(pa.float64())
-        out.append(
-            (column.to_numpy(zero_copy_only=False), np.asarray(column.is_valid(), dtype=bool))
-        )
-    return out
+    return [_floats(wide.column(name)) for name in sorted(metrics)]
 
 
 def _long(
@@ -156,18 +165,13 @@ def write_grid(
     full = len(cells) == present.size
 
     def scatter(name: str) -> tuple[str, np.ndarray, np.ndarray | None]:
-        column = columns[name]
-        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        # chunk by chunk: ChunkedArray.to_numpy is an order of magnitude slower
-        data = [pc.cast(chunk, pa.float64()) for chunk in chunks]
+        data, ok = _floats(columns[name])
         values = np.empty(shape) if full else np.full(shape, np.nan)
-        values.reshape(-1)[cells] = (
-            np.concatenate([c.to_numpy(zero_copy_only=False) for c in data]) if data else []
-        )
+        values.reshape(-1)[cells] = data
         valid = None
-        if any(c.null_count for c in data):
+        if not ok.all():
             valid = np.zeros(shape, dtype=bool)
-            valid.reshape(-1)[cells] = np.concatenate([np.asarray(c.is_valid()) for c in data])
+            valid.reshape(-1)[cells] = ok
         return name, values, valid
 
     epoch = date(1970, 1, 1)
