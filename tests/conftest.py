@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from kizuna.clock import FixedClock
+from kizuna.lake.ingest import forget_accounts
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.db import Store
@@ -73,6 +74,7 @@ def _truncate_all(store: Store) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with store.engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+    forget_accounts(store)  # the ingest's known-accounts cache of the previous test
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,6 +9,7 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +73,58 @@ class Settings(BaseSettings):
         default=500 * 1024,
         gt=0,
         description="Largest accepted event-collection request body, in bytes (Segment: 500 KB).",
+    )
+
+    # -- hardening (issue 13) ------------------------------------------------
+    event_timestamp_floor: date = Field(
+        default=date(2000, 1, 1),
+        description=(
+            "Events timestamped before this day are quarantined (timestamp_before_floor). "
+            "Lower it to load older history."
+        ),
+    )
+    event_max_ahead_hours: float = Field(
+        default=24,
+        gt=0,
+        description=(
+            "Events timestamped more than this many hours after they arrived are "
+            "quarantined (timestamp_in_future); relative to arrival, not to today."
+        ),
+    )
+    tracking_start_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description=(
+            "Lifecycle: onboarding tracking began on the first day on which at least this "
+            "share of the store's accounts (and at least 2) had events; a lone outlier "
+            "event cannot move it. 0 means the lake's first event day. A lifecycle "
+            "definition's onboarding.tracking_started overrides it."
+        ),
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Wrong passwords allowed per account (and 4x that per client address) before "
+            "logins are refused for a backoff that doubles with each further failure."
+        ),
+    )
+    login_backoff_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="First login backoff after too many failures, in seconds (doubling).",
+    )
+    login_backoff_max_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="Longest login backoff, in seconds: nobody is locked out for longer.",
+    )
+    session_hours: float = Field(
+        default=12,
+        gt=0,
+        description="How long a UI session lasts; sessions end earlier on logout, password "
+        "change or deactivation.",
     )
 
     @field_validator("timezone")

@@ -205,19 +205,14 @@ def test_segment_batch_track_identify_group(platform: Platform, tmp_path: Path) 
     path = tmp_path / "segment.json"
     path.write_text(json.dumps(payload))
     report = ingest_file(platform, path)
-    assert (report.accepted, report.duplicates, report.quarantined) == (3, 0, 1)
-    assert report.problems == [
-        Problem(
-            "unsupported_type: Segment call type 'page' not supported",
-            where="segment.json call 4",
-            field="type",
-            row=4,
-        )
-    ]
+    # a page call is an event named the way Segment destinations name it (issue 13)
+    assert (report.accepted, report.duplicates, report.quarantined) == (4, 0, 0)
+    assert report.problems == []
     assert lake_rows(platform) == [
         ("s1", "acme", "u1", "report_created", "2025-06-01T10:00:00+00:00", '{"rows":5}'),
         ("s2", "acme", "anon-1", "identify", "2025-06-01T11:00:00+00:00", '{"plan":"pro"}'),
         ("s3", "acme", "u1", "group", "2025-06-01T12:00:00+00:00", '{"name":"Acme"}'),
+        ("s4", "acme", "u1", "Loaded a Page", "2025-06-01T12:00:00+00:00", None),
     ]
 
 

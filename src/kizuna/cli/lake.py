@@ -117,14 +117,20 @@ def replay_command(as_json: JsonOption = False) -> None:
     """Re-ingest quarantined events whose account now exists."""
     platform = get_platform()
     report = replay(platform)
-    emit(
-        report,
-        as_json,
-        lambda r: console.print(
+
+    def show(r: Any) -> None:
+        console.print(
             f"{r.candidates} replayable: {r.accepted} landed, {r.duplicates} already in the "
             f"lake, {r.still_quarantined} still quarantined"
-        ),
-    )
+        )
+        for item in r.unreplayable:
+            console.print(
+                f"[yellow]cannot replay[/] {escape(item.where)}"
+                + (f" (message {escape(item.message_id)})" if item.message_id else "")
+                + f": {escape(item.reason)}; it stays in the quarantine"
+            )
+
+    emit(report, as_json, show)
 
 
 @lake_app.command("compact")

@@ -312,12 +312,34 @@ def _create_denied(caller: Caller, resource: Resource, record_id: str) -> Permis
 
 
 def _check_references(
-    session: Session, resource: Resource, row: dict[str, Any], changed: set[str]
+    session: Session,
+    caller: Caller,
+    resource: Resource,
+    row: dict[str, Any],
+    changed: set[str],
+    denials: list[str],
 ) -> list[Problem]:
+    """Problems with the changed columns that name other records (a parent account,
+    the line a contract renews, a survey's contact).
+
+    A record the caller may not read is refused exactly like one that does not
+    exist — same status, same message — so references cannot cross a CSM's
+    book nor reveal which ids exist there (the attempt is audited).
+    """
     problems = []
     for name, target in resource.references.items():
         value = row.get(name)
-        if name in changed and value is not None and session.get(target, value) is None:
+        if name not in changed or value is None:
+            continue
+        found: Any = session.get(target, value)
+        in_a_book = target is Account or hasattr(target, "account_id")
+        if found is not None and in_a_book and account_scope(caller) is not None:
+            account_id = str(found.id if target is Account else found.account_id)
+            _, owner = _owner_of(session, account_id)
+            if not can_read(caller, owner):
+                denials.append(account_id)
+                found = None
+        if found is None:
             problems.append(Problem(f"no {target.__tablename__} row {value}", field=name))
     return problems
 
@@ -435,8 +457,9 @@ def create_record(platform: Platform, caller: Caller, resource_name: str, data: 
             raise InvalidInput(f"cannot create {_singular(resource_name)} {record_id}", problems)
         row = resource.model(**values)
         merged = {**_defaults(resource), **values}
-        problems += _check_references(session, resource, merged, set(values))
-        problems += [p for rule in resource.rules for p in rule(session, merged)]
+        problems += _check_references(session, caller, resource, merged, set(values), denials)
+        if not problems:  # rules read the referenced rows: only those the caller may see
+            problems += [p for rule in resource.rules for p in rule(session, merged)]
         if problems:
             raise InvalidInput(f"cannot create {_singular(resource_name)} {record_id}", problems)
         session.add(row)
@@ -472,8 +495,9 @@ def update_record(
         problems += validate_row(resource.name, merged)
         if problems:
             raise InvalidInput(f"cannot update {_singular(resource_name)} {record_id}", problems)
-        problems += _check_references(session, resource, merged, set(values))
-        problems += [p for rule in resource.rules for p in rule(session, merged)]
+        problems += _check_references(session, caller, resource, merged, set(values), denials)
+        if not problems:  # rules read the referenced rows: only those the caller may see
+            problems += [p for rule in resource.rules for p in rule(session, merged)]
         if problems:
             raise InvalidInput(f"cannot update {_singular(resource_name)} {record_id}", problems)
         for name, value in values.items():
@@ -507,6 +531,10 @@ def delete_record(platform: Platform, caller: Caller, resource_name: str, record
         return None, account_id
 
     _run_write(platform, caller, resource, "delete", record_id, work)
+    if resource.is_account:
+        from kizuna.lake.ingest import forget_accounts
+
+        forget_accounts(platform.store, [record_id])  # its events are quarantined from now on
 
 
 def _defaults(resource: Resource) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.lake.index import LakeIndex
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
-from kizuna.lake.normalise import Rejected, normalise, raw_text
+from kizuna.lake.normalise import Rejected, TimestampRules, normalise, raw_text
 from kizuna.lake.quarantine import QUARANTINE_SCHEMA, quarantine_path
 from kizuna.store.models import Account
 
@@ -86,16 +87,32 @@ class _Unparsed:
 
 # -- known accounts ------------------------------------------------------------
 
-_KNOWN: weakref.WeakKeyDictionary[Store, set[str]] = weakref.WeakKeyDictionary()
+#: Seconds a "this account exists" answer is trusted. Another process (the CLI,
+#: another worker) may delete an account; after this long its events are
+#: quarantined again. Deletions in this process take effect at once.
+KNOWN_ACCOUNTS_TTL = 5.0
+
+
+@dataclass
+class _KnownCache:
+    ids: set[str] = field(default_factory=set)
+    since: float = field(default_factory=time.monotonic)
+
+
+_KNOWN: weakref.WeakKeyDictionary[Store, _KnownCache] = weakref.WeakKeyDictionary()
 
 
 def known_accounts(platform: Platform, account_ids: Iterable[str]) -> set[str]:
     """The ids among ``account_ids`` that exist in the store's accounts table.
 
-    Positive answers are cached per store (accounts are not deleted while events
-    arrive), so steady API traffic costs no query per batch.
+    Positive answers are cached per store for :data:`KNOWN_ACCOUNTS_TTL`
+    seconds, so steady API traffic costs about one query per account every few
+    seconds; :func:`forget_accounts` drops deleted accounts at once.
     """
-    cache = _KNOWN.setdefault(platform.store, set())
+    cached = _KNOWN.get(platform.store)
+    if cached is None or time.monotonic() - cached.since > KNOWN_ACCOUNTS_TTL:
+        cached = _KNOWN[platform.store] = _KnownCache()
+    cache = cached.ids
     wanted = set(account_ids)
     missing = [a for a in wanted if a not in cache]
     for start in range(0, len(missing), 500):
@@ -104,6 +121,17 @@ def known_accounts(platform: Platform, account_ids: Iterable[str]) -> set[str]:
             found = conn.execute(sa.select(Account.id).where(Account.id.in_(chunk))).scalars()
             cache.update(found)
     return wanted & cache
+
+
+def forget_accounts(store: Store, account_ids: Iterable[str] | None = None) -> None:
+    """Forget cached accounts (all of them when ``account_ids`` is None): after a delete."""
+    cached = _KNOWN.get(store)
+    if cached is None:
+        return
+    if account_ids is None:
+        _KNOWN.pop(store, None)
+    else:
+        cached.ids.difference_update(account_ids)
 
 
 # -- the ingest path -----------------------------------------------------------
@@ -181,6 +209,7 @@ def _ingest_chunk(
     def where(i: int) -> str:
         return f"{source} {unit} {number(i)}"
 
+    rules = TimestampRules.from_settings(platform.settings)
     good_index: list[int] = []
     rows: list[tuple[Any, ...]] = []
     rejected: list[tuple[int, Rejected]] = []
@@ -189,7 +218,7 @@ def _ingest_chunk(
             rejected.append((i, Rejected("bad_record", item.message)))
             continue
         try:
-            rows.append(normalise(item))
+            rows.append(normalise(item, received_at=received_at, rules=rules))
             good_index.append(i)
         except Rejected as exc:
             rejected.append((i, exc))

@@ -13,27 +13,64 @@ Segment form (``type`` is ``track``, ``identify`` or ``group``)::
 whose properties are the call's ``traits``. Timestamps are ISO 8601 strings
 (a missing offset means UTC), ``datetime`` objects, or numbers of seconds since
 the Unix epoch (milliseconds when larger than 10^11).
+
+This module is the one place that decides what may land in the lake (issue 13);
+any other ingest path (a columnar one included) applies the same rules:
+
+* **timestamps** (:class:`TimestampRules`): not before a floor (the setting
+  ``event_timestamp_floor``, default 2000-01-01) and not more than
+  ``event_max_ahead_hours`` (default 24) after the record *arrived*. The rule is
+  relative to arrival, not to today, so years of history load fine while an
+  epoch-zero or year-2199 event is quarantined with its reason;
+* **event names**: a string of 1 to :data:`EVENT_NAME_MAX` characters, with no
+  control characters (NUL...) and no bidirectional-text controls;
+* **ids** (message, account, user): a string or a number, at most
+  :data:`ID_MAX` characters, no control or bidi characters;
+* **text** anywhere in the record must be valid Unicode: a lone surrogate
+  rejects that one event (``bad_text``), never its batch;
+* Segment ``page`` and ``screen`` calls become events named the way Segment
+  destinations name them: ``Viewed <name> Page`` / ``Viewed <name> Screen``
+  (``Loaded a Page`` / ``Loaded a Screen`` without a name), with the call's
+  ``name`` and ``category`` added to its properties.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-SEGMENT_TYPES = frozenset({"track", "identify", "group"})
-_MIN_TS = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_TS = datetime(2200, 1, 1, tzinfo=UTC)
+if TYPE_CHECKING:
+    from kizuna.settings import Settings
+
+SEGMENT_TYPES = frozenset({"track", "identify", "group", "page", "screen"})
+#: Longest accepted event name and id, in characters.
+EVENT_NAME_MAX = 200
+ID_MAX = 256
+_MIN_TS = datetime(1, 1, 2, tzinfo=UTC)
+_MAX_TS = datetime(9999, 12, 31, tzinfo=UTC)
+# C0/C1 controls (NUL, escapes...) and the bidirectional-text controls that can
+# make a name read differently from what it is (Trojan Source, CVE-2021-42574).
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Reasons an event is quarantined (stable codes, shown by ``kizuna lake quarantine``).
 REASONS = {
     "bad_record": "the record is not a JSON object (or not valid JSON)",
     "missing_field": "a required field is missing or empty",
     "bad_timestamp": "the timestamp cannot be parsed",
+    "timestamp_before_floor": "the timestamp is before the floor (event_timestamp_floor)",
+    "timestamp_in_future": "the timestamp is more than a day after the event arrived",
+    "bad_event": "the event name is not a string, too long, or has control characters",
+    "bad_id": "an id is not a string or number, too long, or has control characters",
+    "bad_text": "the record has text that is not valid Unicode (a lone surrogate)",
     "bad_properties": "properties is not a JSON object",
-    "unsupported_type": "a Segment call type other than track, identify, group",
+    "unsupported_type": "a Segment call type other than track, identify, group, page, screen",
     "unknown_account": "the account is not in the store",
 }
 
@@ -48,25 +85,82 @@ class Rejected(Exception):
         self.field = field
 
 
+@dataclass(frozen=True)
+class TimestampRules:
+    """Which event times may land: from ``floor`` to ``max_ahead`` after arrival."""
+
+    floor: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_ahead: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TimestampRules:
+        return cls(
+            floor=datetime.combine(settings.event_timestamp_floor, datetime.min.time(), UTC),
+            max_ahead=timedelta(hours=settings.event_max_ahead_hours),
+        )
+
+    def check(self, ts: datetime, received_at: datetime | None) -> None:
+        """Raise :class:`Rejected` when ``ts`` may not land for a record received then
+        (``received_at`` None: only the floor applies)."""
+        if ts < self.floor:
+            raise Rejected(
+                "timestamp_before_floor",
+                f"timestamp {ts.isoformat()} is before the floor {self.floor.date().isoformat()} "
+                "(KIZUNA_EVENT_TIMESTAMP_FLOOR)",
+                "timestamp",
+            )
+        if received_at is not None and ts > received_at + self.max_ahead:
+            hours = self.max_ahead / timedelta(hours=1)
+            raise Rejected(
+                "timestamp_in_future",
+                f"timestamp {ts.isoformat()} is more than {hours:g} hours after it arrived "
+                f"({received_at.astimezone(UTC).isoformat()})",
+                "timestamp",
+            )
+
+
+DEFAULT_RULES = TimestampRules()
+
 Row = tuple[str, str, str | None, str, int, str | None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _text(value: Any) -> str | None:
+def _clean(text: str, what: str, field: str, limit: int, reason: str) -> str:
+    if _SURROGATE.search(text):
+        raise Rejected("bad_text", f"{what} is not valid Unicode (a lone surrogate)", field)
+    if len(text) > limit:
+        raise Rejected(reason, f"{what} is longer than {limit} characters", field)
+    if _FORBIDDEN.search(text):
+        raise Rejected(reason, f"{what} contains a control or bidirectional-text character", field)
+    return text
+
+
+def _id(value: Any, field: str) -> str | None:
+    """An id: a non-empty string or a number (Segment allows numeric ids)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Rejected("bad_id", f"{field} must be a string, not {type(value).__name__}", field)
+    text = value.strip() if isinstance(value, str) else str(value)
+    return _clean(text, field, field, ID_MAX, "bad_id") if text else None
+
+
+def _event_name(value: Any, field: str = "event") -> str | None:
+    """An event name: a non-empty string (a number or a boolean is not a name)."""
+    if value is None:
         return None
-    if isinstance(value, int | float):
-        return str(value)
-    return None
+    if not isinstance(value, str):
+        raise Rejected("bad_event", f"event must be a string, not {type(value).__name__}", field)
+    text = value.strip()
+    return _clean(text, "event", field, EVENT_NAME_MAX, "bad_event") if text else None
 
 
 def parse_timestamp(value: Any) -> datetime:
-    """A timezone-aware UTC datetime from an ISO string, a datetime or epoch seconds."""
+    """A timezone-aware UTC datetime from an ISO string, a datetime or epoch seconds.
+
+    Only parses; :meth:`TimestampRules.check` decides whether the time may land.
+    """
     if isinstance(value, datetime):
         ts = value
     elif isinstance(value, str):
@@ -110,38 +204,73 @@ def _properties(value: Any) -> str | None:
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError as exc:
+        message = str(exc)
+        if "surrogate" in message:
+            raise Rejected(
+                "bad_text", "properties have text that is not valid Unicode", "properties"
+            ) from None
         raise Rejected(
-            "bad_properties", f"properties not JSON-serialisable: {exc}", "properties"
+            "bad_properties", f"properties not JSON-serialisable: {message}", "properties"
         ) from None
 
 
-def normalise(record: Any) -> Row:
-    """The lake row for ``record``; raises :class:`Rejected` with every missing field named."""
+def _page_event(kind: str, record: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """A Segment ``page``/``screen`` call as an event named as Segment destinations do."""
+    name = record.get("name")
+    props = record.get("properties")
+    label = "Page" if kind == "page" else "Screen"
+    if isinstance(name, str) and name.strip():
+        event: str | None = f"Viewed {name.strip()} {label}"
+    else:
+        event = f"Loaded a {label}"
+    if isinstance(props, Mapping) or props is None:
+        extra = {k: record[k] for k in ("name", "category") if record.get(k) is not None}
+        props = {**extra, **(props or {})} or None
+    return event, props
+
+
+def normalise(
+    record: Any,
+    *,
+    received_at: datetime | None = None,
+    rules: TimestampRules = DEFAULT_RULES,
+) -> Row:
+    """The lake row for ``record``; raises :class:`Rejected` with every missing field named.
+
+    ``received_at`` is when the record arrived (the future-timestamp rule is
+    relative to it); None skips that rule, for callers that replay history.
+    """
     if not isinstance(record, Mapping):
         raise Rejected("bad_record", "the record is not a JSON object")
     kind = record.get("type")
     if kind is not None:
         if kind not in SEGMENT_TYPES:
-            raise Rejected("unsupported_type", f"Segment call type {kind!r} not supported", "type")
-        message_id = _text(record.get("messageId", record.get("message_id")))
-        user_id = _text(record.get("userId")) or _text(record.get("anonymousId"))
+            shown = kind if isinstance(kind, str | int | float | bool) else type(kind).__name__
+            raise Rejected("unsupported_type", f"Segment call type {shown!r} not supported", "type")
+        message_id = _id(record.get("messageId", record.get("message_id")), "messageId")
+        user_id = _id(record.get("userId"), "userId") or _id(
+            record.get("anonymousId"), "anonymousId"
+        )
         context = record.get("context")
-        account_id = _text(record.get("groupId"))
+        account_id = _id(record.get("groupId"), "groupId")
         if account_id is None and isinstance(context, Mapping):
-            account_id = _text(context.get("groupId"))
+            account_id = _id(context.get("groupId"), "groupId")
         if kind == "track":
-            event = _text(record.get("event"))
+            event = _event_name(record.get("event"))
             props = record.get("properties")
+        elif kind in ("page", "screen"):
+            event, props = _page_event(kind, record)
+            event = _event_name(event, "name")
         else:
             event = kind
             props = record.get("traits", record.get("properties"))
         raw_ts = record.get("timestamp", record.get("originalTimestamp"))
         names = ("messageId", "groupId", "event", "timestamp")
     else:
-        message_id = _text(record.get("message_id"))
-        account_id = _text(record.get("account_id"))
-        user_id = _text(record.get("user_id"))
-        event = _text(record.get("event"))
+        message_id = _id(record.get("message_id"), "message_id")
+        account_id = _id(record.get("account_id"), "account_id")
+        user_id = _id(record.get("user_id"), "user_id")
+        event = _event_name(record.get("event"))
         props = record.get("properties")
         raw_ts = record.get("timestamp")
         names = ("message_id", "account_id", "event", "timestamp")
@@ -155,16 +284,36 @@ def normalise(record: Any) -> Row:
             "missing_field", f"missing required field(s): {', '.join(missing)}", ",".join(missing)
         )
     ts = parse_timestamp(raw_ts)
+    rules.check(ts, received_at)
     assert message_id is not None and account_id is not None and event is not None
     micros = (ts - _EPOCH) // _MICROSECOND
     return message_id, account_id, user_id, event, micros, _properties(props)
 
 
 def raw_text(record: Any) -> str:
-    """The record as JSON text, for the quarantine (never fails)."""
+    """The record as JSON text, for the quarantine (never fails, always valid JSON
+    — except for text that arrived as text, e.g. a line that was not JSON).
+
+    orjson refuses nesting deeper than 254 levels and lone surrogates; the
+    standard library writes both (surrogates as ``\\udXXX`` escapes). A record
+    neither can write (deeper than Python's recursion limit) is kept as a JSON
+    string holding its ``repr`` — still JSON, so a replay can read and report it.
+    """
     if isinstance(record, str | bytes):
         return record.decode(errors="replace") if isinstance(record, bytes) else record
     try:
         return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
     except TypeError:
-        return repr(record)
+        pass
+    try:
+        return json.dumps(record, default=str, allow_nan=True)
+    except (RecursionError, TypeError, ValueError):
+        return json.dumps(repr(record)[:100_000])
+
+
+def load_raw(raw: str) -> Any:
+    """A quarantined record read back from :func:`raw_text`; raises ``ValueError``."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)  # lone surrogates, deep nesting

@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kizuna.lake.layout import LakeLayout, atomic_write_parquet
+from kizuna.lake.normalise import load_raw
 
 if TYPE_CHECKING:
     from kizuna.platform import Platform
@@ -96,14 +96,28 @@ def summarise(layout: LakeLayout, samples_per_reason: int = 3) -> QuarantineSumm
     )
 
 
+@dataclass(frozen=True)
+class Unreplayable:
+    """A quarantined record (or file) a replay could not read; it stays where it is."""
+
+    where: str
+    message_id: str | None
+    reason: str
+
+
 @dataclass
 class ReplayReport:
-    """What a replay did: landed = accepted + duplicates (already in the lake)."""
+    """What a replay did: landed = accepted + duplicates (already in the lake).
+
+    ``unreplayable`` lists records (or whole quarantine files) that could not be
+    read back; they stay in the quarantine and the replay goes on with the rest.
+    """
 
     candidates: int = 0
     accepted: int = 0
     duplicates: int = 0
     still_quarantined: int = 0
+    unreplayable: list[Unreplayable] = field(default_factory=list)
 
 
 def replay(platform: Platform) -> ReplayReport:
@@ -118,7 +132,12 @@ def replay(platform: Platform) -> ReplayReport:
     layout = LakeLayout(platform.settings.lake_dir)
     report = ReplayReport()
     for path in quarantine_files(layout):
-        table = pq.read_table(path, schema=QUARANTINE_SCHEMA)
+        try:
+            table = pq.read_table(path, schema=QUARANTINE_SCHEMA)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            where = path.relative_to(layout.root).as_posix()
+            report.unreplayable.append(Unreplayable(where, None, f"cannot read the file: {exc}"))
+            continue
         unknown = pc.equal(table.column("reason"), "unknown_account").to_pylist()
         accounts = table.column("account_id").to_pylist()
         known = known_accounts(platform, {a for a, u in zip(accounts, unknown, strict=True) if u})
@@ -127,12 +146,26 @@ def replay(platform: Platform) -> ReplayReport:
         ]
         if not rows:
             continue
+        report.candidates += len(rows)
         raws = table.column("raw").take(rows).to_pylist()
-        records = [orjson.loads(raw) for raw in raws]
+        wheres = table.column("where").take(rows).to_pylist()
+        ids = table.column("message_id").take(rows).to_pylist()
+        readable: list[int] = []
+        records: list[Any] = []
+        for i, raw in enumerate(raws):
+            try:
+                records.append(load_raw(raw))
+                readable.append(rows[i])
+            except (ValueError, RecursionError):
+                report.unreplayable.append(
+                    Unreplayable(wheres[i], ids[i], "the quarantined record is not valid JSON")
+                )
+        rows = readable
+        if not rows:
+            continue
         result, landed = ingest_parsed(
             platform, records, source=f"replay:{path.name}", write_quarantine=False
         )
-        report.candidates += len(rows)
         report.accepted += result.accepted
         report.duplicates += result.duplicates
         report.still_quarantined += result.quarantined

@@ -9,12 +9,14 @@ are proleptic ordinals (``date.toordinal()``) so they index arrays directly.
 Only data known on the as-of date is kept: contract lines started by then,
 activities and events dated on or before it, snapshots taken on or before it,
 manual completions dated on or before it. The tracking start is a property of
-the lake as a whole (its first event day), not of the as-of date, so every
-recompute of a past date sees the same one.
+the lake as a whole (the first day a meaningful share of accounts had events,
+see :func:`lake_tracking_start`), not of the as-of date, so every recompute of a
+past date sees the same one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,9 +24,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.lake.layout import LakeLayout
+from kizuna.lake.reader import committed_parts
 from kizuna.lifecycle.definitions import LifecycleDefinition
 from kizuna.lifecycle.sources import (
     ManualCompletion,
@@ -96,24 +100,46 @@ class Book:
         return out
 
 
-def lake_tracking_start(platform: Platform) -> date | None:
-    """The business day of the first event in the lake (None: the lake is empty).
+def lake_tracking_start(platform: Platform, share: float | None = None) -> date | None:
+    """The business day onboarding tracking began, as the lake shows it (None: empty lake).
 
-    Partitions are UTC days and the business day is monotonic in the
-    timestamp, so the first partition holds the first event.
+    The first UTC event day on which at least ``share`` (default: the setting
+    ``tracking_start_share``) of the store's accounts, and at least two, had
+    events; the answer is the business day of that partition's first event. A
+    lone outlier (one account's mistyped year) cannot move it. When no day
+    qualifies (a lake of a handful of accounts) or ``share`` is 0, it is the
+    first event day.
     """
     layout = LakeLayout(platform.settings.lake_dir)
-    files = layout.event_files()
-    if not files:
+    by_day: dict[date, list[str]] = {}
+    for part in committed_parts(layout):
+        by_day.setdefault(part.event_date, []).append(str(part.path))
+    if not by_day:
         return None
-    first = files[0].parent
-    paths = [str(p) for p in files if p.parent == first]
+    share = platform.settings.tracking_start_share if share is None else share
+    first = min(by_day)
+    if share > 0:
+        with platform.store.engine.connect() as conn:
+            accounts = conn.execute(sa.select(sa.func.count()).select_from(Account)).scalar_one()
+        needed = max(min(2, accounts), math.ceil(share * accounts))
+        for day in sorted(by_day):
+            ids = pa.concat_arrays(
+                [
+                    pq.read_table(path, columns=["account_id"])
+                    .column("account_id")
+                    .combine_chunks()
+                    for path in by_day[day]
+                ]
+            )
+            if needed and pc.count_distinct(ids).as_py() >= needed:
+                first = day
+                break
     con = _duckdb()
     try:
         rel = con.sql(
             'SELECT min(CAST(timezone($tz, "timestamp") AS DATE)) AS day '
             "FROM read_parquet($files::VARCHAR[], hive_partitioning = false)",
-            params={"tz": platform.settings.timezone, "files": paths},
+            params={"tz": platform.settings.timezone, "files": by_day[first]},
         )
         rows = rel.fetchall()
     finally:

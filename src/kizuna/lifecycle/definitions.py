@@ -17,7 +17,7 @@ Shape::
         name: Adoption
     onboarding:
       activation_window_days: 30
-      tracking_started: 2024-07-01    # optional; default: the first event day in the lake
+      tracking_started: 2024-07-01    # optional; default: from the lake
       templates:
         - segments: [enterprise]      # "*" is the fallback template
           milestones:
@@ -274,7 +274,8 @@ class OnboardingDefinition(_Strict):
         description=(
             "First day Kizuna tracked onboarding. Accounts whose contract started earlier "
             "were already live: they are treated as onboarded and have no milestones. "
-            "Unset: the first event day in the lake (no events: every account is tracked)."
+            "Unset: the first day on which a meaningful share of accounts had events in the "
+            "lake (setting tracking_start_share; no events: every account is tracked)."
         ),
     )
     templates: tuple[OnboardingTemplate, ...] = Field(min_length=1)
