@@ -103,3 +103,26 @@ def test_events_for_a_deleted_account_are_quarantined_at_once(api: Api) -> None:
     assert api.delete("admin", "/accounts/initech").status_code == 204
     after = track("m2")
     assert (after["accepted"], after["quarantined"]) == (0, 1)
+
+
+# -- 10. one lone surrogate rejects one event, not the batch -------------------
+
+
+def test_a_lone_surrogate_in_a_batch_quarantines_that_event_only(api: Api) -> None:
+    key = add_source(api.platform, "web").write_key
+    auth = {
+        "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+        "Content-Type": "application/json",
+    }
+    body = (
+        b'{"batch": ['
+        b'{"type": "track", "messageId": "a", "userId": "u", "groupId": "acme",'
+        b' "event": "bad\\ud800", "timestamp": "2025-06-01T10:00:00Z"},'
+        b'{"type": "track", "messageId": "b", "userId": "u", "groupId": "acme",'
+        b' "event": "login", "timestamp": "2025-06-01T10:00:00Z"}]}'
+    )
+    r = api.client.post("/v1/batch", content=body, headers=auth)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["accepted"], out["quarantined"]) == (1, 1)
+    assert out["errors"][0]["message"] == "bad_text: event is not valid Unicode (a lone surrogate)"

@@ -183,3 +183,94 @@ def test_replay_skips_a_damaged_quarantine_file(platform: Platform, tmp_path: Pa
     done = replay(platform)
     assert done.accepted == 1
     assert [u.where for u in done.unreplayable] == [str(bad.relative_to(layout.root))]
+
+
+# -- 10. event validation ------------------------------------------------------
+
+
+def test_event_names_are_strings_of_sane_length_without_control_characters(
+    platform: Platform,
+) -> None:
+    add_accounts(platform, "acme")
+    ts = "2025-06-01T10:00:00Z"
+    records = [
+        event("num", "acme", ts, 123),  # type: ignore[arg-type]
+        event("bool", "acme", ts, True),  # type: ignore[arg-type]
+        event("long", "acme", ts, "x" * 201),
+        event("nul", "acme", ts, "log\x00in"),
+        event("bidi", "acme", ts, "login\u202eevil"),
+        event("ok", "acme", ts, "x" * 200),
+        {**event("idnul", "acme", ts), "user_id": "u\x00"},
+    ]
+    report = ingest_records(platform, records, source="t")
+    assert lake_ids(platform) == ["ok"]
+    assert [(p.where, p.message, p.field) for p in report.problems] == [
+        ("t record 1", "bad_event: event must be a string, not int", "event"),
+        ("t record 2", "bad_event: event must be a string, not bool", "event"),
+        ("t record 3", "bad_event: event is longer than 200 characters", "event"),
+        (
+            "t record 4",
+            "bad_event: event contains a control or bidirectional-text character",
+            "event",
+        ),
+        (
+            "t record 5",
+            "bad_event: event contains a control or bidirectional-text character",
+            "event",
+        ),
+        (
+            "t record 7",
+            "bad_id: user_id contains a control or bidirectional-text character",
+            "user_id",
+        ),
+    ]
+
+
+def test_a_lone_surrogate_rejects_its_event_only(platform: Platform) -> None:
+    add_accounts(platform, "acme")
+    ts = "2025-06-01T10:00:00Z"
+    bad_props = {**event("p", "acme", ts), "properties": {"name": "a\ud800b"}}
+    report = ingest_records(
+        platform,
+        [event("s", "acme", ts, "log\udc00in"), bad_props, event("ok", "acme", ts)],
+        source="t",
+    )
+    assert (report.accepted, report.quarantined) == (1, 2)
+    assert [p.message.split(":")[0] for p in report.problems] == ["bad_text", "bad_text"]
+    import json
+
+    for raw in read_quarantine(LakeLayout(platform.settings.lake_dir)).column("raw").to_pylist():
+        json.loads(raw)
+
+
+def test_segment_page_and_screen_calls_are_events_named_by_the_page(platform: Platform) -> None:
+    add_accounts(platform, "acme")
+    base = {"userId": "u1", "groupId": "acme", "timestamp": "2025-06-01T10:00:00Z"}
+    calls = [
+        {
+            **base,
+            "type": "page",
+            "messageId": "p1",
+            "name": "Pricing",
+            "category": "Docs",
+            "properties": {"path": "/pricing"},
+        },
+        {**base, "type": "screen", "messageId": "p2", "name": "Home"},
+        {**base, "type": "page", "messageId": "p3"},
+    ]
+    report = ingest_records(platform, calls, source="t")
+    assert report.accepted == 3
+    table = read_events(LakeLayout(platform.settings.lake_dir))
+    rows = sorted(
+        zip(
+            table.column("message_id").to_pylist(),
+            table.column("event").to_pylist(),
+            table.column("properties").to_pylist(),
+            strict=True,
+        )
+    )
+    assert rows == [
+        ("p1", "Viewed Pricing Page", '{"name":"Pricing","category":"Docs","path":"/pricing"}'),
+        ("p2", "Viewed Home Screen", '{"name":"Home"}'),
+        ("p3", "Loaded a Page", None),
+    ]

@@ -10,6 +10,7 @@ it was in the request and why.
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Annotated, Any
@@ -115,7 +116,12 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        # orjson refuses escaped lone surrogates (and deep nesting); the standard
+        # parser reads them, so one bad event is quarantined, not its whole batch.
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise InvalidInput(
             "the body must be a JSON object", [Problem("expected an object", where="body")]
