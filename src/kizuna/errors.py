@@ -13,6 +13,7 @@ message (the CLI prints it and exits non-zero)::
     ├── PermissionDenied (403)       the caller may not do this
     ├── NotAuthenticated (401)       no credentials, or ones that identify nobody
     ├── PayloadTooLarge (413)        a request body over the configured limit
+    ├── TooManyRequests (429)        too many failed logins: wait retry_after seconds
     ├── BadRequest (400)             a request that is not well-formed (API)
     ├── StoreNotReady (503)          the store is missing or not migrated
     └── MissingExtra (500)           an optional dependency is not installed
@@ -124,6 +125,17 @@ class PayloadTooLarge(KizunaError):
 
     status_code = 413
     title = "Payload too large"
+
+
+class TooManyRequests(KizunaError):
+    """Too many attempts (failed logins); ``retry_after`` seconds until the next is heard."""
+
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
 
 
 class BadRequest(KizunaError):

@@ -4,7 +4,9 @@ Every setting has a working default, so ``kizuna demo`` needs no configuration.
 Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_DATABASE_URL``, ``KIZUNA_TIMEZONE``, ``KIZUNA_REPORTING_CURRENCY``,
 ``KIZUNA_ENGINE``, and for the API ``KIZUNA_CSM_SCOPE``, ``KIZUNA_SECRET_KEY``,
-``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``.
+``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``; for hardening (issue 13)
+``KIZUNA_EVENT_TIMESTAMP_FLOOR``, ``KIZUNA_EVENT_MAX_AHEAD_HOURS``,
+``KIZUNA_TRACKING_START_SHARE`` and the ``KIZUNA_LOGIN_*`` throttle settings.
 """
 
 from __future__ import annotations
@@ -120,13 +122,6 @@ class Settings(BaseSettings):
         ge=1,
         description="Longest login backoff, in seconds: nobody is locked out for longer.",
     )
-    session_hours: float = Field(
-        default=12,
-        gt=0,
-        description="How long a UI session lasts; sessions end earlier on logout, password "
-        "change or deactivation.",
-    )
-
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -35,7 +35,9 @@ def test_login_sets_a_secure_httponly_cookie_and_returns_csrf(api: Api) -> None:
         "/accounts/acme", json={"region": "EMEA"}, headers={"X-CSRF-Token": body["csrf_token"]}
     )
     assert r.status_code == 200
-    assert api.client.post("/auth/logout").status_code == 204
+    csrf = {"X-CSRF-Token": body["csrf_token"]}
+    assert api.client.post("/auth/logout").status_code == 403  # CSRF (issue 13)
+    assert api.client.post("/auth/logout", headers=csrf).status_code == 204
     api.client.cookies.clear()
     assert api.client.get("/auth/me").status_code == 401
 
@@ -43,7 +45,7 @@ def test_login_sets_a_secure_httponly_cookie_and_returns_csrf(api: Api) -> None:
 def test_wrong_password_and_unknown_email_look_the_same(api: Api) -> None:
     wrong = login(api, password="not the password")
     unknown = login(api, email="nobody@vendor.example")
-    assert (wrong.status_code, unknown.status_code) == (403, 403)
+    assert (wrong.status_code, unknown.status_code) == (401, 401)  # as docs/api.md says
     assert wrong.json()["detail"] == unknown.json()["detail"] == "wrong e-mail or password"
     assert [row[1:] for row in audit_rows(api)] == [("login", "session", None, False)] * 2
 

@@ -31,7 +31,7 @@ def test_login_form_reports_every_field_and_wrong_passwords(client: TestClient) 
     wrong = client.post(
         "/ui/login", data={"email": "carl@example.com", "password": "nope-nope-nope"}
     )
-    assert wrong.status_code == 422
+    assert wrong.status_code == 401
     assert "Wrong e-mail or password." in wrong.text
     assert "Traceback" not in wrong.text
 

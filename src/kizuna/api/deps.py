@@ -17,8 +17,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from kizuna.api.sessions import COOKIE_NAME, CSRF_HEADER, SessionSigner
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller, Principal, can_administer
+from kizuna.auth.sessions import session_principal
 from kizuna.auth.tokens import TokenCache, authenticate_token_id
-from kizuna.auth.users import get_principal
 from kizuna.errors import NotAuthenticated, PermissionDenied
 from kizuna.platform import Platform
 
@@ -89,7 +89,9 @@ async def get_caller(
                     f"missing or wrong {CSRF_HEADER} header for a session-authenticated change"
                 )
         try:
-            principal = await run_in_threadpool(get_principal, platform, session.member_id)
+            principal = await run_in_threadpool(
+                session_principal, platform, session.session_id, session.member_id
+            )
         except PermissionDenied as exc:
             raise NotAuthenticated(exc.message, "Cookie") from None
     else:

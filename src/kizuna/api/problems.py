@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from kizuna.dataio.validate import error_message
-from kizuna.errors import KizunaError, NotAuthenticated, Problem
+from kizuna.errors import KizunaError, NotAuthenticated, Problem, TooManyRequests
 
 log = logging.getLogger("kizuna.api")
 
@@ -97,6 +97,8 @@ def install(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, NotAuthenticated):
             headers = {"WWW-Authenticate": exc.scheme}
+        elif isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         if exc.status_code >= 500:
             log.error("request %s failed: %s", request.url.path, exc)
         return problem_response(

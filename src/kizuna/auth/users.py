@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kizuna.auth.policy import Principal
+from kizuna.auth.sessions import end_member_sessions
 from kizuna.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from kizuna.platform import Platform
 from kizuna.store.auth_models import UserCredential
@@ -58,13 +59,14 @@ def add_user(
     platform: Platform,
     *,
     member_id: str,
-    name: str,
+    name: str | None,
     email: str,
     role: TeamRole,
     password: str | None = None,
 ) -> User:
     """Add a team member (or give an existing one without a login a password).
 
+    ``name`` None keeps an existing member's name (a new member is named by the id).
     Raises :class:`Conflict` if the id or e-mail already has a login.
     """
     problems = []
@@ -83,12 +85,16 @@ def add_user(
         if other is not None and other.id != member_id:
             raise Conflict(f"e-mail {email} already belongs to team member {other.id}")
         if member is None:
-            member = TeamMember(id=member_id, name=name, email=email, role=role, active=True)
+            member = TeamMember(
+                id=member_id, name=name or member_id, email=email, role=role, active=True
+            )
             session.add(member)
         else:
             if session.get(UserCredential, member_id) is not None:
                 raise Conflict(f"team member {member_id} already has a login")
-            member.name, member.email, member.role, member.active = name, email, role, True
+            member.email, member.role, member.active = email, role, True
+            if name:
+                member.name = name
         session.flush()
         if password is not None:
             session.add(UserCredential(member_id=member_id, password_hash=hash_password(password)))
@@ -96,7 +102,7 @@ def add_user(
 
 
 def set_password(platform: Platform, member_id: str, password: str) -> None:
-    """Set or replace a team member's password."""
+    """Set or replace a team member's password; their open sessions end."""
     _check_password(password)
     with platform.store.session() as session:
         if session.get(TeamMember, member_id) is None:
@@ -107,6 +113,22 @@ def set_password(platform: Platform, member_id: str, password: str) -> None:
         else:
             cred.password_hash = hash_password(password)
             cred.changed_at = platform.clock.now()
+    end_member_sessions(platform, member_id)
+
+
+def set_active(platform: Platform, member_id: str, active: bool) -> User:
+    """Activate or deactivate a team member; deactivating ends their sessions
+    (API tokens stop working too: every request checks that the member is active)."""
+    with platform.store.session() as session:
+        member = session.get(TeamMember, member_id)
+        if member is None:
+            raise NotFound(f"no team member {member_id}")
+        member.active = active
+        has_login = session.get(UserCredential, member_id) is not None
+        user = _user(member, has_login)
+    if not active:
+        end_member_sessions(platform, member_id)
+    return user
 
 
 def list_users(platform: Platform) -> list[User]:

@@ -82,12 +82,56 @@ def user_add(
     user = add_user(
         get_platform(),
         member_id=member_id,
-        name=name or member_id,
+        name=name,
         email=email,
         role=role,
         password=password,
     )
     emit(user, as_json, lambda u: console.print(f"added {u.role.value} {u.id} <{u.email}>"))
+
+
+@user_app.command("password")
+def user_password(
+    member_id: Annotated[str, typer.Argument(help="Team member id.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="New password (at least 10 characters); prompted when omitted.",
+            envvar="KIZUNA_NEW_PASSWORD",
+        ),
+    ] = None,
+) -> None:
+    """Set a user's password; their open UI sessions end."""
+    from kizuna.auth.users import set_password
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    set_password(get_platform(), member_id, password)
+    console.print(f"password of {member_id} changed; their sessions ended")
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    member_id: Annotated[str, typer.Argument(help="Team member id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Deactivate a user: their sessions end and their API tokens stop working."""
+    from kizuna.auth.users import set_active
+
+    user = set_active(get_platform(), member_id, False)
+    emit(user, as_json, lambda u: console.print(f"deactivated {u.id}; their sessions ended"))
+
+
+@user_app.command("activate")
+def user_activate(
+    member_id: Annotated[str, typer.Argument(help="Team member id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Activate a user again (they log in anew)."""
+    from kizuna.auth.users import set_active
+
+    user = set_active(get_platform(), member_id, True)
+    emit(user, as_json, lambda u: console.print(f"activated {u.id}"))
 
 
 @user_app.command("list")

@@ -328,6 +328,9 @@ ALL_MODELS: tuple[type[Base], ...] = (
 # live in their own module; importing it registers them in Base.metadata.
 from kizuna.store import auth_models as _auth_models  # noqa: E402, F401
 
+# UI sessions and login throttling (issue 13, hardening).
+from kizuna.store import hardening_models as _hardening_models  # noqa: E402, F401
+
 # A CSM's manual sentiment (issue 4, health) lives in its own module likewise.
 from kizuna.store import health_models as _health_models  # noqa: E402, F401
 

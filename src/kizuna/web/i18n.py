@@ -204,6 +204,7 @@ DYNAMIC_MESSAGES = (
     N_("Enter your e-mail address."),
     N_("Enter your password."),
     N_("Wrong e-mail or password."),
+    N_("Too many failed logins. Try again in a few minutes."),
     N_("Choose a table."),
     N_("Choose a non-empty CSV or JSON Lines file."),
     N_("The file is larger than 50 MB: use the command line."),

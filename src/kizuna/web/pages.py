@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from kizuna.auth.policy import Caller, Principal, can_administer
-from kizuna.auth.users import get_principal
+from kizuna.auth.sessions import session_principal
 from kizuna.errors import PermissionDenied
 from kizuna.platform import Platform
 from kizuna.web import charts, i18n, insights
@@ -92,9 +92,9 @@ def page_context(request: Request) -> PageContext:
     session = codec.read(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         try:
-            ctx.principal = get_principal(state.platform, session.member_id)
+            ctx.principal = session_principal(state.platform, session.session_id, session.member_id)
             ctx.session = session
-        except PermissionDenied:  # deactivated or deleted since login
+        except PermissionDenied:  # logged out, password changed, deactivated, deleted
             pass
     return ctx
 

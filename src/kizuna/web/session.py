@@ -4,10 +4,12 @@ The UI reuses the API's session mechanism (:mod:`kizuna.api.sessions`): one
 signed cookie (HMAC, ``itsdangerous``, keyed by
 :func:`kizuna.auth.keys.session_secret`) holding the team member's id and a
 CSRF token. So a logged-in browser can also call the API (sending the token in
-``X-CSRF-Token`` for changes), and no server-side session table is needed. The
+``X-CSRF-Token`` for changes). The
 cookie is ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` unless the
-``cookie_secure`` setting is off (plain-HTTP local use). Every request re-reads
-the member, so a deactivated user is out at once.
+``cookie_secure`` setting is off (plain-HTTP local use). The cookie names a
+server-side session (:mod:`kizuna.auth.sessions`) that logout, a password
+change and deactivation end; every request checks it and re-reads the member,
+so an ended session or a deactivated user is out at once.
 
 CSRF: every state-changing form carries the session's token in a hidden
 ``csrf_token`` field (synchroniser token); a POST whose token does not match is
@@ -33,6 +35,7 @@ class UiSession:
 
     member_id: str
     csrf: str
+    session_id: str = ""
 
 
 class SessionCodec:
@@ -42,10 +45,10 @@ class SessionCodec:
         self._signer = SessionSigner(session_secret(settings))
         self.secure = settings.cookie_secure
 
-    def new(self, member_id: str) -> tuple[UiSession, str]:
-        """A fresh session for ``member_id`` and its cookie value."""
-        value, data = self._signer.issue(member_id)
-        return UiSession(member_id=data.member_id, csrf=data.csrf_token), value
+    def new(self, member_id: str, session_id: str) -> tuple[UiSession, str]:
+        """The cookie value for the server-side session ``session_id`` of ``member_id``."""
+        value, data = self._signer.issue(member_id, session_id)
+        return UiSession(member_id=member_id, csrf=data.csrf_token, session_id=session_id), value
 
     def read(self, cookie: str | None) -> UiSession | None:
         """The session in ``cookie``, or None when it is missing, forged or expired."""
@@ -54,7 +57,9 @@ class SessionCodec:
         data = self._signer.read(cookie)
         if data is None:
             return None
-        return UiSession(member_id=data.member_id, csrf=data.csrf_token)
+        return UiSession(
+            member_id=data.member_id, csrf=data.csrf_token, session_id=data.session_id
+        )
 
 
 def csrf_ok(session: UiSession, submitted: str | None) -> bool:

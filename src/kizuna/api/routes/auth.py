@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from kizuna.api.deps import CallerDep, PlatformDep, SignerDep, request_id
-from kizuna.api.sessions import COOKIE_NAME, MAX_AGE_SECONDS
+from kizuna.api.sessions import COOKIE_NAME, CSRF_HEADER, MAX_AGE_SECONDS
 from kizuna.auth.audit import record_audit
+from kizuna.auth.sessions import end_session, start_session
+from kizuna.auth.throttle import guarded_login
 from kizuna.auth.users import authenticate_password
-from kizuna.errors import PermissionDenied
+from kizuna.errors import NotAuthenticated, PermissionDenied, TooManyRequests
 from kizuna.store.models import TeamRole
 
 router = APIRouter(prefix="/auth", tags=["Auth"])
@@ -39,24 +42,31 @@ class LoginOut(BaseModel):
     "/login",
     response_model=LoginOut,
     summary="Log in (sets the session cookie)",
-    responses={403: {"description": "Wrong e-mail or password"}},
+    responses={
+        401: {"description": "Wrong e-mail or password"},
+        429: {"description": "Too many failed logins: wait Retry-After seconds"},
+    },
 )
 def login(
     body: LoginIn, request: Request, response: Response, platform: PlatformDep, signer: SignerDep
 ) -> LoginOut:
+    address = request.client.host if request.client else None
     try:
-        principal = authenticate_password(platform, body.email, body.password)
-    except PermissionDenied:
+        with guarded_login(platform, body.email, address):
+            principal = authenticate_password(platform, body.email, body.password)
+    except (PermissionDenied, TooManyRequests) as exc:
         record_audit(
             platform,
             None,
             action="login",
             resource="session",
             allowed=False,
-            detail=f"failed login for {body.email[:320]}",
+            detail=f"{exc.message} for {body.email[:320]}",
         )
-        raise
-    value, session = signer.issue(principal.member_id)
+        if isinstance(exc, TooManyRequests):
+            raise
+        raise NotAuthenticated(exc.message, "Cookie") from None
+    value, session = signer.issue(principal.member_id, start_session(platform, principal.member_id))
     response.set_cookie(
         COOKIE_NAME,
         value,
@@ -86,8 +96,21 @@ def login(
     )
 
 
-@router.post("/logout", status_code=204, response_class=Response, summary="Log out")
-def logout(platform: PlatformDep) -> Response:
+@router.post(
+    "/logout",
+    status_code=204,
+    response_class=Response,
+    summary="Log out (ends the session on the server)",
+    responses={403: {"description": "Missing or wrong X-CSRF-Token for the session"}},
+)
+def logout(request: Request, platform: PlatformDep, signer: SignerDep) -> Response:
+    cookie = request.cookies.get(COOKIE_NAME)
+    session = signer.read(cookie) if cookie else None
+    if session is not None:
+        # Like every change a session makes: a cross-site page must not log users out.
+        if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf_token):
+            raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header for the session")
+        end_session(platform, session.session_id)
     response = Response(status_code=204)
     response.delete_cookie(
         COOKIE_NAME, path="/", secure=platform.settings.cookie_secure, httponly=True

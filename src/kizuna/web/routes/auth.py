@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
 from kizuna.auth.audit import record_audit
+from kizuna.auth.sessions import end_session, start_session
+from kizuna.auth.throttle import guarded_login
 from kizuna.auth.users import authenticate_password
-from kizuna.errors import PermissionDenied
+from kizuna.errors import PermissionDenied, TooManyRequests
 from kizuna.web import i18n
 from kizuna.web.pages import PageContext, page_context, render
 from kizuna.web.session import SESSION_COOKIE, SESSION_MAX_AGE, SessionCodec, csrf_ok
@@ -48,10 +50,26 @@ def login_submit(
     if not errors and any(ord(c) < 32 for c in email):
         # No e-mail address has control characters (and PostgreSQL refuses NUL in text).
         errors["form"] = "Wrong e-mail or password."
+    status = 401 if errors.get("form") else 422
+    retry_after: int | None = None
     if not errors:
+        address = ctx.request.client.host if ctx.request.client else None
         try:
-            principal = authenticate_password(ctx.platform, email, password)
+            with guarded_login(ctx.platform, email, address):
+                principal = authenticate_password(ctx.platform, email, password)
+        except TooManyRequests as exc:
+            record_audit(
+                ctx.platform,
+                None,
+                action="login",
+                resource="session",
+                allowed=False,
+                detail=exc.message,
+            )
+            errors["form"] = "Too many failed logins. Try again in a few minutes."
+            status, retry_after = 429, exc.retry_after
         except PermissionDenied:
+            status = 401
             record_audit(
                 ctx.platform,
                 None,
@@ -63,7 +81,9 @@ def login_submit(
             errors["form"] = "Wrong e-mail or password."
         else:
             codec: SessionCodec = ctx.request.app.state.session_codec
-            _, cookie = codec.new(principal.member_id)
+            _, cookie = codec.new(
+                principal.member_id, start_session(ctx.platform, principal.member_id)
+            )
             target = _safe_next(next, ctx.url("portfolio"))
             response = RedirectResponse(target, status_code=303)
             response.set_cookie(
@@ -84,9 +104,12 @@ def login_submit(
                 allowed=True,
             )
             return response
-    return render(
-        ctx, "login.html", status_code=422, next=_safe_next(next, ""), errors=errors, email=email
+    page = render(
+        ctx, "login.html", status_code=status, next=_safe_next(next, ""), errors=errors, email=email
     )
+    if retry_after is not None:
+        page.headers["Retry-After"] = str(retry_after)
+    return page
 
 
 @router.post("/logout", name="logout")
@@ -96,6 +119,8 @@ def logout(
 ) -> Response:
     response = RedirectResponse(ctx.url("login_page"), status_code=303)
     if ctx.session is None or csrf_ok(ctx.session, csrf_token):
+        if ctx.session is not None:
+            end_session(ctx.platform, ctx.session.session_id)  # the cookie is dead everywhere
         response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
