@@ -149,7 +149,8 @@ def export_command(
     fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export a table with exactly the import columns (re-importable as is)."""
+    """Export a table with exactly the import columns, values verbatim (re-importable as is;
+    not neutralised for spreadsheets, unlike the web UI's CSV downloads)."""
     platform = get_platform()
     if output is None:
         export_table(platform, table, sys.stdout, fmt or "csv")

@@ -8,8 +8,6 @@ handlers only parse the request, call one of these and render.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -19,6 +17,7 @@ from typing import Any
 from kizuna.auth.policy import Caller, account_scope, can_write
 from kizuna.auth.users import list_users
 from kizuna.customers import get_record, list_records
+from kizuna.dataio.spreadsheet import spreadsheet_csv
 from kizuna.errors import NotFound
 from kizuna.platform import Platform
 from kizuna.store.models import Account, SuccessRole
@@ -269,16 +268,9 @@ CSV_COLUMNS = (
 
 
 def accounts_csv(rows: list[AccountRow]) -> str:
-    """The rows as CSV (UTF-8, header row, ISO dates, plain decimal numbers)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        values = [getattr(r, c) for c in CSV_COLUMNS]
-        writer.writerow(
-            ["" if v is None else v.isoformat() if isinstance(v, date) else v for v in values]
-        )
-    return out.getvalue()
+    """The rows as CSV for a spreadsheet (UTF-8, header row, ISO dates, plain decimal
+    numbers; text that a spreadsheet would run as a formula is neutralised)."""
+    return spreadsheet_csv(CSV_COLUMNS, ([getattr(r, c) for c in CSV_COLUMNS] for r in rows))
 
 
 # -- the account 360 -------------------------------------------------------------

@@ -50,6 +50,17 @@ def admin_page(ctx: Annotated[PageContext, Depends(admin_required)]) -> Response
     return _page(ctx)
 
 
+def _upload_name(filename: str | None) -> str:
+    """A safe local name for an uploaded file: its base name without control or path
+    characters, at most 100 characters, suffix kept (the browser decides the name)."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c if c.isprintable() and c not in '<>:"|?*' else "_" for c in base).strip()
+    suffix = Path(base).suffix[:10] if base not in ("", ".", "..") else ""
+    stem = base[: len(base) - len(suffix)] if suffix else base
+    stem = stem.strip(". ")[:90] or "upload"
+    return stem + suffix
+
+
 @router.post("/admin/import", name="admin_import")
 async def admin_import(
     ctx: Annotated[PageContext, Depends(admin_required)],
@@ -62,7 +73,7 @@ async def admin_import(
     if table not in admin_views.IMPORT_TABLES:
         errors["table"] = "Choose a table."
     content = await file.read(MAX_UPLOAD_BYTES + 1) if file is not None else b""
-    name = Path(file.filename or "upload.csv").name if file is not None else ""
+    name = _upload_name(file.filename) if file is not None else ""
     if not content:
         errors["file"] = "Choose a non-empty CSV or JSON Lines file."
     elif len(content) > MAX_UPLOAD_BYTES:
