@@ -209,6 +209,9 @@ Scoring = Annotated[
 
 class Measure(_Strict):
     name: str = Field(pattern=_NAME)
+    #: Names shown to people in English and Japanese (None: the name made readable).
+    label: str | None = None
+    label_ja: str | None = None
     description: str = ""
     weight: float = Field(gt=0)
     source: Source
@@ -217,6 +220,8 @@ class Measure(_Strict):
 
 class Group(_Strict):
     name: str = Field(pattern=_NAME)
+    label: str | None = None
+    label_ja: str | None = None
     weight: float = Field(gt=0)
     measures: tuple[Measure, ...] = Field(min_length=1)
 
@@ -250,6 +255,8 @@ class AppliesTo(_Strict):
 
 class Scorecard(_Strict):
     name: str = Field(pattern=_NAME)
+    label: str | None = None
+    label_ja: str | None = None
     description: str = ""
     applies_to: AppliesTo = AppliesTo()
     bands: Bands = Bands()

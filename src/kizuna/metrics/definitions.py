@@ -125,6 +125,9 @@ class MetricDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)
+    #: Names shown to people in English and Japanese (None: the name made readable).
+    label: str | None = None
+    label_ja: str | None = None
     kind: MetricKind
     description: str = ""
     unit: str = ""

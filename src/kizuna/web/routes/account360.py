@@ -27,6 +27,10 @@ def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: ob
         health=insights.health_detail(ctx.platform, account_id),
         usage=insights.usage_charts(ctx.platform, account_id),
         lifecycle=view.lifecycle,
+        lifecycle_labels=lifecycle_views.definition_of(ctx.platform),
+        stage_by_name=lambda name: lifecycle_views.stage_label_by_name(
+            lifecycle_views.definition_of(ctx.platform), name
+        ),
         arr_history=insights.arr_history_chart(ctx.platform, account_id),
         **data,
     )
