@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -507,6 +508,12 @@ def load_definition(path: Path | str | None = None) -> LifecycleDefinition:
                 f"cannot read lifecycle definition {where}",
                 [Problem(exc.strerror or str(exc), where=where)],
             ) from None
+    return _parsed(text, where)
+
+
+@lru_cache(maxsize=16)
+def _parsed(text: str, where: str) -> LifecycleDefinition:
+    # Parsed once per file content: pages and the daily run read the definition often.
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -39,6 +39,7 @@ from kizuna.daily import (
     portfolio_path,
     read_lifecycle_book,
     read_portfolio,
+    window_start,
 )
 from kizuna.errors import KizunaError, NotFound
 from kizuna.health.compute import scorecard_paths
@@ -52,6 +53,8 @@ from kizuna.metrics.service import read_metric_values
 from kizuna.platform import Platform
 from kizuna.portfolio import BANDS, HEALTH_BANDS, attention_reasons
 from kizuna.retention import Ledger, LedgerFilters
+from kizuna.retention.movements import AccountMovement, account_movements
+from kizuna.retention.periods import split_periods
 from kizuna.web.cache import BookCache, quiet_engine
 from kizuna.web.charts import Chart
 from kizuna.web.i18n import SHARE_UNITS
@@ -242,6 +245,26 @@ def arr_book(platform: Platform) -> ArrBook | None:
         cache_key(platform, "arr"), lambda: with_ledger(platform, None, work, rollup=False)
     )
     return result
+
+
+def monthly_movements(platform: Platform) -> list[AccountMovement] | None:
+    """Each account's ARR movement in each month of the last twelve (None: retention failed):
+    the daily snapshot's, else computed on the ledger (cached)."""
+    snapshot = portfolio_snapshot(platform)
+    if snapshot is not None:
+        return snapshot.monthly_moves
+    today = platform.today()
+
+    def work(ledger: Ledger) -> list[AccountMovement]:
+        return account_movements(
+            ledger, split_periods(window_start(today, "last12"), today, "month")
+        )
+
+    moves: list[AccountMovement] | None = REPORTS.get(
+        cache_key(platform, "monthly-moves"),
+        lambda: with_ledger(platform, None, work, rollup=False),
+    )
+    return moves
 
 
 def arr_history_chart(platform: Platform, account_id: str) -> Chart | None:

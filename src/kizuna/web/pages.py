@@ -22,6 +22,7 @@ from kizuna.errors import PermissionDenied
 from kizuna.platform import Platform
 from kizuna.portfolio import ATTENTION_DROP, ATTENTION_REASONS, BANDS
 from kizuna.web import charts, i18n, insights
+from kizuna.web.retention_views import MOVEMENT_LABELS
 from kizuna.web.session import SESSION_COOKIE, SessionCodec, UiSession
 
 
@@ -141,6 +142,7 @@ def build_environment() -> Environment:
     env.globals["BANDS"] = BANDS
     env.globals["REASONS"] = ATTENTION_REASONS
     env.globals["ATTENTION_DROP"] = ATTENTION_DROP
+    env.globals["MOVEMENT_LABELS"] = MOVEMENT_LABELS
     env.globals["REASON_OPTIONS"] = [(r.id, r.label) for r in ATTENTION_REASONS.values()]
     return env
 

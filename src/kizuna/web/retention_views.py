@@ -95,6 +95,8 @@ def movements_chart(periods: list[Any]) -> Chart:
                 "x": labels,
                 "y": [sign * float(getattr(p, kind)) for p in periods],
                 "marker": {"color": colour},
+                # What a click on the bar opens: the accounts with this movement that month.
+                "customdata": [[kind, label] for label in labels],
             }
         )
     return Chart(traces=traces, x="category", y_title="ARR", layout={"barmode": "relative"})

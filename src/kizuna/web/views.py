@@ -66,6 +66,9 @@ class AccountQuery:
     #: since start at which the account still had ARR (a heat map cell).
     cohort: str = ""
     retained: str = ""
+    #: An ARR movement ("churn", "new", ...) in a month ("2025-03"): a bar of the movements chart.
+    movement: str = ""
+    month: str = ""
     sort: str = "name"
     page: int = 1
 
@@ -80,6 +83,7 @@ FILTERS = ("segment", "owner", "region")
 #: Renewal windows of the account list: (first, last) days from today.
 RENEWAL_WINDOWS = {"90": (0, 90), "180": (91, 180)}
 TRENDS = ("drop", "down", "up")
+MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 _COHORT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _FILTER_ERRORS = {
     "segment": N_("Unknown segment."),
@@ -169,6 +173,14 @@ def _parse_drill(params: Mapping[str, str], errors: dict[str, str]) -> dict[str,
         errors["retained"] = N_("Months since start must be a whole number, with a cohort.")
         retained = ""
     out["cohort"], out["retained"] = cohort, retained
+    movement, month = params.get("movement", ""), params.get("month", "")
+    if movement and movement not in MOVEMENTS:
+        errors["movement"] = N_("Unknown ARR movement.")
+        movement = ""
+    if month and not _COHORT.match(month):
+        errors["month"] = N_("Give the month like 2025-03.")
+        month = ""
+    out["movement"], out["month"] = movement, month
     return out
 
 
@@ -309,6 +321,7 @@ def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
     window = RENEWAL_WINDOWS.get(query.renewal)
     overdue = lifecycle_views.overdue_milestones(platform) if query.attention else None
     cell = _cohort_cell(platform, query) if query.retained else None
+    moved = _moved(platform, query) if query.movement or query.month else None
 
     def keep(account_id: str, f: insights.AccountFacts) -> bool:
         if query.stage and f.stage != query.stage:
@@ -333,6 +346,8 @@ def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
                 return False
         if query.cohort and f.cohort != query.cohort:
             return False
+        if moved is not None and account_id not in moved:
+            return False
         return cell is None or account_id in cell
 
     return keep
@@ -349,6 +364,18 @@ def attention_of(
     if f.overdue_milestones is not None or overdue is None:
         return f.attention
     return attention_reasons(f.health_band, f.health_change_30d, overdue.get(account_id))
+
+
+def _moved(platform: Platform, query: AccountQuery) -> set[str]:
+    """Accounts with the query's ARR movement (any, if not given) in its month (any of the
+    last twelve, if not given)."""
+    moves = insights.monthly_movements(platform) or []
+    return {
+        m.account_id
+        for m in moves
+        if (not query.movement or m.movement == query.movement)
+        and (not query.month or m.period_end.isoformat()[:7] == query.month)
+    }
 
 
 def _cohort_cell(platform: Platform, query: AccountQuery) -> set[str] | None:
@@ -565,7 +592,16 @@ def account_360(platform: Platform, caller: Caller, account_id: str) -> Account3
 PERIODS = ("month", "quarter", "year")
 #: Rows a portfolio list shows before it links to the whole list.
 LIST_CAP = 25
-DRILL_PARAMS = ("stage", "renewal", "trend", "attention", "cohort", "retained")
+DRILL_PARAMS = (
+    "stage",
+    "renewal",
+    "trend",
+    "attention",
+    "cohort",
+    "retained",
+    "movement",
+    "month",
+)
 
 
 def parse_portfolio_query(
@@ -695,7 +731,10 @@ def portfolio(
         overdue_onboarding=late if overdue is not None or facts_have_overdue(facts) else None,
         onboarding_known=overdue is not None or facts_have_overdue(facts),
         retention=retention_views.retention_summary(platform, caller, query, period),
-        health_trend=insights.health_distribution_trend(platform, {r.id for r in rows}),
+        # No account matches: the page says so rather than draw a chart of zeros.
+        health_trend=insights.health_distribution_trend(platform, {r.id for r in rows})
+        if rows
+        else None,
         options=options if options is not None else filter_options(platform, caller),
         figures_as_of=insights.figures_as_of(platform),
     )
