@@ -7,6 +7,7 @@ Screenshots of each main page go to ``test-artifacts/screenshots/``.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -139,11 +140,11 @@ def test_a_csm_works_through_the_ui(site: str, browser: object) -> None:
     # Open a red-health account from the attention list.
     attention = page.locator("#attention tr[data-account=acme]")
     expect(attention.locator("[data-band=red]")).to_be_visible()
-    attention.locator("a").click()
+    attention.locator("a").first.click()
     page.wait_for_url("**/ui/accounts/acme")
     expect(page.locator("h1")).to_have_text("Acme Corp")
     expect(page.locator("#health-breakdown tbody tr")).to_have_count(2)
-    expect(page.locator("#why-changed li").first).to_contain_text("weekly_active_users")
+    expect(page.locator("#why-changed li").first).to_contain_text("Weekly active users")
     expect(page.locator("#health-trend[data-rendered=true] .main-svg").first).to_be_visible()
     expect(page.locator("#usage-1[data-rendered=true] .main-svg").first).to_be_visible()
     expect(page.locator("#missing-roles")).to_contain_text("No promoter named")
@@ -190,4 +191,112 @@ def test_a_csm_works_through_the_ui(site: str, browser: object) -> None:
     _shot(page, "retention-ja")
     page.click("nav a[data-nav=onboarding]")
     _shot(page, "onboarding-ja")
+    context.close()
+
+
+def _listed(page: object) -> list[str]:
+    rows = page.locator("#account-table tbody tr[data-account]")  # type: ignore[attr-defined]
+    return [str(r.get_attribute("data-account")) for r in rows.all()]
+
+
+def test_drill_from_a_cohort_cell_to_its_accounts(site: str, browser: object) -> None:
+    expect = sync_api.expect
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    _login(page, site, "carl")
+    page.click("nav a[data-nav=retention]")
+    # Carl's book: Bolt's first ARR on 2024-05-01 (support), Acme's on 2024-09-01; both still
+    # pay three months later, so each cell at M3 holds exactly its one account.
+    page.click("#logo-heatmap [data-cell='2024-09/3']")
+    page.wait_for_url("**cohort=2024-09**")
+    assert "retained=3" in page.url
+    expect(page.locator("[data-filter=cohort]")).to_contain_text("2024-09")
+    assert _listed(page) == ["acme"]
+    page.go_back()
+    page.click("#logo-heatmap [data-cell='2024-05/3']")
+    page.wait_for_url("**cohort=2024-05**")
+    assert _listed(page) == ["bolt"]
+    # The cohort's row header lists every member.
+    page.go_back()
+    page.click("#logo-heatmap [data-drill='cohort-2024-09']")
+    page.wait_for_url("**cohort=2024-09**")
+    assert _listed(page) == ["acme"]
+    context.close()
+
+
+def test_drill_from_the_attention_list_and_the_stages(site: str, browser: object) -> None:
+    expect = sync_api.expect
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    _login(page, site, "carl")
+    shown = [
+        str(r.get_attribute("data-account"))
+        for r in page.locator("#attention tbody tr[data-account]").all()
+    ]
+    # Acme (120,000: red, dropped 33 points, onboarding overdue), Bolt (11,500: overdue).
+    assert shown == ["acme", "bolt"]
+    page.click("#attention [data-drill=attention]")
+    page.wait_for_url("**attention=any**")
+    expect(page.locator("select[name=attention]")).to_have_value("any")
+    assert _listed(page) == shown
+    # One reason of one account: every account with that reason.
+    page.go_back()
+    page.click("#attention tr[data-account=acme] [data-reason=drop]")
+    page.wait_for_url("**attention=drop**")
+    assert _listed(page) == ["acme"]
+    # A stage of the lifecycle table: its accounts.
+    page.go_back()
+    page.click("#stages [data-drill=stage-adoption]")
+    page.wait_for_url("**stage=adoption**")
+    assert _listed(page) == ["bolt"]
+    # A filter that matches nothing says so.
+    page.goto(f"{site}/ui/accounts?stage=churned")
+    expect(page.locator("[data-state=no-match]")).to_be_visible()
+    context.close()
+
+
+def test_a_japanese_account_page_shows_no_raw_identifier(site: str, browser: object) -> None:
+    from kizuna.lifecycle.definitions import load_definition
+    from kizuna.store.models import SuccessRole
+
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    _login(page, site, "carl")
+    page.goto(f"{site}/ui/accounts/acme")
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "ja")
+    definition = load_definition(None)
+    identifiers = {
+        *(s.id for s in definition.stages),
+        *(m.id for t in definition.onboarding.templates for m in t.milestones),
+        *(r.value for r in SuccessRole),
+        # The health measures and groups of the snapshot, and the usage metric.
+        "weekly_active_users",
+        "adoption",
+        "sentiment",
+        "nps",
+        "default",
+        # Ticket states and timeline kinds.
+        "open",
+        "high",
+        "urgent",
+        "meeting",
+        "ticket",
+        "done_late",
+        "overdue",
+        "vendor",
+        "customer",
+    }
+    # What people wrote (activity notes, ticket subjects) is data, shown as written.
+    page.locator("#usage-1[data-rendered=true]").wait_for()
+    text = page.evaluate(
+        """() => { const main = document.querySelector('main');
+        main.querySelectorAll('.detail, #timeline .data').forEach(e => e.remove());
+        return main.innerText; }"""
+    )
+    spec = page.locator("#usage-1-spec").text_content() or ""
+    raw = sorted(i for i in identifiers if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", text))
+    assert raw == []
+    assert "ヘルス" in text and "評価者" in text  # the page is Japanese, roles in words
+    assert "weekly_active_users" not in spec  # not even in a chart's hover label
+    _shot(page, "account360-ja-words")
     context.close()

@@ -41,7 +41,7 @@ def test_pages_read_the_daily_snapshot_and_show_the_same_numbers(web_platform: P
         live_year = c.get("/ui/portfolio?segment=smb&period=year").text
     assert 'data-figures="live"' in live["/ui/portfolio"]
 
-    write_portfolio(web_platform.settings, build_portfolio(web_platform))
+    write_portfolio(web_platform.settings, build_portfolio(web_platform, web_platform.today()))
     assert portfolio_dates(web_platform.settings) == [TODAY]
     insights.invalidate()
     with TestClient(create_standalone_app(web_platform, background=False)) as c:
@@ -61,17 +61,18 @@ def test_pages_read_the_daily_snapshot_and_show_the_same_numbers(web_platform: P
 
 def test_the_snapshot_facts_are_what_the_pages_use(web_platform: Platform) -> None:
     _add_book(web_platform)
-    snapshot = build_portfolio(web_platform)
+    snapshot = build_portfolio(web_platform, web_platform.today())
     write_portfolio(web_platform.settings, snapshot)
     insights.invalidate()
     facts = insights.account_facts(web_platform)
     assert facts == snapshot.facts
     assert {a: (f.arr, f.health_band, f.stage, f.attention) for a, f in facts.items()} == {
-        "acme": (120000, "red", "Onboarding", ("red", "drop", "overdue")),
-        "bolt": (11500, "green", "Adoption", ("overdue",)),
+        # Stages by id: each edge shows the definition's label.
+        "acme": (120000, "red", "onboarding", ("red", "drop", "overdue")),
+        "bolt": (11500, "green", "adoption", ("overdue",)),
         # Cirrus and Delta are on the attention list of test_scope for overdue onboarding too.
-        "cirrus": (40000, "yellow", "Adoption", ("overdue",)),
-        "delta": (6000, "red", "Renewal", ("red", "overdue")),
+        "cirrus": (40000, "yellow", "adoption", ("overdue",)),
+        "delta": (6000, "red", "renewal", ("red", "overdue")),
     }
 
 
@@ -85,11 +86,13 @@ def test_the_account_page_reads_each_account_lifecycle_from_the_daily_run(
         login(c, "ada")
         pages = {a: _no_token(c.get(f"/ui/accounts/{a}").text) for a in accounts}
 
-    book = build_lifecycle_book(web_platform)
+    book = build_lifecycle_book(web_platform, web_platform.today())
     assert book.as_of == TODAY
     assert book.details == live
     assert set(book.stamps) == set(accounts)
-    write_portfolio(web_platform.settings, build_portfolio(web_platform), book)
+    write_portfolio(
+        web_platform.settings, build_portfolio(web_platform, web_platform.today()), book
+    )
     insights.invalidate()
     assert read_lifecycle_book(web_platform.settings, TODAY) == book
     with TestClient(create_standalone_app(web_platform, background=False)) as c:
@@ -118,5 +121,5 @@ def test_the_account_page_reads_each_account_lifecycle_from_the_daily_run(
         assert lifecycle_views._saved_detail(web_platform, "bolt") == (True, live["bolt"])
 
     # Saving the portfolio without lifecycle details removes the earlier file.
-    write_portfolio(web_platform.settings, build_portfolio(web_platform))
+    write_portfolio(web_platform.settings, build_portfolio(web_platform, web_platform.today()))
     assert read_lifecycle_book(web_platform.settings, TODAY) is None

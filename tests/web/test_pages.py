@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 
 from kizuna.platform import Platform
 from kizuna.web import create_standalone_app, insights
+from kizuna.web.assets import plotly_bundle
+from kizuna.web.views import csv_figure, excel_csv
 
 from .conftest import PASSWORD, login
 
@@ -78,11 +83,25 @@ def test_csv_download_is_the_filtered_sorted_list(client: TestClient) -> None:
     login(client, "ada")
     response = client.get("/ui/accounts.csv?segment=smb&sort=-arr")
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    assert response.text == (
+    # UTF-8 with a byte order mark, so Excel opens Japanese names correctly.
+    assert response.content.startswith(b"\xef\xbb\xbfid,name,")
+    assert response.content.decode("utf-8-sig") == (
         "id,name,segment,region,owner_id,owner_name,arr,health_score,health_band,stage,renewal_date\n"
         "bolt,Bolt Ltd,smb,EMEA,carl,Carl CSM,8000.00,82.0,green,,2026-01-01\n"
         "delta,Delta Inc,smb,AMER,cora,Cora CSM,6000.00,45.0,red,,2026-07-01\n"
     )
+
+
+def test_csv_figures_are_rounded() -> None:
+    assert [
+        csv_figure(v) for v in (64.4567, Decimal("8000"), Decimal("1.005"), date(2025, 6, 30))
+    ] == [
+        64.5,
+        Decimal("8000.00"),
+        Decimal("1.00"),  # banker's rounding of the half cent, as Decimal quantize does
+        "2025-06-30",
+    ]
+    assert excel_csv("名前\n") == b"\xef\xbb\xbf" + "名前\n".encode()
 
 
 def test_account_360_shows_health_contacts_contracts_and_timeline(client: TestClient) -> None:
@@ -90,11 +109,12 @@ def test_account_360_shows_health_contacts_contracts_and_timeline(client: TestCl
     html = client.get("/ui/accounts/acme").text
     assert 'data-band="red">red 38</span>' in html
     assert '<strong class="delta" data-delta="30">-33.0</strong>' in html
-    assert "adoption.weekly_active_users: -23.8" in html  # the top mover
+    # The top mover, named by the measure's label (this scorecard has none: made readable).
+    assert "Weekly active users: -23.8 points" in html
     assert 'id="health-trend"' in html and '"y": [71.0, 54.5, 38.0]' in html
     # acme is the first account: weekly active users 0, 10, 20 on the three dates.
     usage = html.split('id="usage"')[1].split("</section>")[0]
-    assert "<h3>weekly_active_users</h3>" in usage
+    assert "<h3>Weekly active users</h3>" in usage
     assert '"x": ["2025-05-31", "2025-06-23", "2025-06-30"], "y": [0.0, 10.0, 20.0]' in usage
     # Acme has an evaluator but no promoter (seed 001).
     assert re.search(r'id="missing-roles"[^>]*>\s*No promoter named\s*</p>', html)
@@ -163,12 +183,12 @@ def test_portfolio_attention_and_renewals(client: TestClient) -> None:
     login(client, "ada")
     html = client.get("/ui/portfolio").text
     attention = html.split('id="attention"')[1].split("</section>")[0]
-    # Most reasons first (acme: red, dropped 33 points, onboarding overdue; delta: red,
-    # overdue), then the biggest 30-day drop (cirrus -2 before bolt +2). No lake events:
-    # every account's onboarding milestones are overdue.
-    assert _rows(attention) == ["acme", "delta", "cirrus", "bolt"]
+    # Most ARR at stake first: acme 120,000 (red, dropped 33 points, onboarding overdue),
+    # cirrus 40,000, bolt 8,000, delta 6,000 (red). No lake events: every account's
+    # onboarding milestones are overdue.
+    assert _rows(attention) == ["acme", "cirrus", "bolt", "delta"]
     reasons = re.findall(r'<tr data-account="(\w+)">.*?</tr>', attention, re.S)
-    assert reasons == ["acme", "delta", "cirrus", "bolt"]
+    assert reasons == ["acme", "cirrus", "bolt", "delta"]
     acme = attention.split('data-account="acme"')[1].split("</tr>")[0]
     assert re.findall(r'data-reason="(\w+)"', acme) == ["red", "drop", "overdue"]
     renewals = html.split('id="renewals"')[1]
@@ -176,7 +196,7 @@ def test_portfolio_attention_and_renewals(client: TestClient) -> None:
     assert "Acme Corp" in first and "Cirrus KK" not in first
     assert "Cirrus KK" in second and "Bolt Ltd" not in second  # Bolt renews in 184 days
     assert '<div class="value" data-kpi="arr">$174,000</div>' in html
-    assert '<div class="value" data-kpi="red">2</div>' in html
+    assert re.search(r'data-drill="band-red" data-kpi="red">2</a>', html)
     bad = client.get("/ui/portfolio?period=fortnight")
     assert bad.status_code == 200 and 'data-error-for="period"' in bad.text
 
@@ -249,3 +269,29 @@ def test_other_pages_render(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
     assert "Traceback" not in response.text
+
+
+def test_static_files_are_compressed_versioned_and_cached(client: TestClient) -> None:
+    login(client, "ada")
+    html = client.get("/ui/portfolio").text
+    # Pages name plotly's versioned URL; kizuna.js fetches it only where there are charts.
+    found = re.search(r'data-plotly="(/ui/static/plotly\.min\.js\?v=(\w{12}))"', html)
+    assert found is not None
+    bundle = plotly_bundle().read_bytes()
+    assert found.group(2) == hashlib.sha256(bundle).hexdigest()[:12]
+    response = client.get(found.group(1), headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert int(response.headers["content-length"]) < len(bundle) / 3  # 4.8 MB -> ~1.4 MB
+    assert response.content == bundle  # the client inflates it
+    again = client.get(found.group(1), headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    # A bare URL (no version) is cached for an hour only; a page without charts has no plotly.
+    bare = client.get("/ui/static/kizuna.css", headers={"Accept-Encoding": "identity"})
+    assert bare.headers["cache-control"] == "public, max-age=3600"
+    assert "content-encoding" not in bare.headers
+    assert "data-chart" in html and "data-chart" not in client.get("/ui/accounts").text
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', html)
+    assert icon is not None
+    assert client.get(icon.group(1)).headers["content-type"] == "image/svg+xml"
+    assert client.get("/ui/static/..%2Fapp.py").status_code == 404

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
@@ -97,7 +97,10 @@ def _trend(html: str) -> dict[str, tuple[list[str], list[int]]]:
 
 
 def _stages(html: str) -> list[tuple[str, str]]:
-    return re.findall(r'<tr data-stage="[^"]+"><td>([^<]+)</td><td class="num">(\d+)</td>', html)
+    # Each stage links to the account list filtered to it.
+    return re.findall(
+        r'<tr data-stage="[^"]+"><td><a [^>]*>([^<]+)</a></td><td class="num">(\d+)</td>', html
+    )
 
 
 def _figures(html: str) -> dict[str, object]:
@@ -113,6 +116,7 @@ def _figures(html: str) -> dict[str, object]:
     }
 
 
+WEEKS = [(date(2025, 6, 30) - timedelta(days=7 * i)).isoformat() for i in range(12, -1, -1)]
 CARL_QUARTER = {
     # Opening ARR on 2025-03-31: Acme 120,000 + Bolt 8,000 + support 1,000 = 129,000.
     # Bolt +500 (support renewed higher) +2,000 (analytics): expansion 2,500.
@@ -126,11 +130,12 @@ CARL_QUARTER = {
         "red": "1",
     },
     "bands": [("red", "1"), ("yellow", "0"), ("green", "1")],
-    # Weekly snapshots 2025-06-23 and 2025-06-30 (2025-05-31 is not a whole week back).
+    # All 13 weeks to 2025-06-30; snapshots only on 2025-06-23 and 2025-06-30 (2025-05-31
+    # is not a whole week back): the eleven weeks before have no bar, not a zero.
     "trend": {
-        "red": (["2025-06-23", "2025-06-30"], [0, 1]),
-        "yellow": (["2025-06-23", "2025-06-30"], [1, 0]),
-        "green": (["2025-06-23", "2025-06-30"], [1, 1]),
+        "red": (WEEKS, [None] * 11 + [0, 1]),
+        "yellow": (WEEKS, [None] * 11 + [1, 0]),
+        "green": (WEEKS, [None] * 11 + [1, 1]),
     },
     "stages": [("Adoption", "1"), ("Onboarding", "1")],
     "renewals_90": ["acme"],  # 2025-09-01; Bolt's next renewal is 2026-01-01 (185 days)
@@ -175,13 +180,13 @@ def test_a_scoped_csm_sees_figures_of_their_own_book_only(web_platform: Platform
             "red": "2",
         }
         assert whole["trend"] == {
-            "red": (["2025-06-23", "2025-06-30"], [1, 2]),
-            "yellow": (["2025-06-23", "2025-06-30"], [2, 1]),
-            "green": (["2025-06-23", "2025-06-30"], [1, 1]),
+            "red": (WEEKS, [None] * 11 + [1, 2]),
+            "yellow": (WEEKS, [None] * 11 + [2, 1]),
+            "green": (WEEKS, [None] * 11 + [1, 1]),
         }
         assert whole["stages"] == [("Adoption", "2"), ("Onboarding", "1"), ("Renewal", "1")]
         assert whole["renewals_180"] == ["cirrus"]
-        assert whole["attention"] == ["acme", "delta", "cirrus", "bolt"]
+        assert whole["attention"] == ["acme", "cirrus", "bolt", "delta"]  # by ARR at stake
 
 
 def test_filters_narrow_every_figure(client: TestClient) -> None:
@@ -199,11 +204,11 @@ def test_filters_narrow_every_figure(client: TestClient) -> None:
         "red": "1",
     }
     assert figures["trend"] == {
-        "red": (["2025-06-23", "2025-06-30"], [1, 1]),
-        "yellow": (["2025-06-23", "2025-06-30"], [0, 0]),
-        "green": (["2025-06-23", "2025-06-30"], [1, 1]),
+        "red": (WEEKS, [None] * 11 + [1, 1]),
+        "yellow": (WEEKS, [None] * 11 + [0, 0]),
+        "green": (WEEKS, [None] * 11 + [1, 1]),
     }
-    assert figures["attention"] == ["delta", "bolt"]
+    assert figures["attention"] == ["bolt", "delta"]  # 8,000 then 6,000 at stake
 
 
 def test_account_360_shows_arr_history_renewal_and_onboarding(web_platform: Platform) -> None:

@@ -1,5 +1,7 @@
 """Build the FastAPI application: ``create_app(settings)`` or ``create_app(platform)``.
 
+The API alone; :func:`kizuna.server.create_server` mounts the web UI on it.
+
 Routes live one module per resource in :mod:`kizuna.api.routes`; every module
 there that defines ``router`` is mounted, so a new capability adds its routes
 by adding one module.
@@ -110,15 +112,5 @@ def create_app(
     problems.install(app)
     for router in [*discover_routers(), *extra_routers]:
         app.include_router(router)
-    # The web UI is its own sub-application at /ui (its errors render as pages).
-    from kizuna.web import mount_web
-
-    mount_web(app, platform)
+    # The web UI is mounted by the composition root, kizuna.server.create_server.
     return app
-
-
-def app_from_environment() -> FastAPI:
-    """App factory for ``uvicorn --factory`` (each ``kizuna serve`` worker calls it)."""
-    platform = Platform.from_settings(Settings())
-    platform.store.ensure_ready()
-    return create_app(platform)

@@ -46,7 +46,7 @@ def serve(
         f"store {settings.store_url.split('@')[-1]}"
     )
     uvicorn.run(
-        "kizuna.api.app:app_from_environment",
+        "kizuna.server:app_from_environment",
         factory=True,
         host=host,
         port=port,

@@ -10,6 +10,21 @@ from rich.table import Table
 
 from kizuna.cli._common import JsonOption, console, emit, err_console, get_platform, parse_dates
 from kizuna.daily import DailyRun, daily_dates, run_daily
+from kizuna.errors import InvalidInput, Problem
+
+#: The run's date fields as this command's flags name them.
+FLAGS = {"as_of": "--as-of", "start": "--from", "end": "--to"}
+
+
+def _in_flags(exc: InvalidInput) -> InvalidInput:
+    """The run's date problems worded with this command's flags."""
+    problems = []
+    for p in exc.problems:
+        message = p.message
+        for field, flag in FLAGS.items():
+            message = message.replace(field, flag)
+        problems.append(Problem(message, where=FLAGS.get(p.field or "", p.where), field=p.field))
+    return InvalidInput(exc.message, problems)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +50,10 @@ def daily(
     the portfolio figures the web UI reads. Re-running a date replaces its results."""
     platform = get_platform()
     parsed = parse_dates(as_of=as_of, from_=start, to=end)
-    days = daily_dates(parsed["as_of"], parsed["from_"], parsed["to"], platform.today())
+    try:
+        days = daily_dates(parsed["as_of"], parsed["from_"], parsed["to"], platform.today())
+    except InvalidInput as exc:
+        raise _in_flags(exc) from None
     # Progress on stderr, so ``--json`` output stays parseable.
 
     def progress(step: str, day: date, state: str) -> None:

@@ -132,6 +132,6 @@ def demo(
 
     emit(result, as_json, render)
     if serve and not as_json:
-        from kizuna.web import serve_demo
+        from kizuna.server import serve_demo
 
         serve_demo(platform, host, port, as_of=result.simulation.end_date, say=console.print)

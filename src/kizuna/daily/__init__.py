@@ -53,6 +53,7 @@ from kizuna.daily.files import (
     portfolio_path,
     read_lifecycle_book,
     read_portfolio,
+    snapshot_folder,
     write_portfolio,
 )
 from kizuna.daily.lifecycle_book import (
@@ -86,7 +87,6 @@ from kizuna.daily.run import (
     DailyStepFailed,
     StepResult,
     daily_dates,
-    platform_on,
     run_daily,
 )
 
@@ -122,12 +122,12 @@ __all__ = [
     "lifecycle_detail_of",
     "lifecycle_path",
     "lifecycle_stamps",
-    "platform_on",
     "portfolio_dates",
     "portfolio_path",
     "read_lifecycle_book",
     "read_portfolio",
     "run_daily",
+    "snapshot_folder",
     "window_start",
     "write_portfolio",
 ]

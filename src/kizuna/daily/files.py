@@ -35,6 +35,7 @@ __all__ = [
     "portfolio_path",
     "read_lifecycle_book",
     "read_portfolio",
+    "snapshot_folder",
     "write_portfolio",
 ]
 
@@ -55,6 +56,7 @@ ACCOUNTS_SCHEMA = pa.schema(
         pa.field("stage", pa.string()),
         pa.field("overdue_milestones", pa.int32()),
         pa.field("attention", pa.list_(pa.string())),
+        pa.field("cohort", pa.string()),
     ]
 )
 
@@ -64,7 +66,8 @@ def daily_dir(settings: Settings) -> Path:
     return settings.home / "daily"
 
 
-def _folder(settings: Settings, as_of: date) -> Path:
+def snapshot_folder(settings: Settings, as_of: date) -> Path:
+    """The folder of the snapshot files of ``as_of``."""
     return daily_dir(settings) / f"as_of={as_of.isoformat()}"
 
 
@@ -86,7 +89,7 @@ def write_portfolio(
     ``lifecycle`` (each account's lifecycle detail) is saved with it; without it,
     a lifecycle file an earlier run saved for the date is removed.
     """
-    folder = _folder(settings, snapshot.as_of)
+    folder = snapshot_folder(settings, snapshot.as_of)
     if lifecycle is not None:
         _atomic_write(
             folder / LIFECYCLE_FILE, lambda h: h.write(_lifecycle_json().dump_json(lifecycle))
@@ -131,7 +134,7 @@ def portfolio_dates(settings: Settings) -> list[date]:
 
 def portfolio_path(settings: Settings, as_of: date) -> Path:
     """The snapshot file pages read for ``as_of``."""
-    return _folder(settings, as_of) / PORTFOLIO_FILE
+    return snapshot_folder(settings, as_of) / PORTFOLIO_FILE
 
 
 def read_portfolio(settings: Settings, as_of: date) -> PortfolioSnapshot | None:
@@ -157,7 +160,7 @@ def _snapshot_json() -> TypeAdapter[PortfolioSnapshot]:
 
 def lifecycle_path(settings: Settings, as_of: date) -> Path:
     """The lifecycle details the account page reads for ``as_of``."""
-    return _folder(settings, as_of) / LIFECYCLE_FILE
+    return snapshot_folder(settings, as_of) / LIFECYCLE_FILE
 
 
 def read_lifecycle_book(settings: Settings, as_of: date) -> LifecycleBook | None:

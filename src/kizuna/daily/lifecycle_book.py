@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from kizuna.lifecycle import AccountLifecycle, LifecycleDefinition
+import sqlalchemy as sa
+
+from kizuna.lifecycle import AccountLifecycle, LifecycleDefinition, definition_for, show_accounts
 from kizuna.platform import Platform
+from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
+from kizuna.store.models import Account, ContractLine
 
 __all__ = [
     "LifecycleBook",
@@ -113,30 +117,20 @@ def lifecycle_detail_of(
     )
 
 
-def _book_lifecycles(
-    platform: Platform, definition: LifecycleDefinition
-) -> dict[str, AccountLifecycle]:
-    """:func:`kizuna.lifecycle.show_account` of every account, from one book-wide evaluation."""
-    from kizuna.lifecycle import show_accounts
-
-    return show_accounts(platform, definition, platform.today())
-
-
 def lifecycle_stamps(
-    platform: Platform, definition: LifecycleDefinition, account_id: str | None = None
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    account_id: str | None = None,
 ) -> dict[str, str]:
     """A digest, per account (or of ``account_id`` only), of what its lifecycle detail is built
     from in the store: segment, first contract start, milestone completions and stage
-    transitions up to today, and the lifecycle definition.
+    transitions up to ``as_of``, and the lifecycle definition.
 
     A detail saved by the daily run is shown only while its account's stamp is unchanged;
     a milestone marked done since (or a re-computed lifecycle, a new contract line, an
     edited definition) changes it, and the page computes the detail again.
     """
-    import sqlalchemy as sa
-
-    from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
-    from kizuna.store.models import Account, ContractLine
 
     def only(query: Any, column: Any) -> Any:
         return query if account_id is None else query.where(column == account_id)
@@ -165,7 +159,7 @@ def lifecycle_stamps(
             StageTransition.from_stage,
             StageTransition.to_stage,
             StageTransition.reason,
-        ).where(StageTransition.transition_date <= platform.today())
+        ).where(StageTransition.transition_date <= as_of)
         for row in session.execute(only(transitions, StageTransition.account_id)):
             parts[row[0]].append(("transition", *(str(v) for v in row[1:])))
     common = definition.model_dump_json()
@@ -184,19 +178,17 @@ class LifecycleBook:
     details: dict[str, LifecycleDetail | None]
 
 
-def build_lifecycle_book(platform: Platform) -> LifecycleBook:
-    """Each account's lifecycle detail as of ``platform.today()`` (what the account page shows).
+def build_lifecycle_book(platform: Platform, as_of: date) -> LifecycleBook:
+    """Each account's lifecycle detail as of ``as_of`` (what the account page shows).
 
-    One evaluation of the whole book (:func:`kizuna.lifecycle.stages.evaluate_accounts`)
+    One evaluation of the whole book (:func:`kizuna.lifecycle.show_accounts`)
     instead of one per account and page view. Nothing is written.
     """
-    from kizuna.lifecycle import definition_for
-
     definition = definition_for(platform.settings.home)
-    stamps = lifecycle_stamps(platform, definition)
-    lives = _book_lifecycles(platform, definition)
+    stamps = lifecycle_stamps(platform, definition, as_of)
+    lives = show_accounts(platform, definition, as_of)
     return LifecycleBook(
-        as_of=platform.today(),
+        as_of=as_of,
         stamps={a: stamps[a] for a in lives if a in stamps},
         details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
     )

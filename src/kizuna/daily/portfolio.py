@@ -9,20 +9,26 @@ per filter set (:class:`Window`, :meth:`PortfolioSnapshot.monthly`), computed by
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
 from kizuna.errors import KizunaError, NotFound
-from kizuna.lifecycle import OnboardingReport
+from kizuna.health.report import list_health
+from kizuna.health.snapshots import snapshot_dates
+from kizuna.lifecycle import OnboardingReport, current_stages, definition_for, onboarding_report
 from kizuna.platform import Platform
+from kizuna.portfolio.attention import ATTENTION_DROP, attention_reasons
 from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, arr_movements, renewals
 from kizuna.retention.cohorts import CohortRow, cohort_retention
 from kizuna.retention.movements import AccountMovement, PeriodMovements, account_movements
 from kizuna.retention.periods import Period, split_periods
 from kizuna.retention.renewals import RenewalLine, RenewalTotals, summarise
+from kizuna.store.models import Account
 
 __all__ = [
     "ARR_HISTORY_MONTHS",
@@ -40,19 +46,23 @@ __all__ = [
     "window_start",
 ]
 
-#: A health drop of this many points over 30 days is an attention reason.
-ATTENTION_DROP = 10.0
-#: Months of ARR history kept per account.
-ARR_HISTORY_MONTHS = 24
+#: Months of ARR history kept per account (one more than the cohort heat map's 24 months,
+#: so every cell's month end is in it).
+ARR_HISTORY_MONTHS = 25
 #: How far ahead contract lines are looked at for the next renewal.
 RENEWAL_HORIZON_DAYS = 5 * 366
+#: The first contract start the book-wide onboarding report covers (all of them).
+EPOCH = date(1900, 1, 1)
 #: Period-to-date windows summed per filter set, and the last twelve months.
 WINDOWS = ("month", "quarter", "year", "last12")
 
 
 @dataclass(frozen=True, slots=True)
 class AccountFigures:
-    """What lists, headers and the attention list show of one account (None: not computed)."""
+    """What lists, headers and the attention list show of one account (None: not computed).
+
+    ``stage`` is the lifecycle stage id (its label comes from the definition).
+    """
 
     arr: Decimal | None = None
     health_score: float | None = None
@@ -61,17 +71,22 @@ class AccountFigures:
     stage: str | None = None
     renewal_date: date | None = None
     overdue_milestones: int | None = None
+    #: Reasons of :func:`kizuna.portfolio.attention_reasons` ("red", "drop", "overdue").
     attention: tuple[str, ...] = ()
+    #: Month of the first day with ARR ("2025-03"): the account's retention cohort.
+    cohort: str | None = None
 
 
 @dataclass
 class ArrBook:
-    """Each account's ARR today, at every month end of the history, and its next renewal."""
+    """Each account's ARR today, at every month end of the history, its next renewal and its
+    retention cohort (the month of its first day with ARR, as "2025-03")."""
 
     arr: dict[str, Decimal]
     months: list[date]
     history: dict[str, list[Decimal]]
     renewal: dict[str, date]
+    cohort: dict[str, str] = field(default_factory=dict)
 
 
 def _month_start(day: date, months_back: int) -> date:
@@ -86,7 +101,9 @@ def arr_book_of(ledger: Ledger, today: date) -> ArrBook:
     * month ends: the opening ARR (``arr_at`` the day before) and every
       account's monthly movement (:func:`kizuna.retention.arr_movements`);
     * next renewal: the earliest ``renewal_date`` of the account's lines still
-      open for renewal (:func:`kizuna.retention.renewals` and its grace period).
+      open for renewal (:func:`kizuna.retention.renewals` and its grace period);
+    * cohort: the month of the account's first day with ARR
+      (:meth:`kizuna.retention.Ledger.first_arr_dates`), as retention's cohorts count it.
     """
     start = _month_start(today, ARR_HISTORY_MONTHS - 1)
     now = arr_at(ledger, today)
@@ -117,11 +134,17 @@ def arr_book_of(ledger: Ledger, today: date) -> ArrBook:
         if line.status == "open":
             known = renewal.get(line.account_id)
             renewal[line.account_id] = min(known or line.renewal_date, line.renewal_date)
+    cohort = {
+        row["entity_id"]: row["first_date"].strftime("%Y-%m")
+        for row in ledger.engine.to_pyarrow(ledger.first_arr_dates()).to_pylist()
+        if row["first_date"] <= today
+    }
     return ArrBook(
         arr={a.account_id: a.arr for a in now.accounts},
         months=months,
         history=history,
         renewal=renewal,
+        cohort=cohort,
     )
 
 
@@ -233,16 +256,11 @@ class PortfolioSnapshot:
         return out
 
 
-def _with_ledger(platform: Platform, work: Callable[[Ledger], Any]) -> Any:
-    with Ledger.load(platform.store, platform.settings, rollup=False) as ledger:
-        return work(ledger)
-
-
-def _health(platform: Platform) -> dict[str, tuple[float | None, str | None, float | None]]:
-    from kizuna.health.report import list_health
-    from kizuna.health.snapshots import snapshot_dates
-
-    dates = [d for d in snapshot_dates(platform.settings) if d <= platform.today()]
+def _health(
+    platform: Platform, as_of: date
+) -> dict[str, tuple[float | None, str | None, float | None]]:
+    """Score, band and 30-day change of the newest health snapshot on or before ``as_of``."""
+    dates = [d for d in snapshot_dates(platform.settings) if d <= as_of]
     if not dates:
         return {}
     try:
@@ -254,52 +272,16 @@ def _health(platform: Platform) -> dict[str, tuple[float | None, str | None, flo
     }
 
 
-def _stages(platform: Platform) -> dict[str, str]:
-    from kizuna.lifecycle import definition_for, stored_transitions
-
-    transitions = stored_transitions(platform, until=platform.today())
-    definition = definition_for(platform.settings.home)
-    out = {}
-    for account_id, history in transitions.items():
-        stage = definition.stage(history[-1].to_stage)
-        out[account_id] = stage.name if stage else history[-1].to_stage
-    return out
-
-
-def _onboarding(platform: Platform) -> Any:
-    from kizuna.lifecycle import definition_for, onboarding_report
-
-    today = platform.today()
-    return onboarding_report(
-        platform, definition_for(platform.settings.home), date(1900, 1, 1), today, today
-    )
-
-
-def attention_reasons(
-    band: str | None, change_30d: float | None, overdue: int | None
-) -> tuple[str, ...]:
-    """Why an account needs attention: ``red`` band, 30-day health ``drop``, ``overdue``."""
-    reasons = []
-    if band == "red":
-        reasons.append("red")
-    if change_30d is not None and change_30d <= -ATTENTION_DROP:
-        reasons.append("drop")
-    if overdue:
-        reasons.append("overdue")
-    return tuple(reasons)
-
-
-def build_portfolio(platform: Platform) -> PortfolioSnapshot:
-    """Compute the book-wide figures as of ``platform.today()`` from the services' results.
+def build_portfolio(platform: Platform, as_of: date) -> PortfolioSnapshot:
+    """Compute the book-wide figures as of ``as_of`` from the services' results.
 
     Reads the stored health snapshots and lifecycle transitions (the daily
     run's earlier steps), the contract ledger (per account, no roll-up) and the
     event lake (onboarding). Nothing is written.
     """
-    today = platform.today()
+    today = as_of
     notes: list[str] = []
-
-    def work(ledger: Ledger) -> tuple[ArrBook, dict[str, Window], list[Period], Any, Any, Any]:
+    with Ledger.load(platform.store, platform.settings, rollup=False) as ledger:
         book = arr_book_of(ledger, today)
         windows = {}
         for name in WINDOWS:
@@ -316,15 +298,14 @@ def build_portfolio(platform: Platform) -> PortfolioSnapshot:
         months = split_periods(window_start(today, "last12"), today, "month")
         monthly = account_movements(ledger, months)
         cohorts = cohort_retention(ledger, as_of=today).rows
-        return book, windows, months, windows["last12"].opening, monthly, cohorts
-
-    book, windows, months, monthly_opening, monthly, cohorts = _with_ledger(platform, work)
-    health = _health(platform)
+    monthly_opening = windows["last12"].opening
+    health = _health(platform, today)
     if not health:
         notes.append("no health snapshot on or before this date")
-    stages = _stages(platform)
+    definition = definition_for(platform.settings.home)
+    stages = current_stages(platform, until=today)
     try:
-        onboarding = _onboarding(platform)
+        onboarding = onboarding_report(platform, definition, EPOCH, today, today)
     except KizunaError as exc:
         onboarding = None
         notes.append(f"onboarding outcomes unavailable: {exc}")
@@ -344,6 +325,7 @@ def build_portfolio(platform: Platform) -> PortfolioSnapshot:
             renewal_date=book.renewal.get(account_id),
             overdue_milestones=late,
             attention=attention_reasons(band, change, late),
+            cohort=book.cohort.get(account_id),
         )
     return PortfolioSnapshot(
         as_of=today,
@@ -367,10 +349,6 @@ def accounts_matching(platform: Platform, filters: Any) -> set[str] | None:
     The same attributes the ledger filters on (segment, region, owner), read
     from the store now, so a page's sums follow the accounts' current owners.
     """
-    import sqlalchemy as sa
-
-    from kizuna.store.models import Account
-
     if filters.segment is None and filters.region is None and filters.owner is None:
         return None
     query = sa.select(Account.id)

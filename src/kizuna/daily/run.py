@@ -9,15 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as clock_time
+from datetime import date, timedelta
 from pathlib import Path
 
-from kizuna.clock import FixedClock
-from kizuna.daily.files import _folder, portfolio_path, write_portfolio
+from kizuna.daily.files import portfolio_path, snapshot_folder, write_portfolio
 from kizuna.daily.lifecycle_book import build_lifecycle_book
 from kizuna.daily.portfolio import build_portfolio
-from kizuna.errors import KizunaError
+from kizuna.errors import InvalidInput, KizunaError, Problem
+from kizuna.health import compute_health_range
+from kizuna.lake.compact import compact_lake
+from kizuna.lifecycle import compute_lifecycle, definition_for
+from kizuna.metrics import compute_metrics
 from kizuna.platform import Platform
 
 __all__ = [
@@ -26,7 +28,6 @@ __all__ = [
     "DailyStepFailed",
     "StepResult",
     "daily_dates",
-    "platform_on",
     "run_daily",
 ]
 
@@ -65,27 +66,23 @@ class DailyRun:
 def daily_dates(
     as_of: date | None, start: date | None, end: date | None, today: date
 ) -> list[date]:
-    """The dates a run covers: ``as_of``, every day of ``[start, end]``, else ``today``."""
-    from kizuna.errors import InvalidInput, Problem
+    """The dates a run covers: ``as_of``, every day of ``[start, end]``, else ``today``.
 
+    Problems name the fields (``as_of``, ``start``, ``end``); each edge words them
+    its own way (the CLI names its flags).
+    """
     problems = []
     if as_of is not None and (start or end):
-        problems.append(Problem("give --as-of or --from/--to, not both", field="as_of"))
+        problems.append(Problem("give either as_of or start and end, not both", field="as_of"))
     if (start is None) != (end is None):
-        problems.append(Problem("a range needs both --from and --to", field="from"))
+        problems.append(Problem("a range needs both start and end", field="start"))
     if start and end and end < start:
-        problems.append(Problem("--to is before --from", field="to"))
+        problems.append(Problem("end is before start", field="end"))
     if problems:
         raise InvalidInput("invalid dates for the daily run", problems)
     if start is not None and end is not None:
         return [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return [as_of or today]
-
-
-def platform_on(platform: Platform, day: date) -> Platform:
-    """The platform with its clock stopped at noon of ``day`` in the business timezone."""
-    noon = datetime.combine(day, clock_time(12), tzinfo=platform.settings.tz)
-    return Platform(settings=platform.settings, store=platform.store, clock=FixedClock(noon))
 
 
 def run_daily(
@@ -121,7 +118,7 @@ def run_daily(
         steps=results,
         seconds=time.perf_counter() - began,
         snapshots=[
-            _folder(platform.settings, d)
+            snapshot_folder(platform.settings, d)
             for d in days
             if portfolio_path(platform.settings, d).exists()
         ],
@@ -131,8 +128,6 @@ def run_daily(
 def _lake_step(platform: Platform, days: list[date]) -> str:
     """Merge the small part files ingest left (e.g. the collection API's batches)
     before the metrics read the lake; purge files superseded long enough ago."""
-    from kizuna.lake.compact import compact_lake
-
     report = compact_lake(platform)
     detail = (
         f"{report.partitions_compacted} partition(s) compacted, "
@@ -146,15 +141,11 @@ def _lake_step(platform: Platform, days: list[date]) -> str:
 
 
 def _metrics_step(platform: Platform, days: list[date]) -> str:
-    from kizuna.metrics import compute_metrics
-
     run = compute_metrics(platform, days)
     return f"{len(run.metrics)} metrics × {run.accounts} accounts × {len(days)} date(s)"
 
 
 def _health_step(platform: Platform, days: list[date]) -> str:
-    from kizuna.health import compute_health_range
-
     scored = 0
     for day in days:
         for run in compute_health_range(platform, day, day):
@@ -163,8 +154,6 @@ def _health_step(platform: Platform, days: list[date]) -> str:
 
 
 def _lifecycle_step(platform: Platform, days: list[date]) -> str:
-    from kizuna.lifecycle import compute_lifecycle, definition_for
-
     # From the day after the previous run (lifecycle's own default): a re-run of
     # a date replaces its transitions; a gap since the last run is evaluated too.
     result = compute_lifecycle(platform, definition_for(platform.settings.home), days[-1])
@@ -173,8 +162,9 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
 
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
     for day in days:
-        on_day = platform_on(platform, day)
-        write_portfolio(platform.settings, build_portfolio(on_day), build_lifecycle_book(on_day))
+        write_portfolio(
+            platform.settings, build_portfolio(platform, day), build_lifecycle_book(platform, day)
+        )
     return f"{len(days)} snapshot(s)"
 
 

@@ -34,6 +34,7 @@ from kizuna.health.scorecard import (
 from kizuna.health.scoring import FloatArray
 from kizuna.metrics.store import read_values, values_path
 from kizuna.platform import Platform
+from kizuna.portfolio.attention import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from kizuna.settings import Settings
 from kizuna.store.health_models import ManualSentiment
 from kizuna.store.models import (
@@ -253,8 +254,8 @@ def _gather_survey(reader: _Reader, source: SurveySource, accounts: AccountFrame
             SurveyResponse.account_id,
             sa.func.count().label("answers"),
             sa.func.sum(score).label("total"),
-            sa.func.sum(sa.case((score >= 9, 1), else_=0)).label("promoters"),
-            sa.func.sum(sa.case((score <= 6, 1), else_=0)).label("detractors"),
+            sa.func.sum(sa.case((score >= NPS_PROMOTER_MIN, 1), else_=0)).label("promoters"),
+            sa.func.sum(sa.case((score <= NPS_DETRACTOR_MAX, 1), else_=0)).label("detractors"),
         )
         .where(
             SurveyResponse.kind == SurveyKind(source.survey),

@@ -23,6 +23,7 @@ in :data:`Source` plus one gatherer in :mod:`kizuna.health.inputs`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -209,6 +210,9 @@ Scoring = Annotated[
 
 class Measure(_Strict):
     name: str = Field(pattern=_NAME)
+    #: Names shown to people in English and Japanese (None: the name made readable).
+    label: str | None = None
+    label_ja: str | None = None
     description: str = ""
     weight: float = Field(gt=0)
     source: Source
@@ -217,6 +221,8 @@ class Measure(_Strict):
 
 class Group(_Strict):
     name: str = Field(pattern=_NAME)
+    label: str | None = None
+    label_ja: str | None = None
     weight: float = Field(gt=0)
     measures: tuple[Measure, ...] = Field(min_length=1)
 
@@ -250,6 +256,8 @@ class AppliesTo(_Strict):
 
 class Scorecard(_Strict):
     name: str = Field(pattern=_NAME)
+    label: str | None = None
+    label_ja: str | None = None
     description: str = ""
     applies_to: AppliesTo = AppliesTo()
     bands: Bands = Bands()
@@ -343,6 +351,17 @@ def parse_scorecard(data: Any, where: str) -> tuple[Scorecard | None, list[Probl
         return None, _problems(exc, where)
 
 
+@lru_cache(maxsize=64)
+def _parsed(text: str, where: str) -> tuple[Scorecard | None, tuple[Problem, ...]]:
+    # Parsed once per file content: pages read the scorecards' labels often.
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return None, (Problem(f"not valid YAML: {exc}", where=where),)
+    card, found = parse_scorecard(data, where)
+    return card, tuple(found)
+
+
 def load_scorecards(paths: Iterable[Path] | None = None) -> ScorecardSet:
     """Load and validate scorecard YAML files (default: the shipped default scorecard).
 
@@ -358,14 +377,10 @@ def load_scorecards(paths: Iterable[Path] | None = None) -> ScorecardSet:
     cards: list[tuple[Path, Scorecard]] = []
     for path in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            card, found = _parsed(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             problems.append(Problem(f"cannot read: {exc.strerror}", where=str(path)))
             continue
-        except yaml.YAMLError as exc:
-            problems.append(Problem(f"not valid YAML: {exc}", where=str(path)))
-            continue
-        card, found = parse_scorecard(data, str(path))
         problems.extend(found)
         if card is not None:
             cards.append((path, card))

@@ -71,7 +71,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from kizuna.clock import Clock, SystemClock
-from kizuna.lake.layout import TEMP_SUFFIX, LakeLayout, _fsync_dir
+from kizuna.lake.layout import TEMP_SUFFIX, LakeLayout, fsync_dir
 
 #: How long superseded part files stay on disk for readers that listed them earlier.
 SUPERSEDED_GRACE = timedelta(hours=1)
@@ -181,7 +181,7 @@ def _delete_durably(paths: Sequence[Path]) -> None:
         path.unlink(missing_ok=True)
     for folder in {p.parent for p in paths}:
         if folder.exists():
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
 
 class LakeIndex:
@@ -346,7 +346,7 @@ class LakeIndex:
             # Every merged file is in place, so they hold every row: the replaced
             # files are superseded. The renames must be durable before the record goes.
             for folder in {p.parent for p in merged}:
-                _fsync_dir(folder)
+                fsync_dir(folder)
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.execute(

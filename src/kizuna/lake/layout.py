@@ -131,11 +131,12 @@ def atomic_write_parquet(
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (fsync the directory)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,7 @@ from pydantic import (
 )
 
 from kizuna.errors import InvalidInput, Problem
+from kizuna.labels import Label
 
 #: Facts about an account's contracts and onboarding that stage rules may use.
 FACTS: dict[str, str] = {
@@ -224,10 +226,16 @@ class StageDefinition(_Strict):
 
     id: str
     name: str
+    #: The stage's name in Japanese (None: the English name).
+    label_ja: str | None = None
     description: str = ""
 
     _id = field_validator("id")(lambda cls, v: _check_id(v))
     entry: Rule | None = None
+
+    @property
+    def label(self) -> Label:
+        return Label.of(self.id, self.name, self.label_ja)
 
 
 class MilestoneDefinition(_Strict):
@@ -235,6 +243,8 @@ class MilestoneDefinition(_Strict):
 
     id: str
     name: str
+    #: The milestone's name in Japanese (None: the English name).
+    label_ja: str | None = None
     due_days: int = Field(ge=0)
     owner: Literal["vendor", "customer"]
     first_value: bool = False
@@ -242,6 +252,10 @@ class MilestoneDefinition(_Strict):
     complete_when: Rule | None = None
 
     _id = field_validator("id")(lambda cls, v: _check_id(v))
+
+    @property
+    def label(self) -> Label:
+        return Label.of(self.id, self.name, self.label_ja)
 
 
 class OnboardingTemplate(_Strict):
@@ -290,6 +304,19 @@ class LifecycleDefinition(_Strict):
 
     def stage(self, stage_id: str) -> StageDefinition | None:
         return next((s for s in self.stages if s.id == stage_id), None)
+
+    def stage_label(self, stage_id: str) -> Label:
+        """The label of stage ``stage_id`` (an id no longer defined: the id made readable)."""
+        stage = self.stage(stage_id)
+        return stage.label if stage is not None else Label.of(stage_id)
+
+    def milestone_label(self, milestone_id: str) -> Label:
+        """The label of milestone ``milestone_id`` in any template (else the id made readable)."""
+        for template in self.onboarding.templates:
+            found = template.milestone(milestone_id)
+            if found is not None:
+                return found.label
+        return Label.of(milestone_id)
 
     def template_for(self, segment: str | None) -> OnboardingTemplate:
         """The template of ``segment``, else the ``*`` fallback."""
@@ -482,6 +509,12 @@ def load_definition(path: Path | str | None = None) -> LifecycleDefinition:
                 f"cannot read lifecycle definition {where}",
                 [Problem(exc.strerror or str(exc), where=where)],
             ) from None
+    return _parsed(text, where)
+
+
+@lru_cache(maxsize=16)
+def _parsed(text: str, where: str) -> LifecycleDefinition:
+    # Parsed once per file content: pages and the daily run read the definition often.
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -291,6 +291,14 @@ def stored_transitions(
     return out
 
 
+def current_stages(platform: Platform, until: date) -> dict[str, str]:
+    """Each account's stage id on ``until``: the last stored transition on or before it."""
+    return {
+        account_id: history[-1].to_stage
+        for account_id, history in stored_transitions(platform, until=until).items()
+    }
+
+
 def show_account(
     platform: Platform, definition: LifecycleDefinition, account_id: str, as_of: date
 ) -> AccountLifecycle:

@@ -33,6 +33,7 @@ when the denominator is 0 or null.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +126,9 @@ class MetricDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)
+    #: Names shown to people in English and Japanese (None: the name made readable).
+    label: str | None = None
+    label_ja: str | None = None
     kind: MetricKind
     description: str = ""
     unit: str = ""
@@ -301,6 +305,12 @@ def load_definitions(path: Path | str | None = None) -> MetricSet:
             raise InvalidInput(
                 f"cannot read {where}", [Problem(str(exc.strerror), where=where)]
             ) from None
+    return _parsed(text, where)
+
+
+@lru_cache(maxsize=16)
+def _parsed(text: str, where: str) -> MetricSet:
+    # Parsed once per file content: pages read the definitions' labels and units often.
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -9,19 +9,18 @@ while the API keeps answering ``application/problem+json``.
 from __future__ import annotations
 
 import logging
-from importlib import import_module, resources
-from importlib.util import find_spec
-from pathlib import Path
+from importlib import import_module
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kizuna.errors import KizunaError, MissingExtra
+from kizuna.errors import KizunaError
 from kizuna.platform import Platform
 from kizuna.web import insights
+from kizuna.web.assets import IMMUTABLE, PLOTLY, SHORT, Assets
 from kizuna.web.pages import LoginRequired, NavEntry, build_environment, page_context, render
 from kizuna.web.routes import PAGE_MODULES
 from kizuna.web.session import SessionCodec
@@ -29,14 +28,6 @@ from kizuna.web.session import SessionCodec
 log = logging.getLogger("kizuna.web")
 
 MOUNT_PATH = "/ui"
-_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
-
-
-def _plotly_js() -> Path:
-    spec = find_spec("plotly")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingExtra("web", "charts in the web UI")
-    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
 
 
 def create_web_app(platform: Platform, *, background: bool = True) -> FastAPI:
@@ -58,29 +49,16 @@ def create_web_app(platform: Platform, *, background: bool = True) -> FastAPI:
         app.include_router(module.router)
         nav.extend(getattr(module, "NAV", ()))
     app.state.nav = sorted(nav, key=lambda n: n.order)
-    plotly_js = _plotly_js()
-    static_root = resources.files("kizuna.web") / "static"
+    app.state.assets = Assets()
 
     @app.get("/static/plotly.min.js", name="plotly_js", include_in_schema=False)
-    def plotly_bundle() -> Response:
-        # Streamed from the installed plotly package: no copy in the repository, no CDN.
-        return FileResponse(
-            plotly_js,
-            media_type="text/javascript",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
+    def plotly_bundle(request: Request) -> Response:
+        # From the installed plotly package: no copy in the repository, no CDN.
+        return static_response(request, PLOTLY)
 
     @app.get("/static/{name}", name="static", include_in_schema=False)
-    def static_file(name: str) -> Response:
-        suffix = Path(name).suffix
-        target = static_root / name
-        if "/" in name or suffix not in _STATIC_TYPES or not target.is_file():
-            raise StarletteHTTPException(404)
-        return Response(
-            target.read_bytes(),
-            media_type=_STATIC_TYPES[suffix],
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+    def static_file(name: str, request: Request) -> Response:
+        return static_response(request, name)
 
     _add_error_pages(app)
     app.add_middleware(SecurityHeaders)
@@ -121,6 +99,27 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def static_response(request: Request, name: str) -> Response:
+    """The static file ``name``: gzip-compressed when the browser accepts it; cached for a
+    year under its versioned URL (``?v=<hash>``), for an hour under a bare one."""
+    assets: Assets = request.app.state.assets
+    asset = assets.get(name)
+    if asset is None:
+        raise StarletteHTTPException(404)
+    etag = f'"{asset.version}"'
+    headers = {
+        "Cache-Control": IMMUTABLE if request.query_params.get("v") == asset.version else SHORT,
+        "ETag": etag,
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
 def _add_error_pages(app: FastAPI) -> None:

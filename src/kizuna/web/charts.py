@@ -52,6 +52,9 @@ def localise(chart: Chart) -> dict[str, Any]:
     layout = copy.deepcopy(chart.layout)
     xaxis = layout.setdefault("xaxis", {})
     yaxis = layout.setdefault("yaxis", {})
+    # Room for tick labels and titles however long they are (no label cut off).
+    xaxis.setdefault("automargin", True)
+    yaxis.setdefault("automargin", True)
     if chart.x == "category":
         xaxis["type"] = "category"
     else:

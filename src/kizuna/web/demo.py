@@ -17,7 +17,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from kizuna.auth.users import add_user, list_users
 from kizuna.clock import FixedClock
+from kizuna.daily import portfolio_path, run_daily
 from kizuna.errors import KizunaError
+from kizuna.health import compute_health_range
+from kizuna.health.snapshots import snapshot_dates
+from kizuna.metrics.service import compute_metrics
 from kizuna.platform import Platform
 from kizuna.store.models import TeamRole
 from kizuna.web import insights
@@ -57,11 +61,6 @@ def run_daily_once(
     The first time, metrics and health are also computed weekly over the
     previous :data:`HEALTH_HISTORY_DAYS` days, so trends have a history.
     """
-    from kizuna.daily import portfolio_path, run_daily
-    from kizuna.health import compute_health_range
-    from kizuna.health.snapshots import snapshot_dates
-    from kizuna.metrics.service import compute_metrics
-
     if portfolio_path(platform.settings, as_of).exists():
         return
     start = as_of - timedelta(days=HEALTH_HISTORY_DAYS)
@@ -84,19 +83,13 @@ def run_daily_once(
     say("daily run: " + ", ".join(f"{s.step} {s.seconds:.1f} s" for s in run.steps))
 
 
-def serve_demo(
-    platform: Platform,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    as_of: date | None = None,
-    say: Callable[[str], None] = print,
-) -> None:
-    """Prepare and serve the UI (and the API) on the demo data until interrupted."""
-    import uvicorn
+def prepare_demo(
+    platform: Platform, *, as_of: date | None = None, say: Callable[[str], None] = print
+) -> Platform:
+    """The demo's platform (its clock at ``as_of``), with a login, the daily run and warm figures.
 
-    from kizuna.web.app import MOUNT_PATH, create_standalone_app, mount_web
-
+    :func:`kizuna.server.serve_demo` serves it.
+    """
     settings = platform.settings.model_copy(update={"cookie_secure": False})
     clock = FixedClock(datetime.combine(as_of, time(12), tzinfo=UTC)) if as_of else platform.clock
     demo = Platform(settings=settings, store=platform.store, clock=clock)
@@ -107,14 +100,4 @@ def serve_demo(
         say(f"the daily run failed, some panels will say 'not computed yet': {exc}")
     say("preparing the dashboards ...")
     insights.warm(demo)
-    try:
-        from kizuna.api.app import create_app
-    except ImportError:  # pragma: no cover - the API ships with the package
-        app = create_standalone_app(demo)
-    else:
-        app = create_app(demo)
-        if not any(getattr(r, "path", None) == MOUNT_PATH for r in app.routes):
-            mount_web(app, demo)
-    login = DemoLogin(f"http://{host}:{port}{MOUNT_PATH}/", DEMO_EMAIL, DEMO_PASSWORD)
-    say(f"Kizuna UI on {login.url}  (log in as {login.email} / {login.password}; Ctrl+C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return demo

@@ -27,6 +27,8 @@ from babel import Locale, dates, numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from kizuna.labels import Label, readable
+
 LANGUAGES: dict[str, str] = {"en": "English", "ja": "日本語"}
 DEFAULT_LANGUAGE = "en"
 LANG_COOKIE = "kizuna_lang"
@@ -246,3 +248,48 @@ DYNAMIC_MESSAGES = (
     N_("the date is in the future"),
     N_("no such onboarding milestone"),
 )
+
+
+def format_label(value: Label | str | None) -> str:
+    """A definition's name in the current language (:class:`kizuna.labels.Label`).
+
+    A plain string is data (a person's or a customer's own name) and shown as it is.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, Label):
+        return value.text(current_language())
+    return value
+
+
+def format_term(value: object) -> str:
+    """A status, role or kind identifier (``end_user``) in words of the current language.
+
+    The catalog's translation when there is one, else the identifier made readable
+    ("End user"): a page never shows a raw identifier.
+    """
+    if value is None or value == "":
+        return "—"
+    text = str(getattr(value, "value", value))
+    translated = gettext(text)
+    return translated if translated != text else readable(text)
+
+
+def format_segment(value: str | None) -> str:
+    """A segment: the shipped ones translated, a customer's own shown as it is."""
+    if not value:
+        return "—"
+    return gettext(value)
+
+
+def format_measure(value: float | None, unit: str | None) -> str:
+    """A measured value in its unit: a share as a percentage (0.38 → '38%'), else a number."""
+    if value is None:
+        return "—"
+    if unit in SHARE_UNITS:
+        return format_percent(value, 0)
+    return format_number(value, 0 if float(value).is_integer() or abs(value) >= 100 else 1)
+
+
+#: Units whose values are fractions of one, shown as percentages.
+SHARE_UNITS = frozenset({"share", "ratio", "rate", "fraction"})

@@ -39,47 +39,57 @@ from kizuna.daily import (
     portfolio_path,
     read_lifecycle_book,
     read_portfolio,
+    window_start,
 )
 from kizuna.errors import KizunaError, NotFound
+from kizuna.health.compute import scorecard_paths
 from kizuna.health.report import explain_account, list_health
+from kizuna.health.scorecard import load_scorecards
 from kizuna.health.snapshots import read_snapshot, snapshot_dates
-from kizuna.lifecycle import definition_for, stored_transitions
+from kizuna.labels import Label
+from kizuna.lifecycle import current_stages
+from kizuna.metrics.definitions import MetricDefinition, load_definitions
 from kizuna.metrics.service import read_metric_values
 from kizuna.platform import Platform
+from kizuna.portfolio import BANDS, HEALTH_BANDS, attention_reasons
 from kizuna.retention import Ledger, LedgerFilters
+from kizuna.retention.movements import AccountMovement, account_movements
+from kizuna.retention.periods import split_periods
 from kizuna.web.cache import BookCache, quiet_engine
 from kizuna.web.charts import Chart
+from kizuna.web.i18n import SHARE_UNITS
 
 log = logging.getLogger("kizuna.web")
 
-BANDS = ("red", "yellow", "green")
+__all__ = ["BANDS"]  # re-exported from kizuna.portfolio for the pages
+
 FACTS_TTL_SECONDS = 120.0
 REPORTS_TTL_SECONDS = 300.0
 
-BAND_COLOURS = {"red": "#d92d20", "yellow": "#dc9b04", "green": "#079455"}
+BAND_COLOURS = {b.id: b.colour for b in HEALTH_BANDS}
 
 #: Per-account facts and health bands (cheap: about a second for the demo book).
-_cache = BookCache(FACTS_TTL_SECONDS)
+FIGURES = BookCache(FACTS_TTL_SECONDS)
 #: Reports: retention by filter, onboarding outcomes, each account's lifecycle.
-_reports = BookCache(REPORTS_TTL_SECONDS)
+REPORTS = BookCache(REPORTS_TTL_SECONDS)
 
 
 def set_background(on: bool) -> None:
     """Refresh book-wide figures in background threads (serving) or in the request (tests)."""
-    _cache.background = on
-    _reports.background = on
+    FIGURES.background = on
+    REPORTS.background = on
 
 
 def settle() -> None:
     """Wait for every background computation to finish (benchmarks, tests)."""
-    _cache.settle()
-    _reports.settle()
+    FIGURES.settle()
+    REPORTS.settle()
 
 
 def invalidate() -> None:
     """Forget cached figures (after an import through the UI, or between tests)."""
-    _cache.clear()
-    _reports.clear()
+    FIGURES.clear()
+    REPORTS.clear()
 
 
 #: What lists and headers show of one account (None: not computed yet).
@@ -88,7 +98,8 @@ AccountFacts = AccountFigures
 NO_FACTS = AccountFacts()
 
 
-def _key(platform: Platform, *parts: Any) -> tuple[Any, ...]:
+def cache_key(platform: Platform, *parts: Any) -> tuple[Any, ...]:
+    """The key of a figure of ``platform``'s book on its today."""
     return (platform.store.url, str(platform.settings.home), platform.today(), *parts)
 
 
@@ -155,8 +166,8 @@ def account_facts(platform: Platform) -> dict[str, AccountFacts]:
     snapshot = portfolio_snapshot(platform)
     if snapshot is not None:
         return snapshot.facts
-    facts: dict[str, AccountFacts] = _cache.get(
-        _key(platform, "facts"), lambda: _compute_account_facts(platform)
+    facts: dict[str, AccountFacts] = FIGURES.get(
+        cache_key(platform, "facts"), lambda: _compute_account_facts(platform)
     )
     return facts
 
@@ -169,6 +180,8 @@ def _compute_account_facts(platform: Platform) -> dict[str, AccountFacts]:
             facts[account_id]["arr"] = arr
         for account_id, day in book.renewal.items():
             facts[account_id]["renewal_date"] = day
+        for account_id, month in book.cohort.items():
+            facts[account_id]["cohort"] = month
     listing = _health_listing(platform)
     if listing is not None:
         for row in listing["accounts"]:
@@ -176,8 +189,14 @@ def _compute_account_facts(platform: Platform) -> dict[str, AccountFacts]:
             f["health_score"] = row["score"]
             f["health_band"] = row["band"]
             f["health_change_30d"] = row.get("change_30d")
-    for account_id, stage in _stages(platform).items():
+    for account_id, stage in current_stages(platform, until=platform.today()).items():
         facts[account_id]["stage"] = stage
+    # Overdue onboarding needs the book-wide onboarding report: the portfolio adds
+    # that reason when the report is ready (the daily run's snapshot has it).
+    for values in facts.values():
+        values["attention"] = attention_reasons(
+            values.get("health_band"), values.get("health_change_30d"), None
+        )
     return {account_id: AccountFacts(**values) for account_id, values in facts.items()}
 
 
@@ -215,16 +234,37 @@ def arr_book(platform: Platform) -> ArrBook | None:
             months=snapshot.arr_months,
             history=snapshot.arr_history,
             renewal={a: f.renewal_date for a, f in snapshot.facts.items() if f.renewal_date},
+            cohort={a: f.cohort for a, f in snapshot.facts.items() if f.cohort},
         )
     today = platform.today()
 
     def work(ledger: Ledger) -> ArrBook:
         return arr_book_of(ledger, today)
 
-    result: ArrBook | None = _cache.get(
-        _key(platform, "arr"), lambda: with_ledger(platform, None, work, rollup=False)
+    result: ArrBook | None = FIGURES.get(
+        cache_key(platform, "arr"), lambda: with_ledger(platform, None, work, rollup=False)
     )
     return result
+
+
+def monthly_movements(platform: Platform) -> list[AccountMovement] | None:
+    """Each account's ARR movement in each month of the last twelve (None: retention failed):
+    the daily snapshot's, else computed on the ledger (cached)."""
+    snapshot = portfolio_snapshot(platform)
+    if snapshot is not None:
+        return snapshot.monthly_moves
+    today = platform.today()
+
+    def work(ledger: Ledger) -> list[AccountMovement]:
+        return account_movements(
+            ledger, split_periods(window_start(today, "last12"), today, "month")
+        )
+
+    moves: list[AccountMovement] | None = REPORTS.get(
+        cache_key(platform, "monthly-moves"),
+        lambda: with_ledger(platform, None, work, rollup=False),
+    )
+    return moves
 
 
 def arr_history_chart(platform: Platform, account_id: str) -> Chart | None:
@@ -272,8 +312,10 @@ def _health_listing(platform: Platform) -> dict[str, Any] | None:
 
 @dataclass(frozen=True, slots=True)
 class MeasureRow:
-    group: str
-    name: str
+    group: Label
+    name: Label
+    #: The raw value's unit (a metric's ``unit``; "share" is shown as a percentage).
+    unit: str | None
     raw: float | None
     score: float | None
     weight: float | None
@@ -283,7 +325,7 @@ class MeasureRow:
 
 @dataclass(frozen=True, slots=True)
 class Mover:
-    name: str
+    name: Label
     delta: float
 
 
@@ -294,13 +336,56 @@ class HealthDetail:
     as_of: date
     score: float | None
     band: str | None
-    scorecard: str
+    scorecard: Label
     change_7d: float | None
     change_30d: float | None
     movers: list[Mover]
     measures: list[MeasureRow]
-    missing: list[str]
+    missing: list[Label]
     trend_chart: Chart | None
+
+
+@dataclass(frozen=True)
+class HealthVocabulary:
+    """Labels of the scorecards' names, groups and measures and the measures' units."""
+
+    scorecards: dict[str, Label]
+    groups: dict[tuple[str, str], Label]
+    measures: dict[tuple[str, str], Label]
+    units: dict[tuple[str, str], str | None]
+
+    def group(self, scorecard: str, name: str) -> Label:
+        return self.groups.get((scorecard, name)) or Label.of(name)
+
+    def measure(self, scorecard: str, name: str) -> Label:
+        return self.measures.get((scorecard, name)) or Label.of(name)
+
+    def mover(self, scorecard: str, key: str) -> Label:
+        """The label of a top mover: ``group.measure``, or ``child:<account id>`` (roll-up)."""
+        if key.startswith("child:"):
+            return Label(key, key.removeprefix("child:"))
+        return self.measure(scorecard, key.split(".", 1)[-1])
+
+
+def metric_labels(platform: Platform) -> dict[str, MetricDefinition]:
+    """The metric definitions in use, by name (for their labels and units)."""
+    return {m.name: m for m in load_definitions(None).metrics}
+
+
+def health_vocabulary(platform: Platform) -> HealthVocabulary:
+    """Labels and units of the scorecards in use (names made readable when unlabelled)."""
+    metrics = metric_labels(platform)
+    cards = load_scorecards(scorecard_paths(platform.settings) or None)
+    scorecards, groups, measures, units = {}, {}, {}, {}
+    for card in cards.scorecards:
+        scorecards[card.name] = Label.of(card.name, card.label, card.label_ja)
+        for g in card.groups:
+            groups[(card.name, g.name)] = Label.of(g.name, g.label, g.label_ja)
+            for m in g.measures:
+                measures[(card.name, m.name)] = Label.of(m.name, m.label, m.label_ja)
+                metric = metrics.get(getattr(m.source, "metric", "") or "")
+                units[(card.name, m.name)] = metric.unit if metric is not None else None
+    return HealthVocabulary(scorecards, groups, measures, units)
 
 
 def health_detail(platform: Platform, account_id: str) -> HealthDetail | None:
@@ -314,10 +399,13 @@ def health_detail(platform: Platform, account_id: str) -> HealthDetail | None:
         return None
     trend = data["trend"]
     movers_30 = trend.get("30d", {}).get("top_movers") or trend.get("7d", {}).get("top_movers")
+    words = health_vocabulary(platform)
+    card = data["scorecard"]
     measures = [
         MeasureRow(
-            group=m["group"],
-            name=m["name"],
+            group=words.group(card, m["group"]),
+            name=words.measure(card, m["name"]),
+            unit=words.units.get((card, m["name"])),
             raw=m["raw_value"],
             score=m["score"],
             weight=m["effective_weight"],
@@ -352,85 +440,104 @@ def health_detail(platform: Platform, account_id: str) -> HealthDetail | None:
         as_of=day,
         score=data["score"],
         band=data["band"],
-        scorecard=data["scorecard"],
+        scorecard=words.scorecards.get(card) or Label.of(card),
         change_7d=trend.get("7d", {}).get("change"),
         change_30d=trend.get("30d", {}).get("change"),
-        movers=[Mover(m["measure"], m["change"]) for m in (movers_30 or [])],
+        movers=[Mover(words.mover(card, m["measure"]), m["change"]) for m in (movers_30 or [])],
         measures=measures,
-        missing=list(data["missing"] or []),
+        missing=[words.measure(card, name) for name in data["missing"] or []],
         trend_chart=chart,
     )
 
 
-def _band_history(platform: Platform, weeks: int) -> list[tuple[date, pa.Table]]:
-    """Every account's band on weekly snapshot dates up to the latest (cached, whole book)."""
+def trend_weeks(day: date, weeks: int) -> list[date]:
+    """The ``weeks`` weekly dates ending on ``day``, oldest first."""
+    return [day - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
+
+
+def _band_history(platform: Platform, weeks: int) -> list[tuple[date, pa.Table | None]]:
+    """Every account's band on each weekly date up to the latest snapshot (None: no snapshot
+    that week; cached, whole book)."""
     day = _health_day(platform)
     if day is None:
         return []
 
-    def compute() -> list[tuple[date, pa.Table]]:
+    def compute() -> list[tuple[date, pa.Table | None]]:
         available = set(snapshot_dates(platform.settings))
-        days = [d for d in (day - timedelta(days=7 * i) for i in range(weeks)) if d in available]
-        out = []
-        for d in sorted(days):
-            table = read_snapshot(platform.settings, d, columns=["account_id", "band"])
-            if table is not None:
-                out.append((d, table))
-        return out
+        return [
+            (
+                d,
+                read_snapshot(platform.settings, d, columns=["account_id", "band"])
+                if d in available
+                else None,
+            )
+            for d in trend_weeks(day, weeks)
+        ]
 
-    history: list[tuple[date, pa.Table]] = _cache.get(_key(platform, "bands", day, weeks), compute)
+    history: list[tuple[date, pa.Table | None]] = FIGURES.get(
+        cache_key(platform, "bands", day, weeks), compute
+    )
     return history
+
+
+@dataclass
+class BandTrend:
+    """Accounts per band on each of the last weeks; ``missing`` weeks had no health snapshot."""
+
+    chart: Chart
+    weeks: int
+    missing: int
 
 
 def health_distribution_trend(
     platform: Platform, account_ids: Collection[str], weeks: int = 13
-) -> Chart | None:
-    """Accounts per band on weekly snapshot dates, counted over ``account_ids`` only.
+) -> BandTrend | None:
+    """Accounts per band on the last ``weeks`` weekly dates, counted over ``account_ids`` only.
 
     ``account_ids`` are the accounts the page shows (the caller's book, the
     page's filters): the trend counts exactly the accounts the rest of the page does.
+    Every week is on the axis; a week without a health snapshot has no bar and is
+    counted in ``missing`` (the page says so) — never a stand-in number.
     """
     history = _band_history(platform, weeks)
     if not history:
         return None
     wanted = pa.array(sorted(account_ids), pa.string())
-    counts: dict[str, list[int]] = {b: [] for b in BANDS}
+    counts: dict[str, list[int | None]] = {b: [] for b in BANDS}
     for _, table in history:
+        if table is None:
+            for b in BANDS:
+                counts[b].append(None)
+            continue
         bands = table.filter(pc.is_in(table["account_id"], value_set=wanted))["band"]
         found = {row["values"]: row["counts"] for row in pc.value_counts(bands).to_pylist()}
         for b in BANDS:
             counts[b].append(int(found.get(b, 0)))
-    return Chart(
+    chart = Chart(
         traces=[
             {
                 "type": "bar",
-                "name": b,
+                "name": band.id,
                 "x": [d.isoformat() for d, _ in history],
-                "y": counts[b],
-                "marker": {"color": BAND_COLOURS[b]},
+                "y": counts[band.id],
+                "marker": {"color": band.colour},
             }
-            for b in BANDS
+            for band in HEALTH_BANDS
         ],
         x="day",
         y_title="Accounts",
-        layout={"barmode": "stack"},
+        layout={
+            "barmode": "stack",
+            # Every week on the axis, also those without a snapshot (no bar).
+            "xaxis": {
+                "range": [
+                    (history[0][0] - timedelta(days=4)).isoformat(),
+                    (history[-1][0] + timedelta(days=4)).isoformat(),
+                ]
+            },
+        },
     )
-
-
-# -- stages ----------------------------------------------------------------------------
-
-
-def _stages(platform: Platform) -> dict[str, str]:
-    """Each account's current lifecycle stage name (stored by ``kizuna lifecycle compute``)."""
-    transitions = stored_transitions(platform, until=platform.today())
-    if not transitions:
-        return {}
-    definition = definition_for(platform.settings.home)
-    out = {}
-    for account_id, history in transitions.items():
-        stage = definition.stage(history[-1].to_stage)
-        out[account_id] = stage.name if stage else history[-1].to_stage
-    return out
+    return BandTrend(chart, len(history), sum(1 for _, t in history if t is None))
 
 
 # -- usage metrics ---------------------------------------------------------------------
@@ -440,7 +547,7 @@ USAGE_CHARTS = 4
 
 @dataclass(frozen=True, slots=True)
 class UsageChart:
-    title: str
+    title: Label
     chart: Chart
 
 
@@ -454,17 +561,24 @@ def usage_charts(platform: Platform, account_id: str) -> list[UsageChart] | None
         if row["value"] is not None:
             series[row["metric"]].append((row["as_of"], float(row["value"])))
     charts = []
+    definitions = metric_labels(platform)
     for metric in sorted(series)[:USAGE_CHARTS]:
         points = sorted(series[metric])
+        known = definitions.get(metric)
+        share = known is not None and known.unit in SHARE_UNITS
         charts.append(
             UsageChart(
-                title=metric,
+                title=Label.of(metric, known.label, known.label_ja)
+                if known is not None
+                else Label.of(metric),
                 chart=Chart(
                     traces=[
                         {
                             "type": "scatter",
                             "mode": "lines",
-                            "name": metric,
+                            # The page titles the chart with the metric's label; no trace
+                            # name (and so no raw metric name in a hover label).
+                            "hovertemplate": "%{x|%Y-%m-%d}: %{y}<extra></extra>",
                             "x": [d.isoformat() for d, _ in points],
                             "y": [v for _, v in points],
                             "line": {"color": "#3b5bdb"},
@@ -473,7 +587,10 @@ def usage_charts(platform: Platform, account_id: str) -> list[UsageChart] | None
                     ],
                     x="day",
                     translate_names=False,
-                    layout={"showlegend": False},
+                    layout={
+                        "showlegend": False,
+                        "yaxis": {"tickformat": ".0%"} if share else {},
+                    },
                 ),
             )
         )
@@ -487,14 +604,14 @@ def start_warming(platform: Platform) -> None:
     visit to a fresh worker — usually the login page — starts the computation,
     so the figures are usually ready by the time the visitor has logged in.
     """
-    if not _cache.background:
+    if not FIGURES.background:
         return
 
     def run() -> bool:
         warm(platform)
         return True
 
-    _reports.peek(_key(platform, "warm-up"), run)
+    REPORTS.peek(cache_key(platform, "warm-up"), run)
 
 
 def warm(platform: Platform) -> None:

@@ -30,6 +30,7 @@ from kizuna.daily import (
     lifecycle_stamps,
 )
 from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
+from kizuna.labels import Label
 from kizuna.lifecycle import (
     LifecycleDefinition,
     OnboardingReport,
@@ -42,18 +43,25 @@ from kizuna.lifecycle import (
 from kizuna.lifecycle.onboarding import summarise as summarise_onboarding
 from kizuna.platform import Platform
 from kizuna.web.charts import Chart
-from kizuna.web.insights import _cache, _key, _reports, lifecycle_book, portfolio_snapshot
+from kizuna.web.insights import (
+    FIGURES,
+    REPORTS,
+    cache_key,
+    lifecycle_book,
+    portfolio_snapshot,
+)
 
 #: The first contract start the book-wide onboarding report covers (all of them).
 EPOCH = date(1900, 1, 1)
 
 
-def _definition(platform: Platform) -> LifecycleDefinition:
+def definition_of(platform: Platform) -> LifecycleDefinition:
+    """The lifecycle definition in use (for its stage and milestone labels)."""
     return definition_for(platform.settings.home)
 
 
 def _compute_detail(platform: Platform, account_id: str) -> LifecycleDetail | None:
-    definition = _definition(platform)
+    definition = definition_of(platform)
     return lifecycle_detail_of(
         show_account(platform, definition, account_id, platform.today()), definition
     )
@@ -64,7 +72,9 @@ def _saved_detail(platform: Platform, account_id: str) -> tuple[bool, LifecycleD
     book = lifecycle_book(platform)
     if book is None or account_id not in book.stamps:
         return False, None
-    stamp = lifecycle_stamps(platform, _definition(platform), account_id).get(account_id)
+    stamp = lifecycle_stamps(platform, definition_of(platform), platform.today(), account_id).get(
+        account_id
+    )
     if stamp != book.stamps[account_id]:
         return False, None
     return True, book.details.get(account_id)
@@ -79,8 +89,8 @@ def lifecycle_detail(platform: Platform, account_id: str) -> LifecycleDetail | N
     found, saved = _saved_detail(platform, account_id)
     if found:
         return saved
-    detail: LifecycleDetail | None = _reports.get(
-        _key(platform, "lifecycle", account_id), lambda: _compute_detail(platform, account_id)
+    detail: LifecycleDetail | None = REPORTS.get(
+        cache_key(platform, "lifecycle", account_id), lambda: _compute_detail(platform, account_id)
     )
     return detail
 
@@ -89,18 +99,31 @@ def lifecycle_detail(platform: Platform, account_id: str) -> LifecycleDetail | N
 class LifecycleEvent:
     at: date
     kind: str  # "milestone" or "stage"
-    title: str
+    title: Label
     detail: str | None = None
 
 
-def lifecycle_timeline(detail: LifecycleDetail | None) -> list[LifecycleEvent]:
+def stage_label_by_name(definition: LifecycleDefinition, name: str) -> Label:
+    """The label of the stage saved by its (English) name in a stage history."""
+    stage = next((s for s in definition.stages if s.name == name), None)
+    return stage.label if stage is not None else Label(name, name)
+
+
+def lifecycle_timeline(
+    detail: LifecycleDetail | None, definition: LifecycleDefinition
+) -> list[LifecycleEvent]:
     """Stage changes and completed milestones of an account, for its timeline."""
     if detail is None:
         return []
-    events = [LifecycleEvent(h.at, "stage", h.stage_name, h.reason) for h in detail.history]
+    events = [
+        LifecycleEvent(h.at, "stage", stage_label_by_name(definition, h.stage_name), h.reason)
+        for h in detail.history
+    ]
     for m in detail.milestones:
         if m.done_on is not None:
-            events.append(LifecycleEvent(m.done_on, "milestone", m.name, m.done_by))
+            events.append(
+                LifecycleEvent(m.done_on, "milestone", definition.milestone_label(m.id), m.done_by)
+            )
     return events
 
 
@@ -117,15 +140,15 @@ def onboarding_book(platform: Platform, *, wait: bool = False) -> OnboardingRepo
         saved: OnboardingReport = snapshot.onboarding
         return saved
     today = platform.today()
-    key = _key(platform, "onboarding")
+    key = cache_key(platform, "onboarding")
 
     def compute() -> OnboardingReport:
-        return onboarding_report(platform, _definition(platform), EPOCH, today, today)
+        return onboarding_report(platform, definition_of(platform), EPOCH, today, today)
 
     if wait:
-        report: OnboardingReport = _reports.get(key, compute)
+        report: OnboardingReport = REPORTS.get(key, compute)
         return report
-    peeked: OnboardingReport | None = _reports.peek(key, compute)
+    peeked: OnboardingReport | None = REPORTS.peek(key, compute)
     return peeked
 
 
@@ -164,7 +187,7 @@ def mark_milestone_done(
         else:
             if day > today:
                 problems.append(Problem("the date is in the future", field="done_on"))
-    definition = _definition(platform)
+    definition = definition_of(platform)
     known = {m.id for m in definition.template_for(account.segment).milestones}
     if milestone_id not in known:
         problems.append(Problem("no such onboarding milestone", field="milestone"))
@@ -189,9 +212,9 @@ def mark_milestone_done(
     )
     # This account is recomputed at once (its page is next); the book-wide
     # onboarding report is refreshed in the background and served until then.
-    _reports.discard(_key(platform, "lifecycle", account_id))
-    _reports.expire(_key(platform, "onboarding"))
-    _cache.expire(_key(platform, "facts"))
+    REPORTS.discard(cache_key(platform, "lifecycle", account_id))
+    REPORTS.expire(cache_key(platform, "onboarding"))
+    FIGURES.expire(cache_key(platform, "facts"))
 
 
 # -- the onboarding page ---------------------------------------------------------------

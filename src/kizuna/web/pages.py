@@ -20,7 +20,9 @@ from kizuna.auth.policy import Caller, Principal, can_administer
 from kizuna.auth.sessions import session_principal
 from kizuna.errors import PermissionDenied
 from kizuna.platform import Platform
+from kizuna.portfolio import ATTENTION_DROP, ATTENTION_REASONS, BANDS
 from kizuna.web import charts, i18n, insights
+from kizuna.web.retention_views import MOVEMENT_LABELS
 from kizuna.web.session import SESSION_COOKIE, SessionCodec, UiSession
 
 
@@ -63,6 +65,11 @@ class PageContext:
     @property
     def is_admin(self) -> bool:
         return self.principal is not None and can_administer(self.caller)
+
+    def asset(self, name: str) -> str:
+        """The versioned URL of the static file ``name`` (cached by browsers for a year)."""
+        version = self.request.app.state.assets.version(name)
+        return self.url("static", name=name) + (f"?v={version}" if version else "")
 
     def url(self, name: str, /, query: dict[str, Any] | None = None, **path_params: Any) -> str:
         """The path of the route ``name`` (mount-aware), with an optional query string."""
@@ -125,8 +132,18 @@ def build_environment() -> Environment:
         date=i18n.format_date,
         month=i18n.format_month,
         plot=charts.localise,
+        label=i18n.format_label,
+        term=i18n.format_term,
+        segment=i18n.format_segment,
+        measure=i18n.format_measure,
     )
     env.globals["LANGUAGES"] = i18n.LANGUAGES
+    # The portfolio's rules as the domain defines them (kizuna.portfolio): pages show them.
+    env.globals["BANDS"] = BANDS
+    env.globals["REASONS"] = ATTENTION_REASONS
+    env.globals["ATTENTION_DROP"] = ATTENTION_DROP
+    env.globals["MOVEMENT_LABELS"] = MOVEMENT_LABELS
+    env.globals["REASON_OPTIONS"] = [(r.id, r.label) for r in ATTENTION_REASONS.values()]
     return env
 
 
@@ -141,6 +158,7 @@ def render(ctx: PageContext, template: str, status_code: int = 200, **data: Any)
             ctx=ctx,
             request=ctx.request,
             url=ctx.url,
+            asset=ctx.asset,
             nav=nav,
             lang=ctx.lang,
             user=ctx.principal,

@@ -38,7 +38,7 @@ from kizuna.retention.movements import PeriodMovements
 from kizuna.retention.rates import RetentionRates, rates_from_movements
 from kizuna.retention.renewals import RenewalTotals
 from kizuna.web.charts import Chart
-from kizuna.web.insights import _key, _reports, portfolio_snapshot, with_ledger
+from kizuna.web.insights import REPORTS, cache_key, portfolio_snapshot, with_ledger
 
 #: Filters no account matches (a scoped CSM asking for another CSM's book).
 NOBODY = "\x00nobody"
@@ -95,6 +95,8 @@ def movements_chart(periods: list[Any]) -> Chart:
                 "x": labels,
                 "y": [sign * float(getattr(p, kind)) for p in periods],
                 "marker": {"color": colour},
+                # What a click on the bar opens: the accounts with this movement that month.
+                "customdata": [[kind, label] for label in labels],
             }
         )
     return Chart(traces=traces, x="category", y_title="ARR", layout={"barmode": "relative"})
@@ -149,8 +151,8 @@ def summary_for(platform: Platform, filters: LedgerFilters, period: str) -> Rete
         renewal = renewals(ledger, start, today, as_of=today).totals
         return _summary(start, today, r, renewal, trend.periods)
 
-    result: RetentionSummary | None = _reports.get(
-        _key(platform, "summary", period, filters),
+    result: RetentionSummary | None = REPORTS.get(
+        cache_key(platform, "summary", period, filters),
         lambda: with_ledger(platform, filters, work, rollup=False),
     )
     return result
@@ -293,8 +295,8 @@ def page_for(platform: Platform, filters: LedgerFilters) -> RetentionPage | None
         cohorts = cohort_retention(ledger, as_of=today).rows
         return _page(start, today, rates, moves.periods, moves.totals.end_arr, renewal, cohorts)
 
-    result: RetentionPage | None = _reports.get(
-        _key(platform, "page", filters),
+    result: RetentionPage | None = REPORTS.get(
+        cache_key(platform, "page", filters),
         lambda: with_ledger(platform, filters, work, rollup=False),
     )
     return result

@@ -8,6 +8,7 @@ handlers only parse the request, call one of these and render.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -19,10 +20,18 @@ from kizuna.auth.users import list_users
 from kizuna.customers import get_record, list_records
 from kizuna.dataio.spreadsheet import spreadsheet_csv
 from kizuna.errors import NotFound
+from kizuna.labels import Label
 from kizuna.platform import Platform
+from kizuna.portfolio import (
+    ATTENTION_DROP,
+    ATTENTION_REASONS,
+    BANDS,
+    attention_reasons,
+    survey_band,
+    survey_tone,
+)
 from kizuna.store.models import Account, SuccessRole
 from kizuna.web import insights, lifecycle_views, retention_views
-from kizuna.web.charts import Chart
 from kizuna.web.i18n import N_
 
 PAGE_SIZE = 50
@@ -44,6 +53,21 @@ class AccountQuery:
     owner: str = ""
     region: str = ""
     band: str = ""
+    #: Lifecycle stage id.
+    stage: str = ""
+    #: Renewal window: "90" (due in the next 90 days) or "180" (in 91 to 180 days).
+    renewal: str = ""
+    #: 30-day health trend: "drop" (the attention rule's drop), "down" or "up".
+    trend: str = ""
+    #: Attention reason ("red", "drop", "overdue") or "any".
+    attention: str = ""
+    #: Retention cohort (month of the first ARR, "2025-03") and, with it, the months
+    #: since start at which the account still had ARR (a heat map cell).
+    cohort: str = ""
+    retained: str = ""
+    #: An ARR movement ("churn", "new", ...) in a month ("2025-03"): a bar of the movements chart.
+    movement: str = ""
+    month: str = ""
     sort: str = "name"
     page: int = 1
 
@@ -55,6 +79,11 @@ class AccountQuery:
 
 MAX_SEARCH = 200
 FILTERS = ("segment", "owner", "region")
+#: Renewal windows of the account list: (first, last) days from today.
+RENEWAL_WINDOWS = {"90": (0, 90), "180": (91, 180)}
+TRENDS = ("drop", "down", "up")
+MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
+_COHORT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _FILTER_ERRORS = {
     "segment": N_("Unknown segment."),
     "owner": N_("Unknown owner."),
@@ -92,9 +121,10 @@ def parse_account_query(
         errors["page"] = "The page must be a whole number from 1."
         page = 1
     band = params.get("band", "")
-    if band and band not in insights.BANDS:
-        errors["band"] = "Unknown health band."
+    if band and band not in BANDS:
+        errors["band"] = N_("Unknown health band.")
         band = ""
+    drill = _parse_drill(params, errors)
     q = _clean_text(params.get("q", ""))
     if q is None:
         errors["q"] = N_("Remove control characters from the search.")
@@ -110,8 +140,47 @@ def parse_account_query(
             errors[name] = _FILTER_ERRORS[name]
             value = ""
         chosen[name] = value
-    query = AccountQuery(q=q, band=band, sort=sort, page=page, **chosen)
+    query = AccountQuery(q=q, band=band, sort=sort, page=page, **chosen, **drill)
     return query, errors
+
+
+def _parse_drill(params: Mapping[str, str], errors: dict[str, str]) -> dict[str, str]:
+    """The drill-down filters (stage, renewal window, trend, attention, cohort cell)."""
+    out = {}
+    stage = _clean_text(params.get("stage", ""))
+    if stage is None or len(stage) > 64:
+        errors["stage"] = N_("Unknown stage.")
+        stage = ""
+    out["stage"] = stage
+    checks = {
+        "renewal": (tuple(RENEWAL_WINDOWS), N_("Unknown renewal window.")),
+        "trend": (TRENDS, N_("Unknown health trend.")),
+        "attention": ((*ATTENTION_REASONS, "any"), N_("Unknown attention reason.")),
+    }
+    for name, (allowed, message) in checks.items():
+        value = params.get(name, "")
+        if value and value not in allowed:
+            errors[name] = message
+            value = ""
+        out[name] = value
+    cohort = params.get("cohort", "")
+    if cohort and not _COHORT.match(cohort):
+        errors["cohort"] = N_("Give the cohort as a month like 2025-03.")
+        cohort = ""
+    retained = params.get("retained", "")
+    if retained and (not retained.isdigit() or len(retained) > 3 or not cohort):
+        errors["retained"] = N_("Months since start must be a whole number, with a cohort.")
+        retained = ""
+    out["cohort"], out["retained"] = cohort, retained
+    movement, month = params.get("movement", ""), params.get("month", "")
+    if movement and movement not in MOVEMENTS:
+        errors["movement"] = N_("Unknown ARR movement.")
+        movement = ""
+    if month and not _COHORT.match(month):
+        errors["month"] = N_("Give the month like 2025-03.")
+        month = ""
+    out["movement"], out["month"] = movement, month
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +196,8 @@ class AccountRow:
     health_band: str | None
     stage: str | None
     renewal_date: date | None
+    health_change_30d: float | None = None
+    attention: tuple[str, ...] = ()
 
 
 @dataclass
@@ -138,6 +209,8 @@ class AccountList:
     as_of: date
     total_arr: Decimal | None
     options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: Label of every stage id (the definition's stages and any id found on a row).
+    stages: dict[str, Label] = field(default_factory=dict)
 
 
 def _owner_names(platform: Platform) -> dict[str, str]:
@@ -149,8 +222,8 @@ def filter_options(platform: Platform, caller: Caller) -> dict[str, list[tuple[s
 
     Only values of accounts the caller may read; kept with the book-wide facts.
     """
-    options: dict[str, list[tuple[str, str]]] = insights._cache.get(
-        insights._key(platform, "options", account_scope(caller)),
+    options: dict[str, list[tuple[str, str]]] = insights.FIGURES.get(
+        insights.cache_key(platform, "options", account_scope(caller)),
         lambda: _filter_options(platform, caller),
     )
     return options
@@ -201,10 +274,13 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     ).items
     facts = insights.account_facts(platform)
     names = _owner_names(platform)
+    keep = _drill_filter(platform, query)
     rows = []
     for a in accounts:
         f = facts.get(a.id, insights.NO_FACTS)
         if query.band and f.health_band != query.band:
+            continue
+        if keep is not None and not keep(a.id, f):
             continue
         rows.append(
             AccountRow(
@@ -219,6 +295,8 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
                 health_band=f.health_band,
                 stage=f.stage,
                 renewal_date=f.renewal_date,
+                health_change_30d=f.health_change_30d,
+                attention=f.attention,
             )
         )
     key = query.sort.removeprefix("-")
@@ -228,6 +306,89 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     present.sort(key=_sort_key(key), reverse=query.sort.startswith("-"))
     missing.sort(key=_sort_key("name"))
     return present + missing
+
+
+def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
+    """A predicate ``(account_id, facts)`` for the drill-down filters (None: none set).
+
+    Each aggregate of the portfolio and retention pages links to the account list
+    with these filters, so the list holds exactly the accounts it counted.
+    """
+    if not (query.stage or query.renewal or query.trend or query.attention or query.cohort):
+        return None
+    today = platform.today()
+    window = RENEWAL_WINDOWS.get(query.renewal)
+    overdue = lifecycle_views.overdue_milestones(platform) if query.attention else None
+    cell = _cohort_cell(platform, query) if query.retained else None
+    moved = _moved(platform, query) if query.movement or query.month else None
+
+    def keep(account_id: str, f: insights.AccountFacts) -> bool:
+        if query.stage and f.stage != query.stage:
+            return False
+        if window is not None:
+            days = (f.renewal_date - today).days if f.renewal_date is not None else None
+            if days is None or not window[0] <= days <= window[1]:
+                return False
+        if query.trend:
+            change = f.health_change_30d
+            if change is None:
+                return False
+            if query.trend == "drop" and change > -ATTENTION_DROP:
+                return False
+            if query.trend == "down" and change >= 0:
+                return False
+            if query.trend == "up" and change <= 0:
+                return False
+        if query.attention:
+            reasons = attention_of(account_id, f, overdue)
+            if not reasons or (query.attention != "any" and query.attention not in reasons):
+                return False
+        if query.cohort and f.cohort != query.cohort:
+            return False
+        if moved is not None and account_id not in moved:
+            return False
+        return cell is None or account_id in cell
+
+    return keep
+
+
+def attention_of(
+    account_id: str, f: insights.AccountFacts, overdue: Mapping[str, int] | None
+) -> tuple[str, ...]:
+    """The account's attention reasons as the domain decided them (:func:`attention_reasons`).
+
+    The daily run's snapshot holds the decision; live figures lack overdue onboarding
+    until the book-wide onboarding report is ready (``overdue``), so it is added then.
+    """
+    if f.overdue_milestones is not None or overdue is None:
+        return f.attention
+    return attention_reasons(f.health_band, f.health_change_30d, overdue.get(account_id))
+
+
+def _moved(platform: Platform, query: AccountQuery) -> set[str]:
+    """Accounts with the query's ARR movement (any, if not given) in its month (any of the
+    last twelve, if not given)."""
+    moves = insights.monthly_movements(platform) or []
+    return {
+        m.account_id
+        for m in moves
+        if (not query.movement or m.movement == query.movement)
+        and (not query.month or m.period_end.isoformat()[:7] == query.month)
+    }
+
+
+def _cohort_cell(platform: Platform, query: AccountQuery) -> set[str] | None:
+    """Accounts with ARR at the end of month ``retained`` since their cohort's month."""
+    book = insights.arr_book(platform)
+    if book is None:
+        return set()
+    year, month = int(query.cohort[:4]), int(query.cohort[5:7])
+    index = year * 12 + month - 1 + int(query.retained)
+    target = (index // 12, index % 12 + 1)
+    col = next((i for i, m in enumerate(book.months) if (m.year, m.month) == target), None)
+    if col is None:
+        return set()
+    return {a for a, series in book.history.items() if series[col] > 0}
 
 
 def account_list(
@@ -249,7 +410,17 @@ def account_list(
         as_of=platform.today(),
         total_arr=sum(arrs, Decimal(0)) if arrs else None,
         options=options if options is not None else filter_options(platform, caller),
+        stages=stage_labels(platform, {r.stage for r in rows if r.stage}),
     )
+
+
+def stage_labels(platform: Platform, found: set[str] = frozenset()) -> dict[str, Label]:  # type: ignore[assignment]
+    """Labels of the definition's stages, in its order, then of other ``found`` ids."""
+    definition = lifecycle_views.definition_of(platform)
+    labels = {s.id: s.label for s in definition.stages}
+    for stage in sorted(found - set(labels)):
+        labels[stage] = definition.stage_label(stage)
+    return labels
 
 
 CSV_COLUMNS = (
@@ -268,9 +439,29 @@ CSV_COLUMNS = (
 
 
 def accounts_csv(rows: list[AccountRow]) -> str:
-    """The rows as CSV for a spreadsheet (UTF-8, header row, ISO dates, plain decimal
-    numbers; text that a spreadsheet would run as a formula is neutralised)."""
-    return spreadsheet_csv(CSV_COLUMNS, ([getattr(r, c) for c in CSV_COLUMNS] for r in rows))
+    """The rows as CSV for a spreadsheet (header row, ISO dates, figures rounded by
+    :func:`csv_figure`; text that a spreadsheet would run as a formula is neutralised)."""
+    return spreadsheet_csv(
+        CSV_COLUMNS, ([csv_figure(getattr(r, c)) for c in CSV_COLUMNS] for r in rows)
+    )
+
+
+def csv_figure(value: Any) -> Any:
+    """A cell of a download: dates in ISO form, scores to one decimal, money to the cent."""
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 1)
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal("0.01"))
+    return value
+
+
+def excel_csv(text: str) -> bytes:
+    """CSV text as UTF-8 with a byte order mark: Excel then opens Japanese text correctly."""
+    return "\ufeff".encode() + text.encode("utf-8")
 
 
 # -- the account 360 -------------------------------------------------------------
@@ -282,9 +473,11 @@ class TimelineItem:
 
     at: date
     kind: str  # meeting | call | email | note | ticket | nps | csat | milestone | stage
-    title: str
+    title: str | Label
     detail: str | None = None
     tone: str = ""  # "bad", "good" or "" to colour the entry
+    #: Identifiers shown in words (a ticket's priority and status; a survey answer's band).
+    terms: tuple[str | Label, ...] = ()
 
 
 @dataclass
@@ -293,6 +486,7 @@ class Account360:
     owner_name: str | None
     can_write: bool
     facts: insights.AccountFacts
+    stage_label: Label | None
     contacts: list[Any]
     missing_roles: list[SuccessRole]
     contracts: list[Any]
@@ -352,33 +546,36 @@ def account_360(platform: Platform, caller: Caller, account_id: str) -> Account3
                 at=_day(t.opened_at),
                 kind="ticket",
                 title=t.subject or t.id,
-                detail=f"{t.priority} · {t.status}",
+                terms=(str(t.priority), str(t.status)),
                 tone="bad" if str(t.priority) in ("high", "urgent") else "",
             )
         )
     for s in surveys:
-        low = 6 if str(s.kind) == "nps" else 2
-        high = 9 if str(s.kind) == "nps" else 4
+        band = survey_band(str(s.kind), s.score)
         timeline.append(
             TimelineItem(
                 at=_day(s.answered_at),
                 kind=str(s.kind),
                 title=str(s.score),
                 detail=s.comment,
-                tone="bad" if s.score <= low else "good" if s.score >= high else "",
+                tone=survey_tone(str(s.kind), s.score),
+                terms=(band.label,) if band is not None else (),
             )
         )
     lifecycle = lifecycle_views.lifecycle_detail(platform, account_id)
-    for item in lifecycle_views.lifecycle_timeline(lifecycle):
+    definition = lifecycle_views.definition_of(platform)
+    for item in lifecycle_views.lifecycle_timeline(lifecycle, definition):
         timeline.append(
             TimelineItem(at=item.at, kind=item.kind, title=item.title, detail=item.detail)
         )
+    facts = insights.account_facts(platform).get(account_id, insights.NO_FACTS)
     timeline.sort(key=lambda i: i.at, reverse=True)
     return Account360(
         account=account,
         owner_name=names.get(account.owner_id or "", account.owner_id),
         can_write=can_write(caller, account.owner_id),
-        facts=insights.account_facts(platform).get(account_id, insights.NO_FACTS),
+        facts=facts,
+        stage_label=definition.stage_label(facts.stage) if facts.stage else None,
         contacts=contacts,
         missing_roles=missing,
         contracts=contracts,
@@ -390,8 +587,18 @@ def account_360(platform: Platform, caller: Caller, account_id: str) -> Account3
 # -- the portfolio dashboard -------------------------------------------------------
 
 PERIODS = ("month", "quarter", "year")
-#: A health drop of this many points over 30 days puts an account on the attention list.
-ATTENTION_DROP = 10.0
+#: Rows a portfolio list shows before it links to the whole list.
+LIST_CAP = 25
+DRILL_PARAMS = (
+    "stage",
+    "renewal",
+    "trend",
+    "attention",
+    "cohort",
+    "retained",
+    "movement",
+    "month",
+)
 
 
 def parse_portfolio_query(
@@ -399,20 +606,33 @@ def parse_portfolio_query(
 ) -> tuple[AccountQuery, str, dict[str, str]]:
     """Filters and period of the dashboard, and a message per bad field."""
     query, errors = parse_account_query(params, options)
-    for ignored in ("sort", "page", "q", "band"):  # not parameters of these pages
+    for ignored in ("sort", "page", "q", "band", *DRILL_PARAMS):  # not parameters of these pages
         errors.pop(ignored, None)
     period = params.get("period", "quarter") or "quarter"
     if period not in PERIODS:
         errors["period"] = "Unknown period."
         period = "quarter"
-    return replace(query, q="", band="", sort="name", page=1), period, errors
+    cleared = dict.fromkeys(DRILL_PARAMS, "")
+    return replace(query, q="", band="", sort="name", page=1, **cleared), period, errors
 
 
 @dataclass(frozen=True, slots=True)
 class Attention:
     row: AccountRow
-    reasons: tuple[str, ...]  # "red", "drop", "overdue"
+    reasons: tuple[str, ...]  # ids of kizuna.portfolio.ATTENTION_REASONS
     change_30d: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Capped:
+    """The first rows of a longer list, and how many there are in all."""
+
+    rows: list[Any]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
 
 
 @dataclass
@@ -424,17 +644,25 @@ class Portfolio:
     band_counts: dict[str, int]
     band_arr: dict[str, Decimal]
     unscored: int
-    stage_counts: list[tuple[str, int]]
-    renewals_90: list[AccountRow]
-    renewals_180: list[AccountRow]
-    attention: list[Attention]
+    #: (stage id, its label, accounts), most accounts first.
+    stage_counts: list[tuple[str, Label, int]]
+    renewals_90: Capped
+    renewals_180: Capped
+    attention: Capped
+    #: Accounts with overdue onboarding milestones (None: still being computed).
+    overdue_onboarding: int | None
     #: False while overdue onboarding is still being computed (a fresh worker).
     onboarding_known: bool
     retention: retention_views.RetentionSummary | None
-    health_trend: Chart | None
+    health_trend: insights.BandTrend | None
     options: dict[str, list[tuple[str, str]]]
     #: Date of the daily-run snapshot the figures come from (None: live-computed).
     figures_as_of: date | None = None
+
+
+def _at_stake(row: AccountRow) -> tuple[Decimal, date]:
+    """Sort key: most ARR at stake first, then the earliest renewal."""
+    return (-(row.arr or Decimal(0)), row.renewal_date or date.max)
 
 
 def portfolio(
@@ -449,15 +677,18 @@ def portfolio(
     Every figure counts the same accounts: those of :func:`account_rows` for
     the caller and the filters (ARR, bands, stages, renewals, attention, the
     health trend), and retention over a ledger with the same filters and book.
+    Who needs attention and why is the domain's decision
+    (:func:`kizuna.portfolio.attention_reasons`, saved by the daily run).
     """
     rows = account_rows(platform, caller, replace(query, band=""))
     facts = insights.account_facts(platform)
     overdue = lifecycle_views.overdue_milestones(platform)
     today = platform.today()
-    band_counts = dict.fromkeys(insights.BANDS, 0)
-    band_arr = dict.fromkeys(insights.BANDS, Decimal(0))
+    band_counts = dict.fromkeys(BANDS, 0)
+    band_arr = dict.fromkeys(BANDS, Decimal(0))
     stages: dict[str, int] = {}
     attention: list[Attention] = []
+    late = 0
     for r in rows:
         f = facts.get(r.id, insights.NO_FACTS)
         if r.health_band in band_counts:
@@ -465,24 +696,20 @@ def portfolio(
             band_arr[r.health_band] += r.arr or Decimal(0)
         if r.stage:
             stages[r.stage] = stages.get(r.stage, 0) + 1
-        reasons = []
-        if r.health_band == "red":
-            reasons.append("red")
-        if f.health_change_30d is not None and f.health_change_30d <= -ATTENTION_DROP:
-            reasons.append("drop")
-        if overdue and overdue.get(r.id):
-            reasons.append("overdue")
+        reasons = attention_of(r.id, f, overdue)
+        if "overdue" in reasons:
+            late += 1
         if reasons:
-            attention.append(Attention(r, tuple(reasons), f.health_change_30d))
-    # Most reasons first, then the biggest drop, then the most ARR at stake.
-    attention.sort(
-        key=lambda a: (-len(a.reasons), a.change_30d or 0.0, -(a.row.arr or 0), a.row.name)
-    )
+            attention.append(Attention(r, reasons, f.health_change_30d))
+    attention.sort(key=lambda a: (*_at_stake(a.row), a.row.name))
     renewing = sorted(
         (r for r in rows if r.renewal_date is not None and r.renewal_date >= today),
-        key=lambda r: (r.renewal_date, r.name),
+        key=lambda r: (*_at_stake(r), r.name),
     )
     arrs = [r.arr for r in rows if r.arr is not None]
+    definition = lifecycle_views.definition_of(platform)
+    due_90 = [r for r in renewing if (r.renewal_date - today).days <= 90]  # type: ignore[operator]
+    due_180 = [r for r in renewing if 90 < (r.renewal_date - today).days <= 180]  # type: ignore[operator]
     return Portfolio(
         as_of=today,
         period=period,
@@ -491,17 +718,25 @@ def portfolio(
         band_counts=band_counts,
         band_arr=band_arr,
         unscored=sum(1 for r in rows if r.health_band is None),
-        stage_counts=sorted(stages.items(), key=lambda kv: (-kv[1], kv[0])),
-        renewals_90=[r for r in renewing if (r.renewal_date - today).days <= 90],  # type: ignore[operator]
-        renewals_180=[
-            r
-            for r in renewing
-            if 90 < (r.renewal_date - today).days <= 180  # type: ignore[operator]
+        stage_counts=[
+            (stage, definition.stage_label(stage), n)
+            for stage, n in sorted(stages.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
-        attention=attention[:25],
-        onboarding_known=overdue is not None,
+        renewals_90=Capped(due_90[:LIST_CAP], len(due_90)),
+        renewals_180=Capped(due_180[:LIST_CAP], len(due_180)),
+        attention=Capped(attention[:LIST_CAP], len(attention)),
+        overdue_onboarding=late if overdue is not None or facts_have_overdue(facts) else None,
+        onboarding_known=overdue is not None or facts_have_overdue(facts),
         retention=retention_views.retention_summary(platform, caller, query, period),
-        health_trend=insights.health_distribution_trend(platform, {r.id for r in rows}),
+        # No account matches: the page says so rather than draw a chart of zeros.
+        health_trend=insights.health_distribution_trend(platform, {r.id for r in rows})
+        if rows
+        else None,
         options=options if options is not None else filter_options(platform, caller),
         figures_as_of=insights.figures_as_of(platform),
     )
+
+
+def facts_have_overdue(facts: Mapping[str, insights.AccountFacts]) -> bool:
+    """Whether the facts come with overdue onboarding decided (the daily run's snapshot)."""
+    return any(f.overdue_milestones is not None for f in facts.values())

@@ -17,6 +17,7 @@ router = APIRouter()
 
 def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: object) -> Response:
     view = views.account_360(ctx.platform, ctx.caller, account_id)
+    definition = lifecycle_views.definition_of(ctx.platform)
     data: dict[str, object] = {"milestone_errors": {}, "form_problems": []}
     data.update(extra)
     return render(
@@ -27,6 +28,8 @@ def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: ob
         health=insights.health_detail(ctx.platform, account_id),
         usage=insights.usage_charts(ctx.platform, account_id),
         lifecycle=view.lifecycle,
+        lifecycle_labels=definition,
+        stage_by_name=lambda name: lifecycle_views.stage_label_by_name(definition, name),
         arr_history=insights.arr_history_chart(ctx.platform, account_id),
         **data,
     )

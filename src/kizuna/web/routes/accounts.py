@@ -33,7 +33,7 @@ def accounts_csv(ctx: Annotated[PageContext, Depends(login_required)]) -> Respon
         raise InvalidInput("bad download parameters: " + ", ".join(sorted(errors)), problems)
     rows = views.account_rows(ctx.platform, ctx.caller, query)
     return Response(
-        views.accounts_csv(rows),
+        views.excel_csv(views.accounts_csv(rows)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="accounts.csv"'},
     )
