@@ -177,7 +177,7 @@ def evaluate_plans(
             query = query.where(Plan.id.in_(list(plan_ids)))
         else:
             query = query.where(Plan.state.in_(list(states)))
-        plans = dict(session.execute(query).tuples().all())
+        plans = dict(session.execute(query).all())
         if not plans:
             return {}
         ids = list(plans)

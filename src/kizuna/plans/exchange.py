@@ -340,13 +340,14 @@ def validate_plan_data(platform: Platform, data: Any, where: str) -> PlanX:
             if r.member_id and r.member_id not in known:
                 bad(f"vendor_roles.{n}.member_id", f"no team member {r.member_id}")
         if series_ids:
-            taken = dict(
-                session.execute(
+            taken = {
+                sid: pid
+                for sid, pid in session.execute(
                     sa.select(MeetingSeries.id, MeetingSeries.plan_id).where(
                         MeetingSeries.id.in_(series_ids)
                     )
-                ).tuples()
-            )
+                )
+            }
             for n, sid in enumerate(series_ids):
                 if sid in taken and taken[sid] != plan.id:
                     bad(f"meetings.{n}.id", f"meeting series {sid} belongs to another plan")

@@ -369,7 +369,7 @@ def plan_view(platform: Platform, plan: Plan, as_of: date) -> PlanView:
                     "role": c.success_role.value,
                 }
             )
-        members = dict(session.execute(sa.select(TeamMember.id, TeamMember.name)).tuples().all())
+        members = dict(session.execute(sa.select(TeamMember.id, TeamMember.name)).all())
         vendor = [
             {
                 "id": r.id,
@@ -685,7 +685,7 @@ def list_plans(
             query = query.where(Plan.owner_id == owner_id)
         if segment:
             query = query.where(Account.segment == segment)
-        rows = session.execute(query.order_by(Account.name, Plan.start_date)).tuples().all()
+        rows = session.execute(query.order_by(Account.name, Plan.start_date)).all()
         series = list(session.scalars(sa.select(MeetingSeries)))
         session.expunge_all()
     next_by_plan: dict[str, date] = {}
@@ -806,13 +806,14 @@ def _achieve(platform: Platform, result: PlanResult, as_of: date) -> str:
 def status_history(platform: Platform, plan_id: str) -> list[tuple[date, str]]:
     """The plan's stored statuses, oldest first."""
     with platform.store.session() as session:
-        return list(
-            session.execute(
+        return [
+            (day, status)
+            for day, status in session.execute(
                 sa.select(PlanStatusSnapshot.as_of, PlanStatusSnapshot.status)
                 .where(PlanStatusSnapshot.plan_id == plan_id)
                 .order_by(PlanStatusSnapshot.as_of)
-            ).tuples()
-        )
+            )
+        ]
 
 
 def set_plan_state(platform: Platform, plan_id: str, state: PlanState, on: date) -> Plan:
