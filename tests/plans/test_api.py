@@ -74,10 +74,8 @@ def test_plan_crud_with_roles_scope_and_audit(scoped: Api) -> None:
     shown = api.get("csm-a", f"/plans/{plan_id}", params={"as_of": "2025-06-16"}).json()
     [sso] = [i for i in shown["initiatives"] if i["key"] == "sso"]
     assert sso["position"] == 1 and sso["proposed_rank"] == 1  # impact 5, difficulty 1
-    assert (
-        (sso["kpis"][0]["current"] == 40.0
-        and sso["kpis"][0]["status"] == "achieved")
-        or (sso["kpis"][0]["progress"] == pytest.approx(0.4))
+    assert (sso["kpis"][0]["current"] == 40.0 and sso["kpis"][0]["status"] == "achieved") or (
+        sso["kpis"][0]["progress"] == pytest.approx(0.4)
     )
     # editing a role from the plan edits the contact
     r = api.patch("csm-a", f"/plans/{plan_id}/contacts/eve", {"success_role": "evaluator"})
