@@ -471,8 +471,8 @@ def test_create_from_a_template_takes_metric_baselines(platform: Platform) -> No
     assert view.plan.end_date == date(2025, 4, 2)
     kgi = view.kgi
     assert kgi is not None and kgi.metric == "logins_28d"
-    # baseline measured on 01-01 (the latest date on or before the start), target +25 %
-    assert (kgi.baseline, kgi.target, kgi.current) == (40.0, 50.0, 40.0)
+    # baseline measured on 01-01 (the latest date on or before the start), target +10 %
+    assert (kgi.baseline, kgi.target, kgi.current) == (40.0, 44.0, 40.0)
     assert [i.key for i in view.initiatives] == ["dashboards", "training"]
     assert [m.next_date for m in view.meetings] == [date(2025, 1, 16), date(2025, 2, 1)]
     from kizuna.errors import Conflict
