@@ -148,6 +148,66 @@ def create_plan(
     return plan_id
 
 
+def create_plans(
+    platform: Platform,
+    account_ids: list[str],
+    template_name: str,
+    *,
+    start: date,
+    language: str = "en",
+) -> list[str]:
+    """Plans for many accounts from one template in one transaction (ids ``plan-<account>``).
+
+    Like :func:`create_plan` (metric baselines as of ``start``), with one read of
+    the metric values for all of them. Accounts that already have an active plan
+    are refused together (nothing is created).
+    """
+    template = get_template(platform.settings, template_name)
+    kpi_templates = [template.kgi] + [k for i in template.initiatives for k in i.kpis]
+    metrics = {k.metric for k in kpi_templates if k.metric}
+    measured = metric_values_as_of(platform, start, {(a, m) for a in account_ids for m in metrics})
+    end = _add_months(start, template.months)
+    created = []
+    with platform.store.session() as session:
+        owners = {}
+        for chunk in range(0, len(account_ids), 5000):
+            ids = account_ids[chunk : chunk + 5000]
+            owners.update(
+                dict(
+                    session.execute(
+                        sa.select(Account.id, Account.owner_id).where(Account.id.in_(ids))
+                    ).all()
+                )
+            )
+            busy = session.scalars(
+                sa.select(Plan.account_id).where(
+                    Plan.account_id.in_(ids), Plan.state == PlanState.ACTIVE
+                )
+            ).first()
+            if busy:
+                raise Conflict(f"account {busy} already has an active plan; close it first")
+        missing = [a for a in account_ids if a not in owners]
+        if missing:
+            raise NotFound(f"no account {missing[0]} (and {len(missing) - 1} more)")
+        for account_id in account_ids:
+            plan = Plan(
+                id=f"plan-{account_id}"[:64],
+                account_id=account_id,
+                template=template.name,
+                title=template.label.in_(language),
+                language=language,
+                state=PlanState.ACTIVE,
+                start_date=start,
+                end_date=end,
+                owner_id=owners[account_id],
+            )
+            session.add(plan)
+            session.flush()
+            _fill_from_template(session, plan, template, measured, language)
+            created.append(plan.id)
+    return created
+
+
 def _fill_from_template(
     session: Session,
     plan: Plan,
