@@ -6,7 +6,8 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_ENGINE``, and for the API ``KIZUNA_CSM_SCOPE``, ``KIZUNA_SECRET_KEY``,
 ``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``; for hardening (issue 13)
 ``KIZUNA_EVENT_TIMESTAMP_FLOOR``, ``KIZUNA_EVENT_MAX_AHEAD_HOURS``,
-``KIZUNA_TRACKING_START_SHARE`` and the ``KIZUNA_LOGIN_*`` throttle settings.
+``KIZUNA_TRACKING_START_SHARE`` and the ``KIZUNA_LOGIN_*`` throttle settings; for success
+plans ``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``, ``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -122,6 +123,37 @@ class Settings(BaseSettings):
         ge=1,
         description="Longest login backoff, in seconds: nobody is locked out for longer.",
     )
+    # -- success plans (issue 14; see docs/plans.md) ---------------------------
+    plan_at_risk_gap: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description=(
+            "A KPI whose progress is behind its expected progress (the straight line from "
+            "baseline to target) by more than this share of the way is 'at risk'."
+        ),
+    )
+    plan_off_track_gap: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="... and by more than this share, 'off track' (must be >= plan_at_risk_gap).",
+    )
+    plan_evaluator_touch_days: int = Field(
+        default=45,
+        gt=0,
+        description=(
+            "Days after which a plan warns that its evaluator has had no recorded meeting, "
+            "call or e-mail."
+        ),
+    )
+    plans_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of extra success plan templates (*.yaml); unset means <home>/plan_templates."
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -140,6 +172,12 @@ class Settings(BaseSettings):
         if len(code) != 3 or not code.isalpha():
             raise ValueError(f"currency must be a 3-letter ISO 4217 code, got {value!r}")
         return code
+
+    @model_validator(mode="after")
+    def _plan_gaps_ordered(self) -> Settings:
+        if self.plan_off_track_gap < self.plan_at_risk_gap:
+            raise ValueError("plan_off_track_gap must be at least plan_at_risk_gap")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "metrics",
     "health",
     "lifecycle",
+    "plans",
     "retention",
     "daily",
     "api",

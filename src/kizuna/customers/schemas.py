@@ -230,5 +230,7 @@ class ActivityOut(_Out):
     author_id: str | None
     activity_date: date
     text: str | None
+    contact_id: str | None
+    meeting_series_id: str | None
     created_at: datetime
     updated_at: datetime

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kizuna.auth.audit import add_audit, record_audit
 from kizuna.auth.policy import Caller, account_scope, can_read, can_write
 from kizuna.customers.schemas import TABLE_OF, validate_row
-from kizuna.dataio.schemas import TABLES
+from kizuna.dataio.schemas import TABLES, target_model
 from kizuna.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from kizuna.platform import Platform
 from kizuna.store.models import (
@@ -35,6 +35,7 @@ from kizuna.store.models import (
     TeamRole,
     Ticket,
 )
+from kizuna.store.plans_models import MeetingSeries, Plan
 
 Rule = Callable[[Session, dict[str, Any]], list[Problem]]
 
@@ -63,7 +64,7 @@ class Resource:
         """
         spec = TABLES[TABLE_OF[self.name]]
         return {
-            ref.column: TABLES[ref.target].store_model
+            ref.column: target_model(ref.target)
             for ref in spec.references
             if ref.column != "account_id"
         }
@@ -86,6 +87,21 @@ def _contact_same_account(session: Session, row: dict[str, Any]) -> list[Problem
     contact_account = session.scalar(sa.select(Contact.account_id).where(Contact.id == contact_id))
     if contact_account is not None and contact_account != row["account_id"]:
         return [Problem("the contact belongs to another account", field="contact_id")]
+    return []
+
+
+def _series_same_account(session: Session, row: dict[str, Any]) -> list[Problem]:
+    series_id = row.get("meeting_series_id")
+    if series_id is None:
+        return []
+    series_account = session.scalar(
+        sa.select(Plan.account_id)
+        .join(MeetingSeries, MeetingSeries.plan_id == Plan.id)
+        .where(MeetingSeries.id == series_id)
+    )
+    if series_account is not None and series_account != row["account_id"]:
+        message = "the meeting series belongs to another account's plan"
+        return [Problem(message, field="meeting_series_id")]
     return []
 
 
@@ -138,8 +154,9 @@ RESOURCES: dict[str, Resource] = {
         Resource(
             "activities",
             Activity,
-            filters=("account_id", "kind", "author_id"),
+            filters=("account_id", "kind", "author_id", "contact_id", "meeting_series_id"),
             sort_keys=("id", "account_id", "activity_date", "updated_at"),
+            rules=(_contact_same_account, _series_same_account),
         ),
     )
 }

@@ -31,7 +31,7 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = ("lake", "metrics", "health", "lifecycle", "portfolio")
+STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "portfolio")
 
 
 class DailyStepFailed(KizunaError):
@@ -160,6 +160,19 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
     return f"{result.accounts} accounts, {result.transitions_written} transitions"
 
 
+def _plans_step(platform: Platform, days: list[date]) -> str:
+    """Store every active success plan's status per date (an achieved KGI closes
+    the plan and proposes the next one)."""
+    from kizuna.plans import record_plan_status
+
+    stored = achieved = 0
+    for day in days:
+        run = record_plan_status(platform, day)
+        stored += run.plans
+        achieved += len(run.achieved)
+    return f"{stored} plan statuses on {len(days)} date(s), {achieved} plan(s) achieved"
+
+
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
     for day in days:
         write_portfolio(
@@ -174,5 +187,6 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "metrics": _metrics_step,
         "health": _health_step,
         "lifecycle": _lifecycle_step,
+        "plans": _plans_step,
         "portfolio": _portfolio_step,
     }

@@ -62,6 +62,7 @@ from kizuna.store.models import (
     TicketPriority,
     TicketStatus,
 )
+from kizuna.store.plans_models import MeetingSeries
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Active ISO 4217 codes (funds and precious metals included; XTS and XXX are not currencies).
@@ -544,6 +545,12 @@ class ActivityRow(RowModel):
     author_id: Id | None = None
     activity_date: IsoDate
     text: str | None = None
+    contact_id: Id | None = Field(
+        None, description="The customer's contact it was with (optional; issue 14)."
+    )
+    meeting_series_id: Id | None = Field(
+        None, description="The success plan's meeting series a meeting belongs to (optional)."
+    )
 
 
 class FxRateRow(RowModel):
@@ -632,12 +639,26 @@ TABLES: dict[str, TableSpec] = {
             "activities",
             ActivityRow,
             Activity,
-            references=(Reference("account_id", "accounts"), Reference("author_id", "team")),
+            references=(
+                Reference("account_id", "accounts"),
+                Reference("author_id", "team"),
+                Reference("contact_id", "contacts"),
+                Reference("meeting_series_id", "meeting-series"),
+            ),
         ),
         TableSpec("fx-rates", FxRateRow, FxRate, key=("currency", "valid_from")),
     )
 }
 """The importable tables by CLI name, in an order that satisfies references."""
+
+#: Reference targets that are not import tables themselves: name -> store model.
+REFERENCE_TARGETS: dict[str, type[Base]] = {"meeting-series": MeetingSeries}
+
+
+def target_model(target: str) -> type[Base]:
+    """The store model a :class:`Reference` target names (an import table or not)."""
+    return TABLES[target].store_model if target in TABLES else REFERENCE_TARGETS[target]
+
 
 ROW_MODELS: dict[str, type[RowModel]] = {name: spec.row_model for name, spec in TABLES.items()}
 """The row model of each table by CLI name (also used by the REST API)."""

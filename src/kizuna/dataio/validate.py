@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from kizuna.dataio.readers import RawRecord
-from kizuna.dataio.schemas import TABLES, TableSpec
+from kizuna.dataio.schemas import TABLES, TableSpec, target_model
 from kizuna.errors import Problem
 from kizuna.store.db import Store
 
@@ -33,6 +33,7 @@ _NOUNS = {
     "accounts": "account",
     "contacts": "contact",
     "contracts": "contract line",
+    "meeting-series": "meeting series",
 }
 
 _NUMBER_ERRORS = {"decimal_parsing", "decimal_type", "float_parsing", "float_type", "finite_number"}
@@ -82,7 +83,7 @@ def _chunks(items: list[Any], size: int = _LOOKUP_CHUNK) -> Iterator[list[Any]]:
 
 def existing_ids(store: Store, table: str, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` exist in the store's table ``table`` (a CLI name)."""
-    id_col = TABLES[table].table.c.id
+    id_col = target_model(table).__table__.c.id
     found: set[str] = set()
     with store.engine.connect() as conn:
         for chunk in _chunks(sorted(ids)):

@@ -23,6 +23,7 @@ from kizuna.errors import Conflict
 from kizuna.lake.layout import LakeLayout
 from kizuna.platform import Platform
 from kizuna.sim.config import SimConfig
+from kizuna.sim.plans import seed_demo_plans
 from kizuna.sim.run import TRUTH_FILE, ProgressCallback, SimSummary, simulate
 from kizuna.sim.writer import TABLE_FILES
 from kizuna.store.stats import table_counts
@@ -62,6 +63,7 @@ class DemoSummary:
     lake_events_dir: Path
     truth_file: Path
     backup: Path | None = None  # where replaced data was saved (``force``)
+    plans: int = 0  # success plans created for enterprise and some mid-market accounts
 
 
 def existing_data(platform: Platform) -> str | None:
@@ -181,6 +183,12 @@ def run_demo(
         shutil.rmtree(work, ignore_errors=True)
     counts = table_counts(platform.store)
     loaded = {table: counts[STORE_TABLE[table]] for table in IMPORT_ORDER}
+    # after counting what was imported: the plans add their meetings to the timeline
+    if progress is not None:
+        progress("success plans", 0, 1)
+    plans = seed_demo_plans(platform, summary.end_date)
+    if progress is not None:
+        progress("success plans", 1, 1)
     return DemoSummary(
         home=home,
         store=platform.store.safe_url,
@@ -189,6 +197,7 @@ def run_demo(
         lake_events_dir=layout.events_dir,
         truth_file=truth_dir / TRUTH_FILE,
         backup=backup,
+        plans=plans,
     )
 
 

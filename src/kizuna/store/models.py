@@ -300,6 +300,14 @@ class Activity(TimestampMixin, Base):
     )
     activity_date: Mapped[date] = mapped_column(sa.Date)
     text: Mapped[str | None] = mapped_column(sa.Text)
+    # Who on the customer's side it was with, and (a meeting) the plan's meeting
+    # series it belongs to (issue 14): both optional, older imports leave them empty.
+    contact_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    meeting_series_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("plan_meeting_series.id", ondelete="SET NULL"), index=True
+    )
 
 
 class FxRate(TimestampMixin, Base):
@@ -336,3 +344,6 @@ from kizuna.store import health_models as _health_models  # noqa: E402, F401
 
 # Milestone completions, stage transitions and lifecycle runs (issue 6, lifecycle).
 from kizuna.store import lifecycle_models as _lifecycle_models  # noqa: E402, F401
+
+# Success plans and their parts (issue 14, plans).
+from kizuna.store import plans_models as _plans_models  # noqa: E402, F401

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from kizuna.web.i18n import current_language, gettext
 
-XKind = Literal["day", "month", "category"]
+XKind = Literal["day", "month", "category", "number"]
 
 #: Date tick formats (d3-time-format) per language; plotly's own month names are English.
 _TICKS: dict[str, dict[str, str]] = {
@@ -57,6 +57,8 @@ def localise(chart: Chart) -> dict[str, Any]:
     yaxis.setdefault("automargin", True)
     if chart.x == "category":
         xaxis["type"] = "category"
+    elif chart.x == "number":
+        xaxis["type"] = "linear"
     else:
         xaxis["type"] = "date"
         ticks = _TICKS.get(current_language(), _TICKS["en"])

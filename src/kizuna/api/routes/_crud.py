@@ -48,7 +48,9 @@ def model_json(model: type[BaseModel], row: Any, status_code: int = 200) -> Resp
 
 
 _PAGE_FIELDS = ("limit", "offset", "sort", "q")
-_ID_FILTERS = frozenset({"account_id", "owner_id", "parent_id", "contact_id", "author_id"})
+_ID_FILTERS = frozenset(
+    {"account_id", "owner_id", "parent_id", "contact_id", "author_id", "meeting_series_id"}
+)
 
 
 def crud_router(

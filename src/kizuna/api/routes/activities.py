@@ -13,6 +13,8 @@ class ActivityQuery(ListQuery):
     account_id: str | None = Field(None, max_length=64)
     kind: ActivityKind | None = None
     author_id: str | None = Field(None, max_length=64)
+    contact_id: str | None = Field(None, max_length=64)
+    meeting_series_id: str | None = Field(None, max_length=64)
 
 
 router = crud_router(
