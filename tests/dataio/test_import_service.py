@@ -459,6 +459,7 @@ def test_csv_with_bom_multiline_cells_and_ragged_rows(
             "author_id": None,
             "activity_date": "2025-06-01",
             "text": "Kick-off:\nagreed KPIs",
+            "contact_id": None,
         },
     ]
     assert (tmp_path / "activities.rejects.csv").read_text(encoding="utf-8").splitlines() == [

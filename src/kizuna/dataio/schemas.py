@@ -544,6 +544,7 @@ class ActivityRow(RowModel):
     author_id: Id | None = None
     activity_date: IsoDate
     text: str | None = None
+    contact_id: Id | None = None
 
 
 class FxRateRow(RowModel):
@@ -632,7 +633,11 @@ TABLES: dict[str, TableSpec] = {
             "activities",
             ActivityRow,
             Activity,
-            references=(Reference("account_id", "accounts"), Reference("author_id", "team")),
+            references=(
+                Reference("account_id", "accounts"),
+                Reference("author_id", "team"),
+                Reference("contact_id", "contacts"),
+            ),
         ),
         TableSpec("fx-rates", FxRateRow, FxRate, key=("currency", "valid_from")),
     )

@@ -300,6 +300,10 @@ class Activity(TimestampMixin, Base):
     )
     activity_date: Mapped[date] = mapped_column(sa.Date)
     text: Mapped[str | None] = mapped_column(sa.Text)
+    #: the customer's contact the activity was with (a call with the evaluator, ...)
+    contact_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
 
 
 class FxRate(TimestampMixin, Base):
@@ -323,6 +327,9 @@ ALL_MODELS: tuple[type[Base], ...] = (
     Activity,
     FxRate,
 )
+
+# CTAs, tasks, rule firings, teams and the notification outbox (issue 17, actions).
+from kizuna.store import actions_models as _actions_models  # noqa: E402, F401
 
 # Tables of users' credentials, tokens, event sources and the audit log (issue 7)
 # live in their own module; importing it registers them in Base.metadata.
