@@ -12,8 +12,9 @@ the store (:func:`plan_run`) and applies the plan (unless dry):
 * new CTAs are assigned by the coverage model and opened within the day's budget
   per owner (and per rule); the rest are queued by priority and released on the
   next days — never dropped; a run says how many;
-* for a date before today nothing is opened, assigned or sent: the run is dry and
-  records what would have fired (:class:`RuleFiring`, ``dry``), for history.
+* for a date before today nothing is opened, assigned or sent: the run is dry,
+  records what fired (:class:`RuleFiring`, ``dry``) for history, and reports what
+  it would have done against the CTAs stored now.
 
 Running twice for the same date changes nothing the second time.
 """
@@ -58,6 +59,8 @@ class Change:
     priority: int
     reason: str
     cta_id: int | None = None
+    #: who works it: an owner id, ``team:ID`` or ``digital``
+    assignee: str | None = None
 
 
 @dataclass
@@ -80,7 +83,9 @@ class RuleRun:
 
     def opened_per_owner(self) -> dict[str, int]:
         counts = Counter(
-            c.owner_id or "(unassigned)" for c in self.changes if c.action in ("opened", "released")
+            c.assignee or c.owner_id or "(unassigned)"
+            for c in self.changes
+            if c.action in ("opened", "released")
         )
         return dict(sorted(counts.items()))
 
@@ -190,11 +195,10 @@ def run_rules(
     rules = ordered_rules(ruleset)
     book = gather_facts(platform, as_of, needed_facts(ruleset), given=given, ids=ids)
     t0 = time.perf_counter()
-    state = _State.load(platform, book, as_of, rules) if not past else None
+    state = _State.load(platform, book, as_of, rules)
 
     def adjust(rule: RuleDefinition, rows: np.ndarray) -> None:
-        if state is not None:
-            state.adjust_open_ctas(book, rule, rows)
+        state.adjust_open_ctas(book, rule, rows)
 
     fired = evaluate_rules(book, rules, adjust)
     run = RuleRun(
@@ -205,12 +209,9 @@ def run_rules(
         fired={r: len(rows) for r, rows in fired.items()},
         evaluate_seconds=time.perf_counter() - t0,
     )
-    if past:
-        if not dry_run:
-            _record_dry(platform, book, rules, fired, as_of)
-        run.seconds = time.perf_counter() - began
-        return run
-    assert state is not None
+    if past and not dry_run:
+        _record_dry(platform, book, rules, fired, as_of)
+    # a dry run (and any past date) plans against the CTAs stored now and writes nothing
     _plan_and_apply(platform, book, ruleset, rules, fired, state, run, apply=not dry)
     run.seconds = time.perf_counter() - began
     return run
@@ -292,7 +293,9 @@ class _State:
                 )
                 .group_by(CallToAction.rule_id, CallToAction.account_id)
             ):
-                recent = closed_on and closed_on > as_of - timedelta(days=cooldown.get(rule_id, 0))
+                recent = closed_on and closed_on > as_of - timedelta(
+                    days=cooldown.get(rule_id or "", 0)
+                )
                 if rule_id in cooldown and recent:
                     cooling.add(f"{rule_id}|{account_id}")
             today_owner: Counter[str] = Counter()
@@ -448,12 +451,14 @@ def _plan_and_apply(
     for c in to_open:
         run.changes.append(
             Change("released" if c.queued else "opened", c.rule.id, c.account_id,
-                   c.assignee.owner_id, c.priority, c.reason, c.queued.id if c.queued else None)
+                   c.assignee.owner_id, c.priority, c.reason, c.queued.id if c.queued else None,
+                   _budget_key(c.assignee.owner_id, c.assignee.team_id, c.assignee.kind))
         )  # fmt: skip
     for c in to_queue:
         run.changes.append(
-            Change("queued", c.rule.id, c.account_id, c.assignee.owner_id, c.priority, c.reason)
-        )
+            Change("queued", c.rule.id, c.account_id, c.assignee.owner_id, c.priority, c.reason,
+                   None, _budget_key(c.assignee.owner_id, c.assignee.team_id, c.assignee.kind))
+        )  # fmt: skip
     if not apply:
         return
     now = platform.clock.now()
