@@ -30,15 +30,18 @@ from kizuna.store.models import Account, Activity, ActivityKind, Contact, TeamMe
 
 __all__ = [
     "CtaView",
+    "OpenTask",
     "TaskView",
     "add_event",
     "close_cta",
     "create_tasks",
+    "cta_counts",
     "get_cta",
     "list_ctas",
     "list_events",
     "log_activity",
     "open_cta",
+    "open_tasks",
     "reassign_task",
     "set_task_status",
     "snooze_cta",
@@ -558,3 +561,69 @@ def log_activity(
             "id": activity.id, "account_id": account_id, "kind": kind, "author_id": author_id,
             "activity_date": on, "text": activity.text, "contact_id": contact_id,
         }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    """An open task with its CTA and account, for a CSM's list of work."""
+
+    task_id: int
+    title: str
+    due_date: date
+    cta_id: int
+    cta_title: str
+    account_id: str
+    account_name: str | None
+
+
+def open_tasks(
+    platform: Platform,
+    owner: str,
+    *,
+    due_before: date | None = None,
+    visible_accounts: set[str] | None = None,
+) -> list[OpenTask]:
+    """Open tasks of ``owner`` on active CTAs (due before ``due_before``: overdue), by due date."""
+    query = (
+        sa.select(CtaTask, CallToAction.title, CallToAction.account_id, Account.name)
+        .join(CallToAction, CallToAction.id == CtaTask.cta_id)
+        .join(Account, Account.id == CallToAction.account_id)
+        .where(
+            CtaTask.owner_id == owner,
+            CtaTask.status == "open",
+            CallToAction.status.in_(("open", "in_progress", "snoozed")),
+        )
+        .order_by(CtaTask.due_date, CtaTask.id)
+    )
+    if due_before is not None:
+        query = query.where(CtaTask.due_date < due_before)
+    query = _query_scope(query, visible_accounts)
+    with platform.store.session() as session:
+        return [
+            OpenTask(t.id, t.title, t.due_date, t.cta_id, title, account, name)
+            for t, title, account, name in session.execute(query)
+        ]
+
+
+def cta_counts(
+    platform: Platform, visible_accounts: set[str] | None = None
+) -> dict[tuple[str, str], int]:
+    """Active CTAs (open, in progress, snoozed) per (assignee, type), for a manager's view."""
+    query = (
+        sa.select(
+            CallToAction.owner_id, CallToAction.team_id, CallToAction.assignee_kind,
+            CallToAction.type, sa.func.count(),
+        )
+        .where(CallToAction.status.in_(("open", "in_progress", "snoozed")))
+        .group_by(
+            CallToAction.owner_id, CallToAction.team_id, CallToAction.assignee_kind,
+            CallToAction.type,
+        )
+    )  # fmt: skip
+    query = _query_scope(query, visible_accounts)
+    out: dict[tuple[str, str], int] = {}
+    with platform.store.session() as session:
+        for owner, team, kind, type_, n in session.execute(query):
+            who = "digital" if kind == "digital" else (f"team:{team}" if team else owner or "")
+            out[who, type_] = out.get((who, type_), 0) + int(n)
+    return out

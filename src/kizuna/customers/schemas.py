@@ -230,5 +230,6 @@ class ActivityOut(_Out):
     author_id: str | None
     activity_date: date
     text: str | None
+    contact_id: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -138,8 +138,9 @@ RESOURCES: dict[str, Resource] = {
         Resource(
             "activities",
             Activity,
-            filters=("account_id", "kind", "author_id"),
+            filters=("account_id", "kind", "author_id", "contact_id"),
             sort_keys=("id", "account_id", "activity_date", "updated_at"),
+            rules=(_contact_same_account,),
         ),
     )
 }

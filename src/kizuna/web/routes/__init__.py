@@ -13,5 +13,6 @@ PAGE_MODULES: tuple[str, ...] = (
     "account360",
     "retention",
     "onboarding",
+    "actions",
     "admin",
 )
