@@ -7,7 +7,8 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``; for hardening (issue 13)
 ``KIZUNA_EVENT_TIMESTAMP_FLOOR``, ``KIZUNA_EVENT_MAX_AHEAD_HOURS``,
 ``KIZUNA_TRACKING_START_SHARE`` and the ``KIZUNA_LOGIN_*`` throttle settings; for success
-plans ``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``, ``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``.
+plans ``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``,
+``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``.
 """
 
 from __future__ import annotations

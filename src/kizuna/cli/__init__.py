@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "lifecycle",
     "plans",
     "retention",
+    "actions",
     "daily",
     "api",
 )

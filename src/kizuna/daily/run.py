@@ -1,4 +1,4 @@
-"""The daily run: lake compaction → metrics → health → lifecycle → portfolio snapshot.
+"""The daily run: lake compaction → metrics → health → lifecycle → rules → portfolio snapshot.
 
 :func:`run_daily` runs the :data:`STEPS` in order and raises :class:`DailyStepFailed`,
 naming the step, when one fails.
@@ -31,7 +31,7 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "portfolio")
+STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "rules", "portfolio")
 
 
 class DailyStepFailed(KizunaError):
@@ -171,6 +171,26 @@ def _plans_step(platform: Platform, days: list[date]) -> str:
         stored += run.plans
         achieved += len(run.achieved)
     return f"{stored} plan statuses on {len(days)} date(s), {achieved} plan(s) achieved"
+def _rules_step(platform: Platform, days: list[date]) -> str:
+    """Rules after the lifecycle: for today they open, update and close CTAs; for a past
+    date (a backfill, a re-run) they run dry and only record what would have fired."""
+    from kizuna.actions import run_rules
+
+    details = []
+    for day in days:
+        if day > platform.today():
+            details.append(f"{day}: after today, not run")
+            continue
+        run = run_rules(platform, day)
+        d = run.to_dict()
+        if run.past:
+            details.append(f"{day}: dry, {sum(run.fired.values())} firings recorded")
+        else:
+            details.append(
+                f"{day}: opened {d['opened'] + d['released']}, updated {d['updated']}, "
+                f"closed {d['closed']}, queued {d['queued']}"
+            )
+    return "; ".join(details[-3:])
 
 
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
@@ -188,5 +208,6 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "health": _health_step,
         "lifecycle": _lifecycle_step,
         "plans": _plans_step,
+        "rules": _rules_step,
         "portfolio": _portfolio_step,
     }

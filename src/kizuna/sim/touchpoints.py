@@ -168,7 +168,8 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
     """The CSM's timeline: kick-off and onboarding notes, cadence touches, QBRs, risk notes."""
     last = cal.n_days - 1
     n, W = block.engagement.shape
-    items: list[tuple[int, int, int, str, str]] = []  # account, day, order, kind, text
+    # account, day, order, kind, text, contact (index into the block's contacts; -1: none)
+    items: list[tuple[int, int, int, str, str, int]] = []
     first_contact = np.searchsorted(block.contact_account, np.arange(n))
     kickoff, connected, fv = block.onboarding.T
     for a in range(n):
@@ -180,20 +181,29 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
             (a, int(kickoff[a]), 0, "meeting",
              f"Kick-off meeting with {lead}: agreed success metrics, baselines and the "
              f"onboarding plan. Data connection due {cal.iso(ts + 30)}, first value due "
-             f"{cal.iso(ts + FIRST_VALUE_DUE_DAYS)}.")
+             f"{cal.iso(ts + FIRST_VALUE_DUE_DAYS)}.", int(first_contact[a]))
         )  # fmt: skip
         if 0 <= connected[a] <= last:
-            items.append((a, int(connected[a]), 1, "note", "Onboarding milestone: data connected."))
+            items.append(
+                (a, int(connected[a]), 1, "note", "Onboarding milestone: data connected.", -1)
+            )
         if 0 <= fv[a] <= last:
             late = int(fv[a]) - ts - FIRST_VALUE_DUE_DAYS
             when = f"{late} days late" if late > 0 else "on time"
             items.append(
-                (a, int(fv[a]), 2, "note", f"Onboarding milestone: first value reached ({when}).")
+                (
+                    a,
+                    int(fv[a]),
+                    2,
+                    "note",
+                    f"Onboarding milestone: first value reached ({when}).",
+                    -1,
+                )
             )
         elif fv[a] < 0 and ts + 90 <= last:
             items.append(
                 (a, ts + 90, 2, "note",
-                 "Onboarding stalled: first value not reached 90 days after contract start.")
+                 "Onboarding stalled: first value not reached 90 days after contract start.", -1)
             )  # fmt: skip
     # cadence touches and quarterly business reviews
     period = CADENCE_DAYS[block.segment]
@@ -205,6 +215,13 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
             a = int(ix)
             d, s = int(day[a]), int(block.segment[a])
             e = float(block.engagement[a, min(d // 7, W - 1)])
+            # who the CSM talks to (see _roles in customers.py for each segment's contacts):
+            # enterprise check-ins reach the evaluator every third touch and at QBRs,
+            # mid-market ones the evaluator; SMB e-mails go to the promoter. When usage is
+            # down the CSM works with the promoter instead.
+            first = int(first_contact[a])
+            evaluator = first + 1 if s == 0 else first
+            promoter = first + 2 if s == 0 else (first + 1 if s == 1 else first)
             kind = (
                 ("meeting", "call")[k % 2]
                 if s == 0
@@ -219,6 +236,7 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
                         "meeting",
                         "Quarterly business review with the evaluators: KPIs against targets, "
                         "health trend and next steps.",
+                        evaluator,
                     )
                 )
             elif e < 0.3:
@@ -229,6 +247,7 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
                         3,
                         kind,
                         "Usage is down; agreed actions with the promoter to re-engage end users.",
+                        promoter,
                     )
                 )
             else:
@@ -239,6 +258,7 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
                         3,
                         kind,
                         "Regular check-in: reviewed usage, open requests and upcoming milestones.",
+                        evaluator if (s == 1 or (s == 0 and k % 3 == 2)) else promoter,
                     )
                 )
     # a risk note the first week engagement falls below 0.2 while live
@@ -254,16 +274,20 @@ def activities(cal: Calendar, block: Block, rng: np.random.Generator) -> list[tu
                     4,
                     "note",
                     "Risk: active users and feature usage are declining.",
+                    -1,
                 )
             )
     items.sort(key=lambda r: (r[0], r[1], r[2]))
     nums = _numbers(block)
     out: list[tuple[Any, ...]] = []
     seq, prev = 0, -1
-    for a, d, _, kind, text in items:
+    for a, d, _, kind, text, contact in items:
         seq = seq + 1 if a == prev else 1
         prev = a
-        out.append((f"V{nums[a]}-{seq:04d}", block.ids[a], kind, block.owner[a], cal.iso(d), text))
+        who = block.contact_ids[contact] if contact >= 0 else None
+        out.append(
+            (f"V{nums[a]}-{seq:04d}", block.ids[a], kind, block.owner[a], cal.iso(d), text, who)
+        )
     return out
 
 

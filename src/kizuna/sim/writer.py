@@ -52,7 +52,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "csat",
     ),
     "surveys": ("id", "account_id", "contact_id", "kind", "score", "comment", "answered_at"),
-    "activities": ("id", "account_id", "kind", "author_id", "activity_date", "text"),
+    "activities": ("id", "account_id", "kind", "author_id", "activity_date", "text", "contact_id"),
     "fx-rates": ("currency", "valid_from", "rate"),
 }
 

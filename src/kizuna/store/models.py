@@ -332,6 +332,9 @@ ALL_MODELS: tuple[type[Base], ...] = (
     FxRate,
 )
 
+# CTAs, tasks, rule firings, teams and the notification outbox (issue 17, actions).
+from kizuna.store import actions_models as _actions_models  # noqa: E402, F401
+
 # Tables of users' credentials, tokens, event sources and the audit log (issue 7)
 # live in their own module; importing it registers them in Base.metadata.
 from kizuna.store import auth_models as _auth_models  # noqa: E402, F401

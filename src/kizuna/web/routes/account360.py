@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
 from kizuna.errors import InvalidInput, PermissionDenied
-from kizuna.web import insights, lifecycle_views, views
+from kizuna.health import list_sentiments
+from kizuna.web import action_views, insights, lifecycle_views, views
 from kizuna.web.pages import PageContext, login_required, render
 from kizuna.web.session import csrf_ok
 
@@ -18,7 +19,24 @@ router = APIRouter()
 def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: object) -> Response:
     view = views.account_360(ctx.platform, ctx.caller, account_id)
     definition = lifecycle_views.definition_of(ctx.platform)
-    data: dict[str, object] = {"milestone_errors": {}, "form_problems": []}
+    # the CSM's work on the account (issue 17): CTA events on the timeline, the work forms
+    for event in action_views.cta_timeline(ctx.platform, account_id):
+        view.timeline.append(
+            views.TimelineItem(
+                at=event["on"], kind="cta", title=event["cta_title"], detail=event["text"]
+            )
+        )
+    view.timeline.sort(key=lambda i: i.at, reverse=True)
+    sentiments = list_sentiments(ctx.platform, account_id)
+    data: dict[str, object] = {
+        "milestone_errors": {},
+        "form_problems": [],
+        "action_problems": [],
+        "account_ctas": action_views.account_ctas(ctx.platform, account_id),
+        "sentiment": sentiments[0] if sentiments else None,
+        "AL": action_views.LABELS,
+        "AT": action_views.titles(ctx.platform, ctx.lang),
+    }
     data.update(extra)
     return render(
         ctx,

@@ -1,0 +1,447 @@
+"""Rule conditions: parsed from YAML, evaluated over the whole book at once, explained in words.
+
+A condition is one of::
+
+    all: [CONDITION, ...]          every one holds
+    any: [CONDITION, ...]          at least one holds
+    not: CONDITION                 it does not hold
+    fact: NAME                     a fact (kizuna.actions.facts.FACTS) with its parameters
+      PARAM: VALUE ...             e.g. days: 30, role: evaluator, priority: [high, urgent]
+      OP: VALUE ...                eq, ne, lt, lte, gt, gte, in, not_in (all must hold)
+      missing: false               what an unknown value counts as (default: does not match)
+    metric: NAME                   shorthand for fact: metric, name: NAME
+      change_days: N               optional: the change over N days (relative: true → a fraction)
+      OP: VALUE ...
+    attention: red|drop|overdue    the attention conditions of kizuna.actions.attention
+    no_open_cta: TYPE              the account has no open, in-progress or snoozed CTA of TYPE
+
+:func:`parse_condition` returns the tree or the list of every problem, each with
+its path (``rules[2].when.all[0].gte``). :meth:`Condition.mask` gives a boolean
+per account of a :class:`~kizuna.actions.facts.FactBook`; :meth:`Condition.reasons`
+says in words which facts made one account match.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.actions.attention import ATTENTION_DROP, ATTENTION_DROP_DAYS, ATTENTION_REASONS
+from kizuna.actions.facts import FACTS, FactBook, FactKey
+from kizuna.actions.model import CTA_TYPES
+from kizuna.errors import Problem
+
+__all__ = ["AllOf", "AnyOf", "Comparison", "Condition", "Leaf", "Not", "parse_condition"]
+
+_OPS = {
+    "eq": "=",
+    "ne": "≠",
+    "lt": "<",
+    "lte": "≤",
+    "gt": ">",
+    "gte": "≥",
+    "in": "in",
+    "not_in": "not in",
+}
+_TEXT_OPS = ("eq", "ne", "in", "not_in")
+_TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+_ROLES = ("evaluator", "final_evaluator", "promoter", "end_user", "champion", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    op: str
+    value: Any
+
+    def apply(self, column: np.ndarray, number: bool) -> np.ndarray:
+        v = self.value
+        if self.op in ("in", "not_in"):
+            hit = np.isin(column, np.asarray(list(v), dtype=column.dtype))
+            return hit if self.op == "in" else ~hit
+        with np.errstate(invalid="ignore"):
+            if self.op == "eq":
+                return np.asarray(column == v, dtype=bool)
+            if self.op == "ne":
+                return np.asarray(column != v, dtype=bool)
+            if self.op == "lt":
+                return np.asarray(column < v, dtype=bool)
+            if self.op == "lte":
+                return np.asarray(column <= v, dtype=bool)
+            if self.op == "gt":
+                return np.asarray(column > v, dtype=bool)
+            return np.asarray(column >= v, dtype=bool)
+
+    def __str__(self) -> str:
+        v = self.value
+        shown = ", ".join(str(x) for x in v) if isinstance(v, tuple) else _number(v)
+        return f"{_OPS[self.op]} {shown}"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "never"
+        return f"{value:g}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+    return str(value)
+
+
+class Condition:
+    """A node of a rule's condition tree."""
+
+    def mask(self, book: FactBook) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def leaves(self) -> Iterator[Leaf]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reasons(self, book: FactBook, row: int) -> list[str]:
+        """The facts that make account ``row`` match, in words (call only when it matches)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def fact_keys(self) -> list[FactKey]:
+        return list(dict.fromkeys(leaf.key for leaf in self.leaves()))
+
+
+@dataclass(frozen=True)
+class Leaf(Condition):
+    key: FactKey
+    comparisons: tuple[Comparison, ...]
+    missing: bool = False
+    label: str | None = None
+
+    def _column(self, book: FactBook) -> tuple[np.ndarray, np.ndarray, bool]:
+        column = book.columns[self.key]
+        numeric = any(isinstance(c.value, float) for c in self.comparisons) or any(
+            isinstance(c.value, tuple) and c.value and isinstance(c.value[0], float)
+            for c in self.comparisons
+        )
+        if column.dtype == object and numeric:  # an attribute compared with numbers
+            column = pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(dtype=float)
+        number = column.dtype != object
+        unknown = np.isnan(column) if number else np.asarray([v is None for v in column], bool)
+        return column, unknown, number
+
+    def mask(self, book: FactBook) -> np.ndarray:
+        column, unknown, number = self._column(book)
+        hit = np.ones(book.size, dtype=bool)
+        for comparison in self.comparisons:
+            hit &= comparison.apply(column, number)
+        return np.where(unknown, self.missing, hit)
+
+    def leaves(self) -> Iterator[Leaf]:
+        yield self
+
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        spec = FACTS[self.key.name]
+        params = dict(self.key.params)
+        head = str(params.pop("name")) if "name" in params else spec.label
+        extras = [f"{k} {_param(v)}" for k, v in params.items() if v not in (None, False, 0, ())]
+        return head + (f" ({', '.join(extras)})" if extras else "")
+
+    def reasons(self, book: FactBook, row: int) -> list[str]:
+        column, unknown, _ = self._column(book)
+        value = "unknown" if unknown[row] else _number(column[row])
+        rules = " and ".join(str(c) for c in self.comparisons)
+        return [f"{self.name()} is {value} ({rules})"]
+
+    def __str__(self) -> str:
+        return f"{self.name()} " + " and ".join(str(c) for c in self.comparisons)
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "/".join(str(v) for v in value)
+    if value is True:
+        return "relative"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class AllOf(Condition):
+    items: tuple[Condition, ...]
+
+    def mask(self, book: FactBook) -> np.ndarray:
+        out = np.ones(book.size, dtype=bool)
+        for item in self.items:
+            out &= item.mask(book)
+        return out
+
+    def leaves(self) -> Iterator[Leaf]:
+        for item in self.items:
+            yield from item.leaves()
+
+    def reasons(self, book: FactBook, row: int) -> list[str]:
+        return [r for item in self.items for r in item.reasons(book, row)]
+
+    def __str__(self) -> str:
+        return " and ".join(f"({i})" if isinstance(i, AnyOf) else str(i) for i in self.items)
+
+
+@dataclass(frozen=True)
+class AnyOf(Condition):
+    items: tuple[Condition, ...]
+
+    def mask(self, book: FactBook) -> np.ndarray:
+        out = np.zeros(book.size, dtype=bool)
+        for item in self.items:
+            out |= item.mask(book)
+        return out
+
+    def leaves(self) -> Iterator[Leaf]:
+        for item in self.items:
+            yield from item.leaves()
+
+    def reasons(self, book: FactBook, row: int) -> list[str]:
+        out = []
+        for item in self.items:
+            if item.mask(_one(book, row))[0]:
+                out.extend(item.reasons(book, row))
+        return out
+
+    def __str__(self) -> str:
+        return " or ".join(str(i) for i in self.items)
+
+
+@dataclass(frozen=True)
+class Not(Condition):
+    item: Condition
+
+    def mask(self, book: FactBook) -> np.ndarray:
+        return ~self.item.mask(book)
+
+    def leaves(self) -> Iterator[Leaf]:
+        yield from self.item.leaves()
+
+    def reasons(self, book: FactBook, row: int) -> list[str]:
+        return [f"not: {self.item}"]
+
+    def __str__(self) -> str:
+        return f"not ({self.item})"
+
+
+def _one(book: FactBook, row: int) -> FactBook:
+    """A one-account book (to re-evaluate a branch for explaining one match)."""
+    return FactBook(
+        as_of=book.as_of,
+        ids=book.ids[row : row + 1],
+        columns={k: v[row : row + 1] for k, v in book.columns.items()},
+    )
+
+
+# -- parsing -----------------------------------------------------------------------
+
+
+def _attention(reason: str) -> Leaf:
+    if reason == "red":
+        return Leaf(FactKey("health_band"), (Comparison("eq", "red"),), label="health band")
+    if reason == "drop":
+        key = FactKey("health_change", (("days", ATTENTION_DROP_DAYS),))
+        return Leaf(key, (Comparison("lte", -ATTENTION_DROP),))
+    return Leaf(FactKey("overdue_milestones"), (Comparison("gte", 1.0),))
+
+
+def _check_param(name: str, value: Any, fact: str, where: str) -> tuple[Any, Problem | None]:
+    def bad(message: str) -> tuple[Any, Problem]:
+        return None, Problem(message, where=f"{where}.{name}", field=name)
+
+    if name in ("days", "change_days"):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (0 if name == "change_days" else 1)
+        ):
+            return bad(f"{name} must be a whole number of days ≥ 1, got {value!r}")
+        return value, None
+    if name == "relative":
+        if not isinstance(value, bool):
+            return bad(f"relative must be true or false, got {value!r}")
+        return value, None
+    if name == "priority":
+        items = value if isinstance(value, list) else [value]
+        unknown = [v for v in items if v not in _TICKET_PRIORITIES]
+        if unknown or not items:
+            return bad(
+                f"ticket priorities must be among {', '.join(_TICKET_PRIORITIES)}, got {value!r}"
+            )
+        return tuple(sorted(items)), None
+    if name == "role":
+        if value not in _ROLES:
+            return bad(f"role must be one of {', '.join(_ROLES)}, got {value!r}")
+        return value, None
+    if name == "type":
+        if value is not None and value not in CTA_TYPES:
+            return bad(f"CTA type must be one of {', '.join(CTA_TYPES)}, got {value!r}")
+        return value, None
+    if not isinstance(value, str) or not value:
+        return bad(f"{name} must be a name, got {value!r}")
+    return value, None
+
+
+def _comparison(
+    op: str, value: Any, number: bool, where: str
+) -> tuple[Comparison | None, Problem | None]:
+    here = f"{where}.{op}"
+    if not number and op not in _TEXT_OPS:
+        return None, Problem(
+            f"{op} compares numbers; this fact is text (use eq, ne, in, not_in)",
+            where=here,
+            field=op,
+        )
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            return None, Problem(
+                f"{op} needs a non-empty list, got {value!r}", where=here, field=op
+            )
+        if number and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            return None, Problem(
+                f"{op} needs a list of numbers, got {value!r}", where=here, field=op
+            )
+        return Comparison(op, tuple(float(v) if number else str(v) for v in value)), None
+    if number:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, Problem(f"{op} needs a number, got {value!r}", where=here, field=op)
+        return Comparison(op, float(value)), None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None, Problem(f"{op} needs a text value, got {value!r}", where=here, field=op)
+    return Comparison(op, str(value)), None
+
+
+def _numeric(op: str, value: Any) -> bool:
+    """An ``any`` fact (an attribute) compares as a number when given numbers."""
+    if op in ("lt", "lte", "gt", "gte"):
+        return True
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in items
+    )
+
+
+def _leaf(data: dict[str, Any], where: str, problems: list[Problem]) -> Condition | None:
+    if "metric" in data:
+        data = {
+            "fact": "metric",
+            "name": data["metric"],
+            **{k: v for k, v in data.items() if k != "metric"},
+        }
+    name = data.get("fact")
+    if not isinstance(name, str) or name not in FACTS:
+        problems.append(
+            Problem(
+                f"unknown fact {name!r}; known facts: {', '.join(sorted(FACTS))}",
+                where=f"{where}.fact",
+                field="fact",
+            )
+        )
+        return None
+    spec = FACTS[name]
+    before = len(problems)
+    params: dict[str, Any] = {}
+    comparisons: list[Comparison] = []
+    missing = False
+    for key, value in data.items():
+        if key == "fact":
+            continue
+        if key == "missing":
+            if not isinstance(value, bool):
+                problems.append(Problem("missing must be true or false", where=f"{where}.missing"))
+            missing = bool(value)
+        elif key in _OPS:
+            number = spec.kind == "number" or (spec.kind == "any" and _numeric(key, value))
+            comparison, problem = _comparison(key, value, number, where)
+            if problem:
+                problems.append(problem)
+            elif comparison:
+                comparisons.append(comparison)
+        elif key in spec.params:
+            checked, problem = _check_param(key, value, name, where)
+            if problem:
+                problems.append(problem)
+            params[key] = checked
+        else:
+            allowed = [*spec.params, *_OPS, "missing"]
+            problems.append(
+                Problem(
+                    f"unknown key {key!r} for fact {name!r}; allowed: {', '.join(allowed)}",
+                    where=f"{where}.{key}",
+                    field=key,
+                )
+            )
+    for param, default in spec.params.items():
+        if param not in params:
+            if default is None and param != "type":
+                problems.append(Problem(f"fact {name!r} needs {param!r}", where=where, field=param))
+            elif default not in (None, 0, False):
+                params[param] = default
+    if not any(k in _OPS for k in data):
+        problems.append(
+            Problem(
+                f"say what to compare with: one of {', '.join(_OPS)}", where=where, field="fact"
+            )
+        )
+    if len(problems) > before:
+        return None
+    return Leaf(FactKey(name, tuple(sorted(params.items()))), tuple(comparisons), missing)
+
+
+def parse_condition(data: Any, where: str, problems: list[Problem]) -> Condition | None:
+    """The condition tree of ``data``; appends every problem (with its path) to ``problems``."""
+    if not isinstance(data, dict) or not data:
+        problems.append(Problem(f"a condition must be a mapping, got {data!r}", where=where))
+        return None
+    if len(data) == 1:
+        ((key, value),) = data.items()
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                problems.append(
+                    Problem(f"{key} needs a non-empty list of conditions", where=f"{where}.{key}")
+                )
+                return None
+            items = [
+                parse_condition(v, f"{where}.{key}[{i}]", problems) for i, v in enumerate(value)
+            ]
+            if any(i is None for i in items):
+                return None
+            parts = tuple(i for i in items if i is not None)
+            return AllOf(parts) if key == "all" else AnyOf(parts)
+        if key == "not":
+            item = parse_condition(value, f"{where}.not", problems)
+            return Not(item) if item is not None else None
+        if key == "attention":
+            if value not in ATTENTION_REASONS:
+                problems.append(
+                    Problem(
+                        f"attention must be one of {', '.join(ATTENTION_REASONS)}, got {value!r}",
+                        where=f"{where}.attention",
+                    )
+                )
+                return None
+            return _attention(value)
+        if key == "no_open_cta":
+            if value not in CTA_TYPES:
+                problems.append(
+                    Problem(
+                        f"no_open_cta names a CTA type ({', '.join(CTA_TYPES)}), got {value!r}",
+                        where=f"{where}.no_open_cta",
+                    )
+                )
+                return None
+            return Leaf(FactKey("open_ctas", (("type", value),)), (Comparison("eq", 0.0),))
+    if "fact" in data or "metric" in data:
+        return _leaf(data, where, problems)
+    problems.append(
+        Problem(
+            f"unknown condition keys {sorted(data)}; use all, any, not, fact, metric, "
+            "attention or no_open_cta",
+            where=where,
+        )
+    )
+    return None

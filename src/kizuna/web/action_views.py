@@ -1,0 +1,189 @@
+"""What the cockpit, the CTA page and the 360's work forms show, from the actions services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from kizuna.actions import CtaView, get_cta, list_ctas, list_events
+from kizuna.actions.access import may_work
+from kizuna.actions.ctas import OpenTask, cta_counts, open_tasks
+from kizuna.actions.model import CTA_TYPES, PRIORITIES, STATUSES, TASK_STATUSES
+from kizuna.auth.policy import Caller
+from kizuna.customers.service import readable_account_ids
+from kizuna.platform import Platform
+from kizuna.store.models import Account, TeamMember, TeamRole
+from kizuna.web import insights
+from kizuna.web.i18n import N_
+
+__all__ = [
+    "LABELS",
+    "Cockpit",
+    "CtaPage",
+    "account_ctas",
+    "cockpit",
+    "cta_page",
+    "cta_timeline",
+    "titles",
+]
+
+#: English labels of the vocabulary (the templates translate them).
+LABELS: dict[str, dict[str, str]] = {
+    "type": CTA_TYPES,
+    "priority": PRIORITIES,
+    "status": STATUSES,
+    "task": TASK_STATUSES,
+}
+
+
+@dataclass
+class RenewalRow:
+    account_id: str
+    name: str
+    renewal_date: date
+    arr: Any
+    health_band: str | None
+
+
+@dataclass
+class OwnerCounts:
+    owner: str
+    name: str
+    by_type: dict[str, int]
+    total: int
+
+
+@dataclass
+class Cockpit:
+    today: date
+    ctas: list[CtaView]
+    overdue_tasks: list[OpenTask]
+    renewals: list[RenewalRow]
+    is_manager: bool
+    counts: list[OwnerCounts] = field(default_factory=list)
+    type_totals: dict[str, int] = field(default_factory=dict)
+
+
+#: The vocabulary's labels, listed so that catalog extraction finds them.
+DYNAMIC_MESSAGES = (
+    N_("Risk"), N_("Expansion"), N_("Lifecycle"), N_("Objective"), N_("Activity"),
+    N_("Low"), N_("Medium"), N_("High"), N_("Urgent"),
+    N_("Queued"), N_("Open"), N_("In progress"), N_("Snoozed"), N_("Closed won"),
+    N_("Closed lost"), N_("Done"), N_("Skipped"), N_("Cockpit"), N_("cta"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Titles:
+    """Rule and task titles in the page's language (``name_ja``/``title_ja`` of the rule set)."""
+
+    lang: str
+    rules: dict[str, str]
+    tasks: dict[tuple[str, str], str]
+
+    def cta(self, cta: CtaView) -> str:
+        if self.lang == "ja" and cta.rule_id in self.rules:
+            return self.rules[cta.rule_id]
+        return cta.title
+
+    def task(self, cta: CtaView, title: str) -> str:
+        if self.lang == "ja":
+            return self.tasks.get((cta.playbook_id or "", title), title)
+        return title
+
+
+def titles(platform: Platform, lang: str) -> Titles:
+    """The Japanese names of the rules and task titles of the rule set in use."""
+    from kizuna.actions import rules_for
+
+    ruleset = rules_for(platform.settings.home)
+    return Titles(
+        lang,
+        {r.id: r.name_ja for r in ruleset.rules if r.name_ja},
+        {(p.id, t.title): t.title_ja for p in ruleset.playbooks for t in p.tasks if t.title_ja},
+    )
+
+
+def _names(platform: Platform) -> dict[str, str]:
+    with platform.store.session() as session:
+        return {i: n for i, n in session.execute(sa.select(TeamMember.id, TeamMember.name))}
+
+
+def cockpit(platform: Platform, caller: Caller) -> Cockpit:
+    """The caller's open CTAs, overdue tasks and this week's renewals; counts for a manager."""
+    me = caller.principal.member_id
+    today = platform.today()
+    visible = readable_account_ids(platform, caller)
+    ctas = list_ctas(platform, owner=me, status="active", visible_accounts=visible)
+    overdue = open_tasks(platform, me, due_before=today, visible_accounts=visible)
+    with platform.store.session() as session:
+        mine = {
+            a: n
+            for a, n in session.execute(
+                sa.select(Account.id, Account.name).where(Account.owner_id == me)
+            )
+        }
+    facts = insights.account_facts(platform) if mine else {}
+    week = today + timedelta(days=7)
+    renewals = sorted(
+        (
+            RenewalRow(a, mine[a], f.renewal_date, f.arr, f.health_band)
+            for a, f in facts.items()
+            if a in mine and f.renewal_date is not None and today <= f.renewal_date < week
+        ),
+        key=lambda r: (r.renewal_date, r.account_id),
+    )
+    is_manager = caller.principal.role in (TeamRole.ADMIN, TeamRole.MANAGER)
+    view = Cockpit(today, ctas, overdue, renewals, is_manager)
+    if is_manager:
+        names = _names(platform)
+        grouped: dict[str, dict[str, int]] = {}
+        for (who, type_), n in cta_counts(platform, visible).items():
+            grouped.setdefault(who, {})[type_] = n
+        view.counts = sorted(
+            (
+                OwnerCounts(who, names.get(who, who), by_type, sum(by_type.values()))
+                for who, by_type in grouped.items()
+            ),
+            key=lambda r: (-r.total, r.owner),
+        )
+        for row in view.counts:
+            for type_, n in row.by_type.items():
+                view.type_totals[type_] = view.type_totals.get(type_, 0) + n
+    return view
+
+
+@dataclass
+class CtaPage:
+    cta: CtaView
+    can_work: bool
+    owner_name: str | None
+    task_owners: dict[str, str]
+    events: list[dict[str, Any]]
+
+
+def cta_page(platform: Platform, caller: Caller, cta_id: int) -> CtaPage:
+    """A CTA with its tasks and history; NotFound outside the caller's book."""
+    cta = get_cta(platform, cta_id, readable_account_ids(platform, caller))
+    names = _names(platform)
+    events = [e for e in list_events(platform, cta.account_id) if e["cta_id"] == cta.id]
+    return CtaPage(
+        cta=cta,
+        can_work=may_work(platform, caller, cta),
+        owner_name=names.get(cta.owner_id or ""),
+        task_owners=names,
+        events=events,
+    )
+
+
+def account_ctas(platform: Platform, account_id: str) -> list[CtaView]:
+    """The account's open, in-progress and snoozed CTAs (the 360's caller may read it)."""
+    return list_ctas(platform, account_id=account_id, status="active")
+
+
+def cta_timeline(platform: Platform, account_id: str) -> list[dict[str, Any]]:
+    """CTA and task events of the account, for its timeline."""
+    return list_events(platform, account_id)

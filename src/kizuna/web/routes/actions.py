@@ -1,0 +1,284 @@
+"""The CSM's work: the cockpit, a CTA page with its tasks, and the account 360's work forms
+(log an activity, set the sentiment, edit contacts, open a CTA by hand)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import RedirectResponse, Response
+
+from kizuna.actions import (
+    close_cta,
+    log_activity,
+    open_cta,
+    rules_for,
+    set_task_status,
+    snooze_cta,
+)
+from kizuna.actions.access import authorise_cta
+from kizuna.customers.schemas import ContactIn, ContactPatch
+from kizuna.customers.service import authorise_account, create_record, update_record
+from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
+from kizuna.health import record_sentiment
+from kizuna.web import action_views
+from kizuna.web.pages import NavEntry, PageContext, login_required, render
+from kizuna.web.session import csrf_ok
+
+router = APIRouter()
+NAV = (NavEntry("cockpit", "Cockpit", order=5),)
+
+Field = Annotated[str, Form()]
+
+
+def _check_form(ctx: PageContext, token: str) -> None:
+    if ctx.session is None or not csrf_ok(ctx.session, token):
+        raise PermissionDenied("the form expired: reload the page and try again")
+
+
+def _date(value: str, field: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            "invalid date", [Problem(f"{value!r} is not a date (YYYY-MM-DD)", field=field)]
+        ) from None
+
+
+def _cta_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"no CTA {raw[:40]}")
+    return int(raw)
+
+
+@router.get("/cockpit", name="cockpit")
+def cockpit_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
+    view = action_views.cockpit(ctx.platform, ctx.caller)
+    return render(
+        ctx,
+        "cockpit.html",
+        view=view,
+        L=action_views.LABELS,
+        T=action_views.titles(ctx.platform, ctx.lang),
+    )
+
+
+def _cta(ctx: PageContext, cta_id: int, status_code: int = 200, problems: Any = ()) -> Response:
+    page = action_views.cta_page(ctx.platform, ctx.caller, cta_id)
+    return render(
+        ctx,
+        "cta.html",
+        status_code=status_code,
+        page=page,
+        L=action_views.LABELS,
+        T=action_views.titles(ctx.platform, ctx.lang),
+        problems=list(problems),
+        today=ctx.platform.today(),
+    )
+
+
+@router.get("/ctas/{cta_id}", name="cta_page")
+def cta_view(cta_id: str, ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
+    return _cta(ctx, _cta_id(cta_id))
+
+
+def _after(ctx: PageContext, cta_id: int, work: Any) -> Response:
+    try:
+        work()
+    except InvalidInput as exc:
+        return _cta(ctx, cta_id, 422, [p.message for p in exc.problems] or [exc.message])
+    return RedirectResponse(ctx.url("cta_page", cta_id=cta_id), status_code=303)
+
+
+@router.post("/ctas/{cta_id}/tasks/{task_id}", name="cta_task")
+def cta_task(
+    cta_id: str,
+    task_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    status: Field = "done",
+) -> Response:
+    _check_form(ctx, csrf_token)
+    number = _cta_id(cta_id)
+    page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
+    task = next((t for t in page.tasks if str(t.id) == task_id), None)
+    if task is None:
+        raise NotFound(f"no task {task_id[:40]}")
+    me = ctx.caller.principal.member_id
+    return _after(
+        ctx, number, lambda: set_task_status(ctx.platform, task.id, status=status, actor=me)
+    )
+
+
+@router.post("/ctas/{cta_id}/close", name="cta_close")
+def cta_close(
+    cta_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    outcome: Field = "won",
+    note: Field = "",
+) -> Response:
+    _check_form(ctx, csrf_token)
+    number = _cta_id(cta_id)
+    authorise_cta(ctx.platform, ctx.caller, number, write=True)
+    me = ctx.caller.principal.member_id
+    return _after(
+        ctx,
+        number,
+        lambda: close_cta(ctx.platform, number, outcome=outcome, actor=me, note=note or None),
+    )
+
+
+@router.post("/ctas/{cta_id}/snooze", name="cta_snooze")
+def cta_snooze(
+    cta_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    until: Field = "",
+    reason: Field = "",
+) -> Response:
+    _check_form(ctx, csrf_token)
+    number = _cta_id(cta_id)
+    authorise_cta(ctx.platform, ctx.caller, number, write=True)
+    me = ctx.caller.principal.member_id
+
+    def work() -> None:
+        day = _date(until, "until")
+        if day is None:
+            raise InvalidInput("invalid snooze", [Problem("choose a date", field="until")])
+        snooze_cta(ctx.platform, number, until=day, reason=reason, actor=me)
+
+    return _after(ctx, number, work)
+
+
+# -- the account 360's work forms ---------------------------------------------
+
+
+def _account_form(ctx: PageContext, account_id: str, anchor: str, work: Any) -> Response:
+    from kizuna.web.routes.account360 import _page
+
+    authorise_account(ctx.platform, ctx.caller, account_id, "accounts", write=True)
+    try:
+        work()
+    except InvalidInput as exc:
+        problems = [p.message for p in exc.problems] or [exc.message]
+        return _page(ctx, account_id, status_code=422, action_problems=problems)
+    return RedirectResponse(ctx.url("account", account_id=account_id) + anchor, status_code=303)
+
+
+@router.post("/accounts/{account_id}/log", name="log_activity")
+def log_activity_form(
+    account_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    kind: Field = "note",
+    text: Field = "",
+    contact_id: Field = "",
+    activity_date: Field = "",
+) -> Response:
+    _check_form(ctx, csrf_token)
+    me = ctx.caller.principal.member_id
+    return _account_form(
+        ctx,
+        account_id,
+        "#timeline",
+        lambda: log_activity(
+            ctx.platform, account_id, kind=kind, text=text, author_id=me,
+            on=_date(activity_date, "activity_date"), contact_id=contact_id or None,
+        ),
+    )  # fmt: skip
+
+
+@router.post("/accounts/{account_id}/sentiment", name="set_sentiment")
+def sentiment_form(
+    account_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    value: Field = "",
+    comment: Field = "",
+) -> Response:
+    _check_form(ctx, csrf_token)
+    me = ctx.caller.principal.member_id
+
+    def work() -> None:
+        if not value.isdigit():
+            raise InvalidInput("invalid sentiment", [Problem("choose 1 to 5", field="value")])
+        record_sentiment(ctx.platform, account_id, int(value), me, comment or None)
+
+    return _account_form(ctx, account_id, "#work", work)
+
+
+@router.post("/accounts/{account_id}/ctas", name="open_cta_form")
+def open_cta_form(
+    account_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    type: Field = "activity",
+    title: Field = "",
+    priority: Field = "medium",
+    due_date: Field = "",
+    playbook: Field = "",
+) -> Response:
+    _check_form(ctx, csrf_token)
+    me = ctx.caller.principal.member_id
+    return _account_form(
+        ctx,
+        account_id,
+        "#ctas",
+        lambda: open_cta(
+            ctx.platform, account_id, type=type, title=title, actor=me, priority=priority,
+            due_date=_date(due_date, "due_date"), playbook=playbook or None,
+            ruleset=rules_for(ctx.platform.settings.home),
+        ),
+    )  # fmt: skip
+
+
+@router.post("/accounts/{account_id}/contacts", name="save_contact")
+def save_contact(
+    account_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    contact_id: Field = "",
+    name: Field = "",
+    email: Field = "",
+    title: Field = "",
+    success_role: Field = "other",
+    new: Field = "",
+) -> Response:
+    _check_form(ctx, csrf_token)
+
+    def work() -> None:
+        values: dict[str, Any] = {
+            "name": name, "email": email or None, "title": title or None,
+            "success_role": success_role,
+        }  # fmt: skip
+        try:
+            if new:
+                create_record(
+                    ctx.platform, ctx.caller, "contacts",
+                    ContactIn.model_validate(
+                        {"id": contact_id, "account_id": account_id, **values}
+                    ),
+                )  # fmt: skip
+            else:
+                update_record(
+                    ctx.platform, ctx.caller, "contacts", contact_id,
+                    ContactPatch.model_validate(values),
+                )  # fmt: skip
+        except ValueError as exc:  # pydantic's ValidationError: the form's values
+            raise InvalidInput("the contact is not valid", _problems(exc)) from None
+
+    return _account_form(ctx, account_id, "#contacts", work)
+
+
+def _problems(exc: ValueError) -> list[Problem]:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return [Problem(str(exc))]
+    return [
+        Problem(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}", field=str(e["loc"][-1]))
+        for e in errors()
+    ]
