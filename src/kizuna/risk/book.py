@@ -86,7 +86,8 @@ class ContractBook:
         """
         lines = self.lines
         day = np.datetime64(t, "s")
-        arr = (lines["arr"] * self.rate_on(t)).fillna(0.0).to_numpy()
+        # rounded to the cent per line, like the ARR ledger
+        arr = (lines["arr"] * self.rate_on(t)).round(2).fillna(0.0).to_numpy()
         start = lines["start"].to_numpy()
         end = lines["end"].to_numpy()
         live = (start <= day) & (end >= day)

@@ -10,7 +10,11 @@ For a date ``t`` and the accounts observed on it:
 * **support and voice** through health's own gatherers (tickets opened and
   closed by the end of ``t``, surveys answered by then): open high/urgent
   tickets, tickets opened in 90 days, mean days to resolve, NPS and CSAT;
-* **account**: segment, and the lifecycle stage entered by ``t`` (one-hot).
+* **account**: segment, and the lifecycle stage entered by ``t`` (one-hot);
+* **levels**: for every metric and the health score, the mean of its values on
+  ``t`` and on the two month ends before it (``avg3:<name>``) — an account's
+  usual level, steadier than one 28-day window (a month without a stored
+  value is left out of the mean).
 
 Nothing after ``t`` is read: metric values and health snapshots are the files
 computed *for* ``t`` (each computed from data up to ``t``), store rows are
@@ -20,7 +24,8 @@ gives missing values (the model sees them as missing), never values of another d
 
 from __future__ import annotations
 
-from datetime import date
+import warnings
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +99,54 @@ def stages_on(platform: Platform, t: date) -> pd.Series:
     return frame.sort_values(["account_id", "day"]).groupby("account_id")["stage"].last()
 
 
+def _previous_month_ends(t: date, count: int = 2) -> list[date]:
+    out = []
+    day = t.replace(day=1)
+    for _ in range(count):
+        day = day - timedelta(days=1)
+        out.append(day)
+        day = day.replace(day=1)
+    return out
+
+
+def _metric_frame(platform: Platform, t: date) -> pd.DataFrame:
+    home = platform.settings.home
+    frames = [
+        f
+        for f in (
+            _wide(values_path(home, t), "m:"),
+            _wide(values_path(derived_home(home), t), "m:"),
+        )
+        if not f.empty
+    ]
+    out = pd.concat(frames, axis=1) if frames else pd.DataFrame()
+    out = out.loc[:, ~out.columns.duplicated()]
+    snapshot = snapshot_path(platform.settings, t)
+    if snapshot.exists():
+        health = pq.read_table(snapshot, columns=["account_id", "score"]).to_pandas()
+        scores = health.set_index("account_id")["score"].astype(float)
+        out = (
+            out.join(scores.rename("health_score"), how="outer")
+            if len(out)
+            else (scores.rename("health_score").to_frame())
+        )
+    return out
+
+
+def _levels(platform: Platform, t: date, current: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Mean of each named column over ``t`` and the two month ends before it."""
+    stack = [current[names].to_numpy(dtype="float64")]
+    for day in _previous_month_ends(t):
+        earlier = _metric_frame(platform, day)
+        if earlier.empty:
+            continue
+        stack.append(earlier.reindex(index=current.index, columns=names).to_numpy(dtype="float64"))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
+        mean = np.nanmean(np.stack(stack), axis=0)
+    return pd.DataFrame(mean, index=current.index, columns=[f"avg3:{n}" for n in names])
+
+
 def features_on(
     platform: Platform, t: date, observed: pd.DataFrame, accounts: pd.DataFrame
 ) -> pd.DataFrame:
@@ -107,20 +160,12 @@ def features_on(
     out = pd.DataFrame(index=index)
     for name in CONTRACT_FEATURES:
         out[name] = observed[name].to_numpy(dtype="float64")
-    home = platform.settings.home
-    for frame in (
-        _wide(values_path(home, t), "m:"),
-        _wide(values_path(derived_home(home), t), "m:"),
-    ):
-        if not frame.empty:
-            frame = frame.loc[:, ~frame.columns.isin(out.columns)]
-            out = out.join(frame, how="left")
-    snapshot = snapshot_path(platform.settings, t)
-    if snapshot.exists():
-        health = pq.read_table(snapshot, columns=["account_id", "score"]).to_pandas()
-        out["health_score"] = index.map(health.set_index("account_id")["score"]).astype(float)
-    else:
-        out["health_score"] = np.nan
+    current = _metric_frame(platform, t).reindex(index)
+    if "health_score" not in current.columns:
+        current["health_score"] = np.nan
+    out = out.join(current.loc[:, ~current.columns.isin(out.columns)], how="left")
+    names = [c for c in current.columns if c.startswith("m:") or c == "health_score"]
+    out = out.join(_levels(platform, t, current, names), how="left")
     reader = _Reader(platform, t)
     frame_of = AccountFrame(
         ids=ids,

@@ -80,6 +80,9 @@ EFFECT = {"raises": ("raises risk", "リスクを高める"), "lowers": ("lowers
 def label(feature: str, lang: str = "en") -> str:
     """The feature's label in ``lang`` (``en`` or ``ja``)."""
     k = 1 if lang == "ja" else 0
+    if feature.startswith("avg3:"):
+        inner = label(feature.removeprefix("avg3:"), lang)
+        return f"{inner} (3-month average)" if k == 0 else f"{inner}（3か月平均）"
     if feature in LABELS:
         return LABELS[feature][k]
     for pattern, texts in _DERIVED:
