@@ -12,15 +12,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from tests.risk.conftest import build_base
 
 from kizuna.cli import run
 from kizuna.clock import FixedClock
+from kizuna.metrics import load_definitions
 from kizuna.platform import Platform
 from kizuna.risk.derived import suggest_metrics
-from kizuna.metrics import load_definitions
 from kizuna.settings import Settings
 from kizuna.store.db import Store
-from tests.risk.conftest import build_base
 
 
 @pytest.fixture(scope="module")

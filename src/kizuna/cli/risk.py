@@ -80,9 +80,8 @@ def train_cmd(
                 f"{bt['n']} renewals, {bt['churned']} churned):"
             )
             console.print(f"  AUC {_fmt(bt['auc'])}{_ci(bt['auc_ci'])}")
-            console.print(
-                f"  health score alone: AUC {_fmt(bt['health']['auc'])}{_ci(bt['health']['auc_ci'])}"
-            )
+            health = bt["health"]
+            console.print(f"  health score alone: AUC {_fmt(health['auc'])}{_ci(health['auc_ci'])}")
             if bt.get("difference"):
                 d = bt["difference"]
                 console.print(
@@ -121,7 +120,9 @@ def score_cmd(
 @risk_app.command("show")
 def show_cmd(
     account: str = typer.Argument(..., help="Account id."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Scores of this date (default: latest)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Scores of this date (default: latest)."
+    ),
     lang: str = typer.Option("en", "--lang", help="Language of the drivers: en or ja."),
     as_json: JsonOption = False,
 ) -> None:
