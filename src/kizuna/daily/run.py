@@ -1,4 +1,4 @@
-"""The daily run: lake compaction → metrics → health → lifecycle → portfolio snapshot.
+"""The daily run: lake compaction → metrics → health → lifecycle → risk → portfolio snapshot.
 
 :func:`run_daily` runs the :data:`STEPS` in order and raises :class:`DailyStepFailed`,
 naming the step, when one fails.
@@ -30,7 +30,7 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = ("lake", "metrics", "health", "lifecycle", "portfolio")
+STEPS = ("lake", "metrics", "health", "lifecycle", "risk", "portfolio")
 
 
 class DailyStepFailed(KizunaError):
@@ -171,6 +171,19 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
     return f"{result.accounts} accounts, {result.transitions_written} transitions"
 
 
+def _risk_step(platform: Platform, days: list[date]) -> str:
+    """Score churn risk with the newest trained model (nothing to do before one exists)."""
+    from kizuna.risk import score
+    from kizuna.risk.registry import latest_version, load_model
+
+    if latest_version(platform.settings) is None:
+        return "no churn model trained yet ('kizuna risk train'): skipped"
+    model = load_model(platform.settings)
+    runs = [score(platform, day, model) for day in days]
+    high = sum(r.bands["high"] for r in runs)
+    return f"{runs[-1].accounts} accounts scored with model {model.version}, {high} high risk"
+
+
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
     for day in days:
         on_day = platform_on(platform, day)
@@ -184,5 +197,6 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "metrics": _metrics_step,
         "health": _health_step,
         "lifecycle": _lifecycle_step,
+        "risk": _risk_step,
         "portfolio": _portfolio_step,
     }

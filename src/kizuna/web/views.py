@@ -22,13 +22,17 @@ from kizuna.customers import get_record, list_records
 from kizuna.errors import NotFound
 from kizuna.platform import Platform
 from kizuna.store.models import Account, SuccessRole
-from kizuna.web import insights, lifecycle_views, retention_views
+from kizuna.web import insights, lifecycle_views, retention_views, risk_views
 from kizuna.web.charts import Chart
 from kizuna.web.i18n import N_
 
 PAGE_SIZE = 50
 #: Sort keys of the account list; "-" in front means descending.
-ACCOUNT_SORTS = ("name", "arr", "health", "renewal", "segment", "region", "owner", "stage")
+ACCOUNT_SORTS = (
+    "name", "arr", "health", "renewal", "segment", "region", "owner", "stage", "risk"
+)  # fmt: skip
+#: Churn-risk bands (kizuna.risk.vocab.BANDS) the account list filters on.
+RISK_BANDS = ("high", "medium", "low")
 #: The roles a success project needs at least once (seed 001).
 REQUIRED_ROLES = (SuccessRole.EVALUATOR, SuccessRole.PROMOTER)
 
@@ -47,6 +51,7 @@ class AccountQuery:
     band: str = ""
     sort: str = "name"
     page: int = 1
+    risk: str = ""
 
     def params(self, **changes: Any) -> dict[str, Any]:
         """Query-string parameters of this query with ``changes`` applied."""
@@ -96,6 +101,10 @@ def parse_account_query(
     if band and band not in insights.BANDS:
         errors["band"] = "Unknown health band."
         band = ""
+    risk = params.get("risk", "")
+    if risk and risk not in RISK_BANDS:
+        errors["risk"] = N_("Unknown risk band.")
+        risk = ""
     q = _clean_text(params.get("q", ""))
     if q is None:
         errors["q"] = N_("Remove control characters from the search.")
@@ -111,7 +120,7 @@ def parse_account_query(
             errors[name] = _FILTER_ERRORS[name]
             value = ""
         chosen[name] = value
-    query = AccountQuery(q=q, band=band, sort=sort, page=page, **chosen)
+    query = AccountQuery(q=q, band=band, sort=sort, page=page, risk=risk, **chosen)
     return query, errors
 
 
@@ -128,6 +137,8 @@ class AccountRow:
     health_band: str | None
     stage: str | None
     renewal_date: date | None
+    churn_probability: float | None = None
+    risk_band: str | None = None
 
 
 @dataclass
@@ -186,6 +197,7 @@ def _sort_key(key: str) -> Any:
         "arr": lambda r: number(r.arr),
         "health": lambda r: number(r.health_score),
         "renewal": lambda r: (r.renewal_date is None, r.renewal_date or date.min),
+        "risk": lambda r: number(r.churn_probability),
     }
     return keys[key]
 
@@ -202,10 +214,14 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     ).items
     facts = insights.account_facts(platform)
     names = _owner_names(platform)
+    risk = risk_views.risk_by_account(platform)
     rows = []
     for a in accounts:
         f = facts.get(a.id, insights.NO_FACTS)
         if query.band and f.health_band != query.band:
+            continue
+        p, risk_band = risk.get(a.id, (None, None))
+        if query.risk and risk_band != query.risk:
             continue
         rows.append(
             AccountRow(
@@ -220,6 +236,8 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
                 health_band=f.health_band,
                 stage=f.stage,
                 renewal_date=f.renewal_date,
+                churn_probability=p,
+                risk_band=risk_band,
             )
         )
     key = query.sort.removeprefix("-")
@@ -443,6 +461,8 @@ class Portfolio:
     options: dict[str, list[tuple[str, str]]]
     #: Date of the daily-run snapshot the figures come from (None: live-computed).
     figures_as_of: date | None = None
+    #: ARR up for renewal, expected and at risk over these accounts (None: not scored).
+    risk: dict[str, Any] | None = None
 
 
 def portfolio(
@@ -512,4 +532,5 @@ def portfolio(
         health_trend=insights.health_distribution_trend(platform, {r.id for r in rows}),
         options=options if options is not None else filter_options(platform, caller),
         figures_as_of=insights.figures_as_of(platform),
+        risk=risk_views.arr_at_risk(platform, {r.id for r in rows}),
     )
