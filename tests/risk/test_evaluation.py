@@ -86,3 +86,13 @@ def test_contributions_add_up_to_the_raw_log_odds(kind: str) -> None:
     else:
         base = model.estimator.predict_proba(model._inputs(frame), pred_contrib=True)[:, -1]
     np.testing.assert_allclose(contrib.sum(axis=1) + base, logit, rtol=1e-6, atol=1e-6)
+
+
+def test_capped_keeps_a_fixed_subset_of_the_rows() -> None:
+    from kizuna.risk.training import capped
+
+    mask = np.arange(100) % 2 == 0
+    assert capped(mask, 60) is mask
+    kept = capped(mask, 10)
+    assert kept.sum() == 10 and not (kept & ~mask).any()
+    assert (capped(mask, 10) == kept).all()

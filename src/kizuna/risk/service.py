@@ -37,6 +37,7 @@ from kizuna.risk.training import (
     RiskConfig,
     backtest_dates,
     build_dataset,
+    capped,
     check_trainable,
     choose_model,
     feature_deciles,
@@ -212,23 +213,24 @@ def train(
         )
         evaluation["backtest"] = None
     evaluation["candidates"] = candidates
-    churn = ChurnModel(*choice).fit(data.features[known], y[known])
+    learn = capped(known, config.max_train_rows)
+    churn = ChurnModel(*choice).fit(data.features[learn], y[learn])
     churn.calibrator = calibrator
     contracted = data.meta["contracted"].to_numpy()
     contraction: ChurnModel | None = None
     depth = 0.0
     if int(contracted[known].sum()) >= 5:
         contraction = ChurnModel("logistic", {"C": 0.5}).fit(
-            data.features[known], contracted[known]
+            data.features[learn], contracted[learn]
         )
         contraction.calibrator = Calibrator().fit(
-            contraction.raw_proba(data.features[known]), contracted[known]
+            contraction.raw_proba(data.features[learn]), contracted[learn]
         )
         rows = known & contracted
         before = data.meta["arr_before"].to_numpy()[rows]
         after = data.meta["arr_after"].to_numpy()[rows]
         depth = float(np.mean(1 - after / np.where(before > 0, before, 1)))
-    importance = _importance(churn, data.features[known])
+    importance = _importance(churn, data.features[learn])
     evaluation["importance"] = importance[:15]
     evaluation["deciles"] = feature_deciles(
         data, known, [i["feature"] for i in importance if i["feature"] not in CATEGORIES][:6]

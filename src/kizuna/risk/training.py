@@ -72,6 +72,9 @@ class RiskConfig:
     min_rows: int = 30
     n_boot: int = 1000
     derived_cap: int = 30
+    #: Most rows one fit learns from: a fixed random subset beyond it (bounds time at 100k
+    #: accounts × many month ends; the backtest and the evaluation always use every row).
+    max_train_rows: int = 150_000
 
 
 @dataclass
@@ -150,6 +153,17 @@ def _train_rows(meta: pd.DataFrame, d: pd.Timestamp) -> np.ndarray:
     return ((meta["obs_date"] < d) & (meta["known_on"] <= d)).to_numpy()
 
 
+def capped(mask: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """``mask`` with at most ``limit`` rows kept, a fixed random subset (same seed, same rows)."""
+    rows = np.flatnonzero(mask)
+    if len(rows) <= limit:
+        return mask
+    keep = np.random.default_rng(seed).choice(rows, size=limit, replace=False)
+    out = np.zeros(len(mask), dtype=bool)
+    out[keep] = True
+    return out
+
+
 def _lead_rows(meta: pd.DataFrame, config: RiskConfig) -> np.ndarray:
     lead = meta["lead"].to_numpy()
     return (lead >= config.lead_days) & (lead < config.lead_days + config.window_days)
@@ -203,6 +217,7 @@ def choose_model(
     for kind, params in CANDIDATES:
         scores = []
         for _, train, valid in folds:
+            train = capped(train, config.max_train_rows)
             model = ChurnModel(kind, params).fit(data.features[train], y_all[train])
             value = auc(y_all[valid], model.raw_proba(data.features[valid]))
             if value is not None:
@@ -234,7 +249,7 @@ def run_backtest(
     }
     for d in dates:
         stamp = pd.Timestamp(d)
-        train = _train_rows(meta, stamp)
+        train = capped(_train_rows(meta, stamp), config.max_train_rows)
         test = window & (meta["obs_date"] == stamp).to_numpy()
         model = ChurnModel(*choice).fit(data.features[train], y_all[train])
         parts["raw"].append(model.raw_proba(data.features[test]))
