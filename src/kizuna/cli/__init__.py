@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "plans",
     "retention",
     "actions",
+    "risk",
     "daily",
     "api",
 )

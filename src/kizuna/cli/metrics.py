@@ -140,3 +140,39 @@ def list_metrics(definitions: Path | None = DefinitionsOption, as_json: JsonOpti
         console.print(out)
 
     emit(result, as_json, render)
+
+
+@metrics_app.command("suggest")
+def suggest(
+    write: Path | None = typer.Option(None, "--write", help="Save the derived metrics as YAML."),
+    cap: int = typer.Option(30, "--cap", min=0, help="Most event types to derive metrics for."),
+    definitions: Path | None = DefinitionsOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Derived metrics for the lake's event types that no metric definition covers."""
+    from kizuna.risk.derived import suggest_metrics
+
+    platform = get_platform(ready=False)
+    found = suggest_metrics(platform.settings.lake_dir, load_definitions(definitions), cap)
+    if write is not None:
+        write.write_text(found.to_yaml(), encoding="utf-8")
+    result = {
+        "event_counts": found.event_counts,
+        "covered": found.covered,
+        "derived_for": found.derived_for,
+        "left_out": found.left_out,
+        "metrics": [m.model_dump(exclude_none=True, by_alias=True) for m in found.metrics.metrics],
+        "written": str(write) if write else None,
+    }
+
+    def render(r: Any) -> None:
+        if not r["derived_for"]:
+            console.print("every event type in the lake is covered by a metric definition")
+        for m in r["metrics"]:
+            console.print(f"{m['name']:<48} {m['kind']:<16} {m.get('description', '')}")
+        if r["left_out"]:
+            console.print(f"left out (beyond the cap of {cap}): {', '.join(r['left_out'])}")
+        if r["written"]:
+            console.print(f"written to {r['written']}")
+
+    emit(result, as_json, render)

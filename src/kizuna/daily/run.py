@@ -1,4 +1,5 @@
-"""The daily run: lake compaction → metrics → health → lifecycle → rules → portfolio snapshot.
+"""The daily run: lake compaction → metrics → health → lifecycle → plans → risk → rules →
+portfolio snapshot.
 
 :func:`run_daily` runs the :data:`STEPS` in order and raises :class:`DailyStepFailed`,
 naming the step, when one fails.
@@ -31,7 +32,7 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "rules", "portfolio")
+STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "risk", "rules", "portfolio")
 
 
 class DailyStepFailed(KizunaError):
@@ -171,6 +172,8 @@ def _plans_step(platform: Platform, days: list[date]) -> str:
         stored += run.plans
         achieved += len(run.achieved)
     return f"{stored} plan statuses on {len(days)} date(s), {achieved} plan(s) achieved"
+
+
 def _rules_step(platform: Platform, days: list[date]) -> str:
     """Rules after the lifecycle: for today they open, update and close CTAs; for a past
     date (a backfill, a re-run) they run dry and only record what would have fired."""
@@ -193,6 +196,19 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
     return "; ".join(details[-3:])
 
 
+def _risk_step(platform: Platform, days: list[date]) -> str:
+    """Score churn risk with the newest trained model (nothing to do before one exists)."""
+    from kizuna.risk import score
+    from kizuna.risk.registry import latest_version, load_model
+
+    if latest_version(platform.settings) is None:
+        return "no churn model trained yet ('kizuna risk train'): skipped"
+    model = load_model(platform.settings)
+    runs = [score(platform, day, model) for day in days]
+    high = sum(r.bands["high"] for r in runs)
+    return f"{runs[-1].accounts} accounts scored with model {model.version}, {high} high risk"
+
+
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
     for day in days:
         write_portfolio(
@@ -209,5 +225,6 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "lifecycle": _lifecycle_step,
         "plans": _plans_step,
         "rules": _rules_step,
+        "risk": _risk_step,
         "portfolio": _portfolio_step,
     }

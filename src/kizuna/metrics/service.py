@@ -178,8 +178,12 @@ def compute_metrics(
     as_of: date | Sequence[date],
     definitions: MetricSet | None = None,
     engine: Engine | None = None,
+    values_home: Path | None = None,
 ) -> MetricRun:
     """Compute every metric for every account as of each date and store the values.
+
+    ``values_home`` puts the values under another folder's ``metrics/`` than the
+    data folder's (churn risk keeps its derived metrics apart this way).
 
     All dates are computed in one pass over the daily roll-up of the lake, which
     is cached under ``<lake>/_rollup/`` and rebuilt only for the days whose
@@ -213,7 +217,7 @@ def compute_metrics(
     position = np.empty(len(inputs.names), dtype=np.int64)
     position[by_id] = np.arange(len(inputs.names))
     paths = write_grid(
-        platform.settings.home,
+        values_home or platform.settings.home,
         pc.cast(table.column("as_of"), pa.int32()).to_numpy(),
         position[table.column("account").to_numpy()],
         inputs.names.take(pa.array(by_id)),

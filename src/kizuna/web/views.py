@@ -31,12 +31,16 @@ from kizuna.portfolio import (
     survey_tone,
 )
 from kizuna.store.models import Account, SuccessRole
-from kizuna.web import insights, lifecycle_views, retention_views
+from kizuna.web import insights, lifecycle_views, retention_views, risk_views
 from kizuna.web.i18n import N_
 
 PAGE_SIZE = 50
 #: Sort keys of the account list; "-" in front means descending.
-ACCOUNT_SORTS = ("name", "arr", "health", "renewal", "segment", "region", "owner", "stage")
+ACCOUNT_SORTS = (
+    "name", "arr", "health", "renewal", "segment", "region", "owner", "stage", "risk"
+)  # fmt: skip
+#: Churn-risk bands (kizuna.risk.vocab.BANDS) the account list filters on.
+RISK_BANDS = ("high", "medium", "low")
 #: The roles a success project needs at least once (seed 001).
 REQUIRED_ROLES = (SuccessRole.EVALUATOR, SuccessRole.PROMOTER)
 
@@ -70,6 +74,7 @@ class AccountQuery:
     month: str = ""
     sort: str = "name"
     page: int = 1
+    risk: str = ""
 
     def params(self, **changes: Any) -> dict[str, Any]:
         """Query-string parameters of this query with ``changes`` applied."""
@@ -125,6 +130,10 @@ def parse_account_query(
         errors["band"] = N_("Unknown health band.")
         band = ""
     drill = _parse_drill(params, errors)
+    risk = params.get("risk", "")
+    if risk and risk not in RISK_BANDS:
+        errors["risk"] = N_("Unknown risk band.")
+        risk = ""
     q = _clean_text(params.get("q", ""))
     if q is None:
         errors["q"] = N_("Remove control characters from the search.")
@@ -140,7 +149,7 @@ def parse_account_query(
             errors[name] = _FILTER_ERRORS[name]
             value = ""
         chosen[name] = value
-    query = AccountQuery(q=q, band=band, sort=sort, page=page, **chosen, **drill)
+    query = AccountQuery(q=q, band=band, sort=sort, page=page, risk=risk, **chosen, **drill)
     return query, errors
 
 
@@ -198,6 +207,8 @@ class AccountRow:
     renewal_date: date | None
     health_change_30d: float | None = None
     attention: tuple[str, ...] = ()
+    churn_probability: float | None = None
+    risk_band: str | None = None
 
 
 @dataclass
@@ -258,6 +269,7 @@ def _sort_key(key: str) -> Any:
         "arr": lambda r: number(r.arr),
         "health": lambda r: number(r.health_score),
         "renewal": lambda r: (r.renewal_date is None, r.renewal_date or date.min),
+        "risk": lambda r: number(r.churn_probability),
     }
     return keys[key]
 
@@ -275,12 +287,16 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     facts = insights.account_facts(platform)
     names = _owner_names(platform)
     keep = _drill_filter(platform, query)
+    risk = risk_views.risk_by_account(platform)
     rows = []
     for a in accounts:
         f = facts.get(a.id, insights.NO_FACTS)
         if query.band and f.health_band != query.band:
             continue
         if keep is not None and not keep(a.id, f):
+            continue
+        p, risk_band = risk.get(a.id, (None, None))
+        if query.risk and risk_band != query.risk:
             continue
         rows.append(
             AccountRow(
@@ -297,6 +313,8 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
                 renewal_date=f.renewal_date,
                 health_change_30d=f.health_change_30d,
                 attention=f.attention,
+                churn_probability=p,
+                risk_band=risk_band,
             )
         )
     key = query.sort.removeprefix("-")
@@ -658,6 +676,8 @@ class Portfolio:
     options: dict[str, list[tuple[str, str]]]
     #: Date of the daily-run snapshot the figures come from (None: live-computed).
     figures_as_of: date | None = None
+    #: ARR up for renewal, expected and at risk over these accounts (None: not scored).
+    risk: dict[str, Any] | None = None
 
 
 def _at_stake(row: AccountRow) -> tuple[Decimal, date]:
@@ -734,6 +754,7 @@ def portfolio(
         else None,
         options=options if options is not None else filter_options(platform, caller),
         figures_as_of=insights.figures_as_of(platform),
+        risk=risk_views.arr_at_risk(platform, {r.id for r in rows}),
     )
 
 
