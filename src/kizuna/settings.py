@@ -4,7 +4,8 @@ Every setting has a working default, so ``kizuna demo`` needs no configuration.
 Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_DATABASE_URL``, ``KIZUNA_TIMEZONE``, ``KIZUNA_REPORTING_CURRENCY``,
 ``KIZUNA_ENGINE``, and for the API ``KIZUNA_CSM_SCOPE``, ``KIZUNA_SECRET_KEY``,
-``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``.
+``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``; for revenue
+``KIZUNA_OPPORTUNITY_CREATES_LINES``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,16 @@ class Settings(BaseSettings):
         default=500 * 1024,
         gt=0,
         description="Largest accepted event-collection request body, in bytes (Segment: 500 KB).",
+    )
+
+    # -- revenue (issue 18) -------------------------------------------------
+    opportunity_creates_lines: bool = Field(
+        default=False,
+        description=(
+            "Teams without a billing feed: winning an opportunity creates its contract line. "
+            "Off (default): contract lines come from the billing import and a won renewal "
+            "links the renewing line when it arrives."
+        ),
     )
 
     @field_validator("timezone")

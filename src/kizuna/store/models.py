@@ -90,6 +90,7 @@ class TeamRole(enum.StrEnum):
     MANAGER = "manager"
     CSM = "csm"
     VIEWER = "viewer"
+    SALES = "sales"  # an account executive: owns upsell and cross-sell opportunities
 
 
 class ContractStatus(enum.StrEnum):
@@ -333,3 +334,6 @@ from kizuna.store import health_models as _health_models  # noqa: E402, F401
 
 # Milestone completions, stage transitions and lifecycle runs (issue 6, lifecycle).
 from kizuna.store import lifecycle_models as _lifecycle_models  # noqa: E402, F401
+
+# Opportunities and their stage history (issue 18, revenue).
+from kizuna.store import revenue_models as _revenue_models  # noqa: E402, F401
