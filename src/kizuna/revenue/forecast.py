@@ -334,10 +334,13 @@ def forecast_accuracy(
     quarters: int = 4,
     account_owner: str | None = None,
 ) -> list[AccuracyRow]:
-    """For each of the last ``quarters`` complete quarters before ``as_of``: the weighted
+    """For each of the last ``quarters`` quarters ended by ``as_of``: the weighted
     forecast made on its first day (stage history as it stood) against the ARR won."""
     rows = []
+    # the quarter after the last one that ended by as_of
     q_start = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+    if period_end(q_start, "quarter") == as_of:
+        q_start = as_of + timedelta(days=1)
     starts = []
     for _ in range(quarters):
         prev_end = q_start - timedelta(days=1)

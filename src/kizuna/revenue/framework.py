@@ -562,7 +562,7 @@ def _ledger_figures(
             MetricValue(
                 "retention_rate",
                 "retention",
-                float(r.grr) if r.grr is not None else None,
+                _f(r.grr),
                 {"grr": _f(r.grr), "nrr": _f(r.nrr)},
             ),
         )
