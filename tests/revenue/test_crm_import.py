@@ -9,30 +9,17 @@ from pathlib import Path
 import pytest
 from tests.revenue.conftest import Book
 
+DATA = Path(__file__).parent / "data"
+
 from kizuna.errors import ImportRejected
 from kizuna.platform import Platform
 from kizuna.revenue import get_opportunity, list_opportunities
 from kizuna.revenue.crm import import_opportunities
 from kizuna.store.models import TeamRole
 
-SALESFORCE = """\
-Id,AccountId,Name,Type,StageName,Amount,CloseDate,Probability,CurrencyIsoCode,Owner Email,Products,Loss Reason,Description
-0061,001A,Acme renewal,Renewal,Negotiation/Review,12000,2025-09-30,80,USD,,core,,extra columns are ignored
-0062,001B,Beta upsell,Upsell,Closed Won,3000.50,7/15/2025,,USD,ae@example.com,analytics;sso,,
-0063,001Z,Ghost deal,Upsell,Prospecting,100,2025-10-01,,USD,,,,
-0064,001A,Bad stage,Upsell,Dreaming,100,2025-10-01,,USD,,,,
-0065,001B,Bad numbers,Downsell,Closed Lost,lots,2025-13-01,150,US,nobody@example.com,,price,
-0061,001A,Duplicate,Renewal,Prospecting,1,2025-10-01,,USD,,,,
-0067,001B,Lost downsell,Downsell,Closed Lost,500,2025-06-20,,USD,,,moved to competitor,
-"""
+SALESFORCE = (DATA / "salesforce_opportunities.csv").read_text(encoding="utf-8")
 
-HUBSPOT = """\
-Record ID,Deal Name,Deal Stage,Amount,Close Date,Deal Type,Associated Company ID,Deal Owner Email,Deal Probability
-9001,Acme expansion,Contract sent,4000,2025-08-31 00:00,upsell,501,,
-9002,Beta renewal,closedwon,8000,2025-06-15 00:00,renewal,502,,
-9003,,Qualified to buy,,2025-08-31,upsell,501,,
-9004,Mystery,Closed won,100,2025-08-31,newbusiness,999,,
-"""
+HUBSPOT = (DATA / "hubspot_deals.csv").read_text(encoding="utf-8")
 
 
 def _setup(book: Book) -> None:
