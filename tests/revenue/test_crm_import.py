@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from tests.revenue.conftest import Book
 
-DATA = Path(__file__).parent / "data"
-
 from kizuna.errors import ImportRejected
 from kizuna.platform import Platform
 from kizuna.revenue import get_opportunity, list_opportunities
 from kizuna.revenue.crm import import_opportunities
 from kizuna.store.models import TeamRole
 
+DATA = Path(__file__).parent / "data"
 SALESFORCE = (DATA / "salesforce_opportunities.csv").read_text(encoding="utf-8")
 
 HUBSPOT = (DATA / "hubspot_deals.csv").read_text(encoding="utf-8")
