@@ -286,7 +286,7 @@ def get_opportunity(
         steps = s.execute(
             sa.select(OpportunityStageChange)
             .where(OpportunityStageChange.opportunity_id == opportunity_id)
-            .order_by(OpportunityStageChange.changed_on, OpportunityStageChange.id)
+            .order_by(OpportunityStageChange.id)
         ).scalars()
         history = [StageStep(c.from_stage, c.to_stage, c.changed_on, c.changed_by) for c in steps]
         return view_of(opp, definition, history)
