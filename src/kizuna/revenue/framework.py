@@ -177,8 +177,9 @@ def framework(
     ledger
         The ARR ledger to use (default: loaded from the store, rollup on).
     onboarding
-        The onboarding report of the same period, when the caller already has
-        one (the daily run computes it once); default: computed here.
+        An onboarding report as of ``as_of`` whose cohort covers ``[start, end]``
+        (the daily run computes one for the whole book); its accounts with a
+        contract start in the period are used. Default: computed here.
     accounts
         ``account_id → (segment, owner_id)``; default: read from the store.
     """
@@ -257,6 +258,8 @@ def _onboarding(
         report = onboarding_report(platform, definition, start, end, as_of)
     rows: dict[str | None, list[AccountOnboarding]] = defaultdict(list)
     for row in report.accounts:
+        if not start <= row.contract_start <= end:
+            continue  # a wider report handed on (the daily run's)
         for key in _group_keys(by, group_of(row.account_id)):
             rows[key].append(row)
     rows.setdefault(None, [])
