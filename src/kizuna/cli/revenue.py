@@ -355,7 +355,7 @@ def forecast_command(
     start = d["from_"] or (
         _quarter_start(today) if period == Unit.quarter else today.replace(day=1)
     )
-    end = d["to"] or (start.replace(year=start.year + 1) - timedelta(days=1))
+    end = d["to"] or (start + timedelta(days=364))
     definition = definition_for(platform.settings.home)
     report = renewal_forecast(
         platform,

@@ -319,7 +319,9 @@ def forecast(
         if period == "quarter"
         else today.replace(day=1)
     )
-    last = end or (first.replace(year=first.year + 1) - timedelta(days=1))
+    _check_day(platform, first, "from")
+    last = end or (first + timedelta(days=364))
+    _check_day(platform, last, "to")
     _check_span("from", first, "to", last)
     definition = definition_for(platform.settings.home)
     own = account_scope(caller)
@@ -350,6 +352,8 @@ def framework_report(
     by: Literal["segment", "owner"] | None = None,
     as_of: AsOf = None,
 ) -> Any:
+    _check_day(platform, start, "from")
+    _check_day(platform, end, "to")
     _check_span("from", start, "to", end)
     _check_day(platform, as_of, "as_of")
     if as_of is not None and as_of < start:
