@@ -105,8 +105,7 @@ def test_a_scoped_csm_sees_only_their_book(scoped: Api) -> None:
     assert scoped.get("csm-b", "/revenue/accounts/acme/growth-plan").status_code == 404
     assert scoped.get("csm-a", "/revenue/accounts/acme/growth-plan").status_code == 200
     assert (
-        scoped.get("csm-b", "/revenue/framework?from=2025-01-01&to=2025-06-30").status_code
-        == 403
+        scoped.get("csm-b", "/revenue/framework?from=2025-01-01&to=2025-06-30").status_code == 403
     )
     f = scoped.get("csm-b", "/revenue/forecast?period=quarter&from=2025-07-01&to=2025-12-31")
     assert f.status_code == 200 and f.json()["totals"]["renewals"] == 0

@@ -12,6 +12,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "accounts",
     "account360",
     "retention",
+    "revenue",
     "onboarding",
     "admin",
 )

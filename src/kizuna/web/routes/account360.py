@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
 from kizuna.errors import InvalidInput, PermissionDenied
-from kizuna.web import insights, lifecycle_views, views
+from kizuna.web import insights, lifecycle_views, revenue_views, views
 from kizuna.web.pages import PageContext, login_required, render
 from kizuna.web.session import csrf_ok
 
@@ -28,6 +28,7 @@ def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: ob
         usage=insights.usage_charts(ctx.platform, account_id),
         lifecycle=view.lifecycle,
         arr_history=insights.arr_history_chart(ctx.platform, account_id),
+        growth=revenue_views.growth_for(ctx.platform, ctx.caller, account_id),
         **data,
     )
 
