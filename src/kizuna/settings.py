@@ -8,7 +8,7 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_EVENT_TIMESTAMP_FLOOR``, ``KIZUNA_EVENT_MAX_AHEAD_HOURS``,
 ``KIZUNA_TRACKING_START_SHARE`` and the ``KIZUNA_LOGIN_*`` throttle settings; for success
 plans ``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``,
-``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``.
+``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``; for revenue ``KIZUNA_OPPORTUNITY_CREATES_LINES``.
 """
 
 from __future__ import annotations
@@ -152,6 +152,15 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Folder of extra success plan templates (*.yaml); unset means <home>/plan_templates."
+        ),
+    )
+    # -- revenue (issue 18) -------------------------------------------------
+    opportunity_creates_lines: bool = Field(
+        default=False,
+        description=(
+            "Teams without a billing feed: winning an opportunity creates its contract line. "
+            "Off (default): contract lines come from the billing import and a won renewal "
+            "links the renewing line when it arrives."
         ),
     )
 

@@ -378,7 +378,7 @@ def test_team_emails_are_unique_in_the_file_and_the_store(
         import_file(platform, "team", path)
     assert [(p.row, p.field, p.message) for p in caught.value.problems] == [
         (2, "email", "'aiko@example.com' already belongs to 'U1' in the store"),
-        (4, "role", "'boss' is not one of 'admin', 'manager', 'csm' or 'viewer'"),
+        (4, "role", "'boss' is not one of 'admin', 'manager', 'csm', 'viewer' or 'sales'"),
         (4, "active", "'maybe' is not true or false"),
     ]
 

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "retention",
     "actions",
     "risk",
+    "revenue",
     "daily",
     "api",
 )

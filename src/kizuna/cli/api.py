@@ -60,7 +60,9 @@ def serve(
 def user_add(
     member_id: Annotated[str, typer.Argument(help="Team member id, e.g. 'jdoe'.")],
     email: Annotated[str, typer.Option(help="Login e-mail.")],
-    role: Annotated[TeamRole, typer.Option(help="admin, manager, csm or viewer.")] = TeamRole.CSM,
+    role: Annotated[
+        TeamRole, typer.Option(help="admin, manager, csm, viewer or sales.")
+    ] = TeamRole.CSM,
     name: Annotated[str | None, typer.Option(help="Display name (default: the id).")] = None,
     password: Annotated[
         str | None,

@@ -24,9 +24,13 @@ from rich.table import Table
 
 from kizuna.cli._common import JsonOption, console, emit, err_console, get_platform, to_jsonable
 from kizuna.dataio import TABLES, ImportReport, ProgressCallback, export_table, import_file
-from kizuna.errors import ImportRejected
+from kizuna.errors import ImportRejected, InvalidInput, Problem
 
-_TABLES_HELP = "Table: " + ", ".join(TABLES) + "."
+_TABLES_HELP = (
+    "Table: "
+    + ", ".join(TABLES)
+    + ", or opportunities (a Salesforce or HubSpot export, see --mapping)."
+)
 _PROGRESS_MIN_BYTES = 2 * 1024 * 1024
 _MAX_PROBLEMS_SHOWN = 50
 
@@ -114,6 +118,13 @@ def import_command(
         ),
     ] = False,
     fmt: FormatOption = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--mapping",
+            help="opportunities only: the CRM the export comes from, salesforce or hubspot.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import customer data, upserting on your ids. Bad input never half-lands.
@@ -122,12 +133,30 @@ def import_command(
     and column, and without --skip-invalid nothing changes.
     """
     platform = get_platform()
+    if mapping is not None and table != "opportunities":
+        raise InvalidInput(
+            "--mapping is for opportunities",
+            [Problem("only with opportunities", where="--mapping")],
+        )
     large = file.is_file() and file.stat().st_size >= _PROGRESS_MIN_BYTES
     try:
-        with _progress_bar(large) as progress:
-            report = import_file(
-                platform, table, file, skip_invalid=skip_invalid, fmt=fmt, progress=progress
+        if table == "opportunities":
+            from kizuna.revenue import definition_for
+            from kizuna.revenue.crm import import_opportunities
+
+            report = import_opportunities(
+                platform,
+                definition_for(platform.settings.home),
+                file,
+                crm=mapping or "salesforce",  # type: ignore[arg-type]
+                skip_invalid=skip_invalid,
+                fmt=fmt,
             )
+        else:
+            with _progress_bar(large) as progress:
+                report = import_file(
+                    platform, table, file, skip_invalid=skip_invalid, fmt=fmt, progress=progress
+                )
     except ImportRejected as exc:
         if as_json:  # the problems as JSON on stdout; the message still goes to stderr
             sys.stdout.write(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2) + "\n")

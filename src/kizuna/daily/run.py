@@ -32,7 +32,9 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "risk", "rules", "portfolio")
+STEPS = (
+    "lake", "metrics", "health", "lifecycle", "plans", "risk", "rules", "portfolio", "revenue"
+)
 
 
 class DailyStepFailed(KizunaError):
@@ -217,6 +219,23 @@ def _portfolio_step(platform: Platform, days: list[date]) -> str:
     return f"{len(days)} snapshot(s)"
 
 
+def _revenue_step(platform: Platform, days: list[date]) -> str:
+    from kizuna.daily.files import read_portfolio
+    from kizuna.revenue import definition_for, open_renewals
+    from kizuna.revenue.readmodel import build_framework_windows, write_framework
+
+    # Renewal opportunities are work for today: a backfill of past dates opens none.
+    day = days[-1]
+    run = open_renewals(platform, definition_for(platform.settings.home), day)
+    snapshot = read_portfolio(platform.settings, day)
+    onboarding = snapshot.onboarding if snapshot is not None else None
+    write_framework(
+        platform.settings, day, build_framework_windows(platform_on(platform, day), day, onboarding)
+    )
+    opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
+    return f"{opened}; the fifteen metrics saved for {day}"
+
+
 def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
     return {
         "lake": _lake_step,
@@ -227,4 +246,5 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "rules": _rules_step,
         "risk": _risk_step,
         "portfolio": _portfolio_step,
+        "revenue": _revenue_step,
     }

@@ -13,6 +13,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "account360",
     "retention",
     "risk",
+    "revenue",
     "onboarding",
     "plans",
     "actions",

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from kizuna.errors import InvalidInput, PermissionDenied
 from kizuna.health import list_sentiments
-from kizuna.web import action_views, insights, lifecycle_views, risk_views, views
+from kizuna.web import action_views, insights, lifecycle_views, revenue_views, risk_views, views
 from kizuna.web.pages import PageContext, login_required, render
 from kizuna.web.session import csrf_ok
 
@@ -50,6 +50,7 @@ def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: ob
         stage_by_name=lambda name: lifecycle_views.stage_label_by_name(definition, name),
         arr_history=insights.arr_history_chart(ctx.platform, account_id),
         risk=risk_views.account_panel(ctx.platform, account_id, ctx.lang),
+        growth=revenue_views.growth_for(ctx.platform, ctx.caller, account_id),
         **data,
     )
 

@@ -1,0 +1,397 @@
+"""The renewal forecast: upcoming renewals per month or quarter, weighted, beside what closed.
+
+Each period of the forecast holds the renewal opportunities expected to close in
+it, with the ARR up for renewal, the forecast category of each (``commit``,
+``best_case``, ``pipeline`` from its stage; ``won`` and ``lost`` once decided)
+and the *weighted* ARR: the ARR times the probability of winning — the stage's
+default probability, the opportunity's own, or a renewal probability supplied
+by a :class:`RenewalProbabilitySource` (the churn-risk model, when one exists).
+
+Past periods also show what actually closed, and :func:`forecast_accuracy`
+compares, for each past quarter, what the pipeline forecast at the quarter's
+start (reconstructed from the stage history) with the ARR that renewed.
+
+Health, plan status and churn risk beside each renewal come from optional
+:class:`RenewalContextSource` implementations (health snapshots here; plans and
+risk plug in when those capabilities land).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+
+from kizuna.errors import InvalidInput, Problem
+from kizuna.health.snapshots import read_snapshot, snapshot_dates
+from kizuna.platform import Platform
+from kizuna.retention.periods import PeriodUnit, period_end, period_label
+from kizuna.revenue.definition import RevenueDefinition
+from kizuna.revenue.opportunities import OpportunityView, forecast_amount, view_of
+from kizuna.store.models import Account
+from kizuna.store.revenue_models import (
+    Opportunity,
+    OpportunityStageChange,
+    OpportunityStatus,
+    OpportunityType,
+)
+
+CATEGORIES = ("commit", "best_case", "pipeline", "won", "lost")
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalContext:
+    """What other capabilities know about an account, shown beside its renewal."""
+
+    health_score: float | None = None
+    health_band: str | None = None
+    churn_risk: float | None = None
+    renewal_probability: float | None = None
+    plan_status: str | None = None
+
+
+class RenewalContextSource(Protocol):
+    """Supplies :class:`RenewalContext` per account as of a date (health, risk, plans)."""
+
+    def context(self, account_ids: Sequence[str], as_of: date) -> Mapping[str, RenewalContext]: ...
+
+
+class HealthContext:
+    """Health score and band from the last health snapshot on or before the date."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.settings = platform.settings
+
+    def context(self, account_ids: Sequence[str], as_of: date) -> Mapping[str, RenewalContext]:
+        days = [d for d in snapshot_dates(self.settings) if d <= as_of]
+        if not days or not account_ids:
+            return {}
+        table = read_snapshot(self.settings, days[-1], columns=["account_id", "score", "band"])
+        if table is None:
+            return {}
+        wanted = set(account_ids)
+        return {
+            r["account_id"]: RenewalContext(health_score=r["score"], health_band=r["band"])
+            for r in table.to_pylist()
+            if r["account_id"] in wanted
+        }
+
+
+def merge_contexts(
+    sources: Sequence[RenewalContextSource], account_ids: Sequence[str], as_of: date
+) -> dict[str, RenewalContext]:
+    """Each source's non-empty fields, later sources filling what earlier ones left out."""
+    merged: dict[str, RenewalContext] = {}
+    for source in sources:
+        for account_id, ctx in source.context(account_ids, as_of).items():
+            base = merged.get(account_id, RenewalContext())
+            updates = {k: v for k, v in _fields(ctx).items() if v is not None}
+            merged[account_id] = replace(base, **updates)
+    return merged
+
+
+def _fields(ctx: RenewalContext) -> dict[str, Any]:
+    return {k: getattr(ctx, k) for k in RenewalContext.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastRenewal:
+    """One renewal opportunity in the forecast."""
+
+    opportunity: OpportunityView
+    account_name: str | None
+    arr: Decimal
+    weighted_arr: Decimal
+    probability: float
+    probability_source: Literal["stage", "opportunity", "risk_model", "decided"]
+    category: str
+    context: RenewalContext
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastPeriod:
+    """One month or quarter: ARR by category, weighted ARR, and what closed."""
+
+    period: str
+    start: date
+    end: date
+    renewals: int
+    arr: Decimal
+    weighted_arr: Decimal
+    by_category: dict[str, Decimal]
+    won_arr: Decimal
+    lost_arr: Decimal
+    open_arr: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """``kizuna forecast``: renewals expected to close in ``[start, end]`` per period."""
+
+    start: date
+    end: date
+    as_of: date
+    period: str
+    currency_note: str
+    totals: ForecastPeriod
+    periods: list[ForecastPeriod]
+    renewals: list[ForecastRenewal] = field(default_factory=list)
+
+
+def _probability(
+    view: OpportunityView, stored: float | None, ctx: RenewalContext
+) -> tuple[float, Literal["stage", "opportunity", "risk_model", "decided"]]:
+    if view.status != "open":
+        return view.probability, "decided"
+    if stored is not None:
+        return stored, "opportunity"
+    if ctx.renewal_probability is not None:
+        return ctx.renewal_probability, "risk_model"
+    return view.probability, "stage"
+
+
+def _summarise(
+    label: str, start: date, end: date, rows: Sequence[ForecastRenewal]
+) -> ForecastPeriod:
+    zero = Decimal("0.00")
+    by_category = {c: zero for c in CATEGORIES}
+    for r in rows:
+        by_category[r.category] = by_category.get(r.category, zero) + r.arr
+    return ForecastPeriod(
+        period=label,
+        start=start,
+        end=end,
+        renewals=len(rows),
+        arr=sum((r.arr for r in rows), start=zero),
+        weighted_arr=sum((r.weighted_arr for r in rows), start=zero),
+        by_category=by_category,
+        won_arr=by_category["won"],
+        lost_arr=by_category["lost"],
+        open_arr=sum((r.arr for r in rows if r.opportunity.status == "open"), start=zero),
+    )
+
+
+def renewal_forecast(
+    platform: Platform,
+    definition: RevenueDefinition,
+    start: date,
+    end: date,
+    *,
+    as_of: date,
+    period: PeriodUnit = "quarter",
+    context: Sequence[RenewalContextSource] = (),
+    account_owner: str | None = None,
+) -> Forecast:
+    """Renewal opportunities expected to close in ``[start, end]``, per period, weighted.
+
+    Parameters
+    ----------
+    as_of
+        The forecast's date: only stage changes and outcomes known by then count.
+    context
+        Sources of health, risk, renewal probability and plan status per account.
+    account_owner
+        Only accounts owned by this CSM (a scoped reader's book).
+    """
+    if end < start:
+        raise InvalidInput(
+            "invalid period", [Problem(f"--to {end} is before --from {start}", field="to")]
+        )
+    q = (
+        sa.select(Opportunity, Account.name)
+        .join(Account, Account.id == Opportunity.account_id)
+        .where(
+            Opportunity.type == OpportunityType.RENEWAL,
+            Opportunity.expected_close_date >= start,
+            Opportunity.expected_close_date <= end,
+        )
+        .order_by(Opportunity.expected_close_date, Opportunity.id)
+    )
+    if account_owner is not None:
+        q = q.where(Account.owner_id == account_owner)
+    with platform.store.session() as s:
+        rows = s.execute(q).all()
+        stages = _stages_on(s, [o.id for o, _ in rows], as_of)
+        views = [
+            (_as_of_view(o, stages.get(o.id), as_of, definition), name, o.probability)
+            for o, name in rows
+            if o.id in stages  # opened by then
+        ]
+    ids = sorted({v.account_id for v, _, _ in views})
+    ctx = merge_contexts(context, ids, as_of)
+    renewals = []
+    for view, name, stored in views:
+        c = ctx.get(view.account_id, RenewalContext())
+        prob, source = _probability(view, stored, c)
+        amount = view.arr_total if view.arr_total is not None else view.arr_change
+        renewals.append(
+            ForecastRenewal(
+                opportunity=view,
+                account_name=name,
+                arr=amount,
+                weighted_arr=(amount * Decimal(str(prob))).quantize(_CENT),
+                probability=prob,
+                probability_source=source,
+                category=view.forecast_category,
+                context=c,
+            )
+        )
+    by_label: dict[str, list[ForecastRenewal]] = defaultdict(list)
+    for r in renewals:
+        by_label[period_label(r.opportunity.expected_close_date, period)].append(r)
+    periods = []
+    cursor = start
+    while cursor <= end:
+        stop = min(period_end(cursor, period), end)
+        label = period_label(cursor, period)
+        periods.append(_summarise(label, cursor, stop, by_label.get(label, [])))
+        cursor = stop + timedelta(days=1)
+    return Forecast(
+        start=start,
+        end=end,
+        as_of=as_of,
+        period=period,
+        currency_note="amounts in each opportunity's currency",
+        totals=_summarise("total", start, end, renewals),
+        periods=periods,
+        renewals=renewals,
+    )
+
+
+def _stages_on(s: sa.orm.Session, ids: Sequence[str], as_of: date) -> dict[str, str]:
+    """Each opportunity's stage on ``as_of``, from its stage history (one query per 1,000)."""
+    found: dict[str, str] = {}
+    sc = OpportunityStageChange
+    for i in range(0, len(ids), 1000):
+        rows = s.execute(
+            sa.select(sc.opportunity_id, sc.to_stage)
+            .where(sc.opportunity_id.in_(ids[i : i + 1000]), sc.changed_on <= as_of)
+            .order_by(sc.opportunity_id, sc.changed_on, sc.id)
+        ).all()
+        for opp_id, stage in rows:
+            found[opp_id] = stage  # the last one wins
+    return found
+
+
+def _as_of_view(
+    opp: Opportunity, stage_then: str | None, as_of: date, definition: RevenueDefinition
+) -> OpportunityView:
+    """The opportunity as it stood on ``as_of``: undecided if closed later, at the open
+    stage it had then."""
+    if opp.status != OpportunityStatus.OPEN and opp.closed_on is not None:
+        if opp.closed_on <= as_of:
+            return view_of(opp, definition)
+    elif opp.status == OpportunityStatus.OPEN and stage_then == opp.stage:
+        return view_of(opp, definition)
+    st = definition.stage(stage_then) if stage_then is not None else None
+    then = Opportunity(
+        id=opp.id,
+        account_id=opp.account_id,
+        name=opp.name,
+        type=opp.type,
+        products=opp.products,
+        arr_change=opp.arr_change,
+        arr_total=opp.arr_total,
+        currency=opp.currency,
+        stage=st.id if st is not None and st.outcome == "open" else definition.first_stage,
+        probability=opp.probability,
+        expected_close_date=opp.expected_close_date,
+        owner_id=opp.owner_id,
+        source=opp.source,
+        external_id=opp.external_id,
+        status=OpportunityStatus.OPEN,
+        renews_line_id=opp.renews_line_id,
+        line_id=None,
+    )
+    return view_of(then, definition)
+
+
+@dataclass(frozen=True, slots=True)
+class AccuracyRow:
+    """A past quarter: what was forecast at its start and what renewed."""
+
+    period: str
+    start: date
+    end: date
+    forecast_weighted: Decimal
+    forecast_commit: Decimal
+    actual_won: Decimal
+    actual_lost: Decimal
+    accuracy: float | None  # 1 − |forecast − actual| ÷ actual; None without a decided renewal
+
+
+def forecast_accuracy(
+    platform: Platform,
+    definition: RevenueDefinition,
+    *,
+    as_of: date,
+    quarters: int = 4,
+    account_owner: str | None = None,
+) -> list[AccuracyRow]:
+    """For each of the last ``quarters`` quarters ended by ``as_of``: the weighted
+    forecast made on its first day (stage history as it stood) against the ARR won."""
+    rows = []
+    # the quarter after the last one that ended by as_of
+    q_start = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+    if period_end(q_start, "quarter") == as_of:
+        q_start = as_of + timedelta(days=1)
+    starts = []
+    for _ in range(quarters):
+        prev_end = q_start - timedelta(days=1)
+        q_start = date(prev_end.year, 3 * ((prev_end.month - 1) // 3) + 1, 1)
+        starts.append(q_start)
+    for qs in reversed(starts):
+        qe = period_end(qs, "quarter")
+        then = renewal_forecast(
+            platform,
+            definition,
+            qs,
+            qe,
+            as_of=qs - timedelta(days=1),
+            period="quarter",
+            account_owner=account_owner,
+        )
+        now = renewal_forecast(
+            platform, definition, qs, qe, as_of=as_of, period="quarter", account_owner=account_owner
+        )
+        actual = now.totals.won_arr
+        predicted = then.totals.weighted_arr
+        decided = now.totals.won_arr + now.totals.lost_arr
+        accuracy = (
+            round(max(0.0, 1 - float(abs(predicted - actual)) / float(actual)), 4)
+            if actual
+            else (1.0 if decided and not predicted else None)
+        )
+        rows.append(
+            AccuracyRow(
+                period=period_label(qs, "quarter"),
+                start=qs,
+                end=qe,
+                forecast_weighted=predicted,
+                forecast_commit=then.totals.by_category["commit"],
+                actual_won=actual,
+                actual_lost=now.totals.lost_arr,
+                accuracy=accuracy,
+            )
+        )
+    return rows
+
+
+__all__ = [
+    "AccuracyRow",
+    "Forecast",
+    "ForecastPeriod",
+    "ForecastRenewal",
+    "HealthContext",
+    "RenewalContext",
+    "RenewalContextSource",
+    "forecast_accuracy",
+    "forecast_amount",
+    "renewal_forecast",
+]

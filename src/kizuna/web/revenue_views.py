@@ -1,0 +1,267 @@
+"""What the revenue pages show: the renewal centre, the pipeline, the framework, the growth plan.
+
+The pages call the revenue services (a read of the opportunities) or read the
+fifteen metrics the daily run saved (:mod:`kizuna.revenue.readmodel`); they
+never compute a book-wide figure in a request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from kizuna.auth.policy import Caller, account_scope
+from kizuna.customers.service import authorise_account
+from kizuna.platform import Platform
+from kizuna.revenue import (
+    METRICS,
+    Forecast,
+    HealthContext,
+    OpportunityView,
+    definition_for,
+    forecast_accuracy,
+    list_opportunities,
+    renewal_forecast,
+)
+from kizuna.revenue.forecast import AccuracyRow
+from kizuna.revenue.growth import GrowthPlan, growth_plan
+from kizuna.revenue.readmodel import WINDOWS, read_framework
+from kizuna.web.i18n import N_
+
+#: Labels the revenue pages translate from data: deal types, forecast categories,
+#: the default pipeline's stages, sources, the sales role, windows, metric categories.
+REVENUE_MESSAGES = (
+    N_("renewal"),
+    N_("upsell"),
+    N_("cross_sell"),
+    N_("downsell"),
+    N_("commit"),
+    N_("best_case"),
+    N_("pipeline"),
+    N_("won"),
+    N_("lost"),
+    N_("qualify"),
+    N_("discovery"),
+    N_("proposal"),
+    N_("negotiation"),
+    N_("closed_won"),
+    N_("closed_lost"),
+    N_("automatic"),
+    N_("cta"),
+    N_("manual"),
+    N_("crm"),
+    N_("sales"),
+    N_("window:quarter"),
+    N_("window:year"),
+    N_("window:last12"),
+    N_("By month"),
+    N_("By quarter"),
+    N_("onboarding"),
+    N_("adoption"),
+    N_("expansion"),
+    N_("retention"),
+    N_("stage"),
+    N_("opportunity"),
+    N_("risk_model"),
+    N_("decided"),
+)
+
+#: The fifteen metrics' names and definitions (``framework_metrics.yaml``) as msgids.
+METRIC_MESSAGES = (
+    N_("Time to value"),
+    N_(
+        "Median days from contract start to the first-value milestone, over accounts whose "
+        "contract started in the period and reached it."
+    ),
+    N_("Activation rate"),
+    N_(
+        "Accounts that reached the activation milestone within the activation window ÷ accounts "
+        "of the cohort whose outcome is known."
+    ),
+    N_("On-time onboarding rate"),
+    N_(
+        "Onboardings with every milestone done by the planned date ÷ onboardings whose outcome "
+        "is known."
+    ),
+    N_("Adoption score"),
+    N_(
+        "Mean score (0–100) of the health scorecard's adoption group on the last health "
+        "snapshot in the period."
+    ),
+    N_("Product and feature usage"),
+    N_(
+        "Accounts with product events in the last 28 days ÷ accounts with metric values, on the "
+        "last computed date in the period; the mean feature breadth beside it."
+    ),
+    N_("User loyalty (NPS)"),
+    N_(
+        "Net Promoter Score of the NPS answers given in the period: the share of promoters "
+        "(9–10) minus the share of detractors (0–6), times 100."
+    ),
+    N_("Expansion bookings"),
+    N_(
+        "ARR change of upsell and cross-sell opportunities won in the period, in the reporting "
+        "currency."
+    ),
+    N_("Net new bookings"),
+    N_(
+        "ARR gained minus ARR lost in the period per the ARR ledger: new + reactivation + "
+        "expansion − contraction − churn."
+    ),
+    N_("Value expansion rate"),
+    N_("Expansion ARR of existing customers in the period ÷ ARR at the start of the period."),
+    N_("Retention rate (GRR, NRR)"),
+    N_("GRR = (start ARR − contraction − churn) ÷ start ARR; NRR adds expansion."),
+    N_("Churn rate (logo, revenue)"),
+    N_(
+        "Logo churn = customers lost ÷ customers at the start; revenue churn = their start ARR "
+        "÷ start ARR."
+    ),
+    N_("Customer health score distribution"),
+    N_(
+        "Accounts per health band (red, yellow, green) and the mean score on the last health "
+        "snapshot in the period."
+    ),
+    N_("Resolution rate"),
+    N_(
+        "Support tickets opened in the period and solved or closed by its end ÷ tickets opened "
+        "in the period."
+    ),
+    N_("Close rate"),
+    N_("Opportunities won ÷ opportunities closed (won or lost) in the period."),
+    N_("Final renewal rate"),
+    N_(
+        "ARR of contract lines ending in the period that renewed ÷ ARR renewed or lost (lines "
+        "still open are left out)."
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RenewalCentre:
+    forecast: Forecast
+    accuracy: list[AccuracyRow]
+    period: str
+
+
+def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCentre:
+    """Renewals expected to close from this period's start for a year, and past accuracy."""
+    today = platform.today()
+    unit: Literal["month", "quarter"] = "month" if period == "month" else "quarter"
+    start = (
+        today.replace(day=1)
+        if unit == "month"
+        else date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    )
+    end = start + timedelta(days=364)
+    definition = definition_for(platform.settings.home)
+    own = account_scope(caller)
+    forecast = renewal_forecast(
+        platform,
+        definition,
+        start,
+        end,
+        as_of=today,
+        period=unit,
+        context=[HealthContext(platform)],
+        account_owner=own,
+    )
+    accuracy = forecast_accuracy(platform, definition, as_of=today, account_owner=own)
+    return RenewalCentre(forecast, accuracy, unit)
+
+
+@dataclass(frozen=True)
+class StageColumn:
+    stage: str
+    probability: float
+    forecast: str
+    count: int
+    amount: Decimal
+    weighted: Decimal
+    opportunities: list[OpportunityView]
+
+
+def pipeline(platform: Platform, caller: Caller, kind: str | None) -> list[StageColumn]:
+    """Open opportunities per stage of the pipeline, in pipeline order."""
+    definition = definition_for(platform.settings.home)
+    opps = list_opportunities(
+        platform, definition, status="open", type=kind, account_owner=account_scope(caller)
+    )
+    by_stage: dict[str, list[OpportunityView]] = defaultdict(list)
+    for o in opps:
+        by_stage[o.stage].append(o)
+    zero = Decimal("0.00")
+    columns = []
+    for st in definition.pipeline:
+        if st.outcome != "open":
+            continue
+        rows = by_stage.get(st.id, [])
+        columns.append(
+            StageColumn(
+                stage=st.id,
+                probability=st.probability,
+                forecast=st.forecast,
+                count=len(rows),
+                amount=sum((_amount(o) for o in rows), start=zero),
+                weighted=sum((o.weighted_arr for o in rows), start=zero),
+                opportunities=rows[:50],
+            )
+        )
+    return columns
+
+
+def _amount(o: OpportunityView) -> Decimal:
+    if o.type == "renewal" and o.arr_total is not None:
+        return o.arr_total
+    return o.arr_change
+
+
+def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
+    """The fifteen metrics of ``window`` as the daily run saved them (None: none saved)."""
+    saved = read_framework(platform.settings, platform.today())
+    if saved is None:
+        return None
+    report = saved["windows"].get(window if window in WINDOWS else "quarter")
+    if report is None:
+        return None
+    units = {m.id: m.unit for m in METRICS}
+    names = {m.id: m.name["en"] for m in METRICS}
+    definitions = {m.id: m.definition["en"] for m in METRICS}
+    rows = []
+    for i, m in enumerate(report["overall"]):
+        rows.append(
+            {
+                "id": m["id"],
+                "category": m["category"],
+                "name": names[m["id"]],
+                "definition": definitions[m["id"]],
+                "unit": units[m["id"]],
+                "value": m["value"],
+                "parts": m["parts"],
+                "groups": [g["metrics"][i]["value"] for g in report["groups"]],
+            }
+        )
+    return {
+        "as_of": date.fromisoformat(saved["as_of"]),
+        "start": date.fromisoformat(report["start"]),
+        "end": date.fromisoformat(report["end"]),
+        "groups": [g["key"] for g in report["groups"]],
+        "rows": rows,
+        "health_as_of": report["health_as_of"],
+        "metrics_as_of": report["metrics_as_of"],
+    }
+
+
+def growth_for(platform: Platform, caller: Caller, account_id: str) -> GrowthPlan:
+    """The account's growth plan (the caller may read the account: checked here too)."""
+    authorise_account(platform, caller, account_id, "growth-plan")
+    return growth_plan(
+        platform,
+        definition_for(platform.settings.home),
+        account_id,
+        as_of=platform.today(),
+        context=[HealthContext(platform)],
+    )

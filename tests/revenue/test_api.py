@@ -1,0 +1,122 @@
+"""``/revenue`` routes: roles, per-account scope, audit and problem+json (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from tests.api.conftest import Api, make_api
+
+from kizuna.auth.audit import list_audit
+from kizuna.auth.tokens import create_token
+from kizuna.auth.users import add_user
+from kizuna.platform import Platform
+from kizuna.store.models import TeamRole
+
+UPSELL = {
+    "account_id": "acme",
+    "type": "upsell",
+    "expected_close_date": "2025-09-30",
+    "arr_change": 2500,
+    "products": ["analytics"],
+    "stage": "proposal",
+}
+
+
+def _with_sales(api: Api) -> Api:
+    add_user(
+        api.platform, member_id="ae", name="AE", email="ae@vendor.example", role=TeamRole.SALES
+    )
+    api.tokens["ae"] = create_token(api.platform, "ae", "tests").token
+    return api
+
+
+@pytest.fixture
+def rapi(platform: Platform) -> Iterator[Api]:
+    for api in make_api(platform):
+        yield _with_sales(api)
+
+
+@pytest.fixture
+def scoped(platform: Platform) -> Iterator[Api]:
+    for api in make_api(platform, csm_scope="own"):
+        yield _with_sales(api)
+
+
+def test_who_may_open_and_close_opportunities(rapi: Api) -> None:
+    r = rapi.post("csm-a", "/revenue/opportunities", UPSELL)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert {
+        k: body[k] for k in ("account_id", "type", "stage", "probability", "weighted_arr", "source")
+    } == {
+        "account_id": "acme",
+        "type": "upsell",
+        "stage": "proposal",
+        "probability": 0.5,
+        "weighted_arr": 1250.0,
+        "source": "manual",
+    }
+    assert rapi.post("csm-b", "/revenue/opportunities", UPSELL).status_code == 403
+    assert rapi.post("viewer", "/revenue/opportunities", UPSELL).status_code == 403
+    assert rapi.post("ae", "/revenue/opportunities", UPSELL).status_code == 201
+    missing = rapi.post("admin", "/revenue/opportunities", {**UPSELL, "account_id": "nope"})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    bad = rapi.post("admin", "/revenue/opportunities", {**UPSELL, "type": "downsell"})
+    assert bad.status_code == 422 and "downsell" in bad.text
+
+    opp_id = body["id"]
+    moved = rapi.post(
+        "csm-a",
+        f"/revenue/opportunities/{opp_id}/stage",
+        {"stage": "commit", "on": "2025-07-01"},
+    )
+    assert (moved.status_code, moved.json()["probability"]) == (200, 0.9)
+    assert (
+        rapi.post("csm-a", f"/revenue/opportunities/{opp_id}/lost", {"reason": ""}).status_code
+        == 422
+    )
+    won = rapi.post("ae", f"/revenue/opportunities/{opp_id}/won", {"on": "2025-07-05"})
+    assert (won.status_code, won.json()["status"]) == (200, "won")
+    again = rapi.post("admin", f"/revenue/opportunities/{opp_id}/lost", {"reason": "x"})
+    assert again.status_code == 409
+    shown = rapi.get("viewer", f"/revenue/opportunities/{opp_id}").json()
+    assert [h["to_stage"] for h in shown["history"]] == ["proposal", "commit", "closed_won"]
+    actions = [(e.actor_id, e.action, e.resource) for e in list_audit(rapi.platform, limit=20)]
+    assert ("ae", "won", "opportunities") in actions
+    assert ("csm-a", "create", "opportunities") in actions
+    assert ("csm-a", "stage", "opportunities") in actions
+
+
+def test_a_scoped_csm_sees_only_their_book(scoped: Api) -> None:
+    acme = scoped.post("csm-a", "/revenue/opportunities", UPSELL).json()["id"]
+    globex = scoped.post(
+        "csm-b", "/revenue/opportunities", {**UPSELL, "account_id": "globex"}
+    ).json()["id"]
+    assert [o["id"] for o in scoped.get("csm-b", "/revenue/opportunities").json()] == [globex]
+    assert {o["id"] for o in scoped.get("manager", "/revenue/opportunities").json()} == {
+        acme,
+        globex,
+    }
+    hidden = scoped.get("csm-b", f"/revenue/opportunities/{acme}")
+    assert hidden.status_code == 404
+    assert scoped.post("csm-b", f"/revenue/opportunities/{acme}/won", {}).status_code == 404
+    assert scoped.get("csm-b", "/revenue/accounts/acme/growth-plan").status_code == 404
+    assert scoped.get("csm-a", "/revenue/accounts/acme/growth-plan").status_code == 200
+    assert (
+        scoped.get("csm-b", "/revenue/framework?from=2025-01-01&to=2025-06-30").status_code == 403
+    )
+    f = scoped.get("csm-b", "/revenue/forecast?period=quarter&from=2025-07-01&to=2025-12-31")
+    assert f.status_code == 200 and f.json()["totals"]["renewals"] == 0
+
+
+def test_forecast_and_framework(rapi: Api) -> None:
+    r = rapi.get("viewer", "/revenue/forecast?period=month&from=2025-07-01&to=2025-09-30")
+    assert r.status_code == 200
+    assert [p["period"] for p in r.json()["periods"]] == ["2025-07", "2025-08", "2025-09"]
+    fw = rapi.get("viewer", "/revenue/framework?from=2025-01-01&to=2025-06-30&by=segment")
+    assert fw.status_code == 200 and len(fw.json()["overall"]) == 15
+    backwards = rapi.get("viewer", "/revenue/framework?from=2025-06-30&to=2025-01-01")
+    assert backwards.status_code == 422
+    assert rapi.client.get("/revenue/opportunities").status_code == 401
