@@ -230,7 +230,7 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     snapshot = read_portfolio(platform.settings, day)
     onboarding = snapshot.onboarding if snapshot is not None else None
     write_framework(
-        platform.settings, day, build_framework_windows(platform_on(platform, day), day, onboarding)
+        platform.settings, day, build_framework_windows(platform, day, onboarding)
     )
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
     return f"{opened}; the fifteen metrics saved for {day}"

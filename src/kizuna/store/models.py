@@ -351,5 +351,6 @@ from kizuna.store import lifecycle_models as _lifecycle_models  # noqa: E402, F4
 
 # Success plans and their parts (issue 14, plans).
 from kizuna.store import plans_models as _plans_models  # noqa: E402, F401
+
 # Opportunities and their stage history (issue 18, revenue).
 from kizuna.store import revenue_models as _revenue_models  # noqa: E402, F401
