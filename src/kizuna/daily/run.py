@@ -237,7 +237,8 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
 
 
 def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
-    return {
+    """The step functions in the order of :data:`STEPS` (the one place that orders them)."""
+    functions = {
         "lake": _lake_step,
         "metrics": _metrics_step,
         "health": _health_step,
@@ -248,3 +249,4 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "portfolio": _portfolio_step,
         "revenue": _revenue_step,
     }
+    return {name: functions[name] for name in STEPS}
