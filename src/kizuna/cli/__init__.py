@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "retention",
     "daily",
     "api",
+    "backup",
 )
 
 for _name in _COMMAND_MODULES:
