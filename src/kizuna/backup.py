@@ -28,6 +28,7 @@ restores into PostgreSQL (how a team outgrows the embedded default).
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -37,6 +38,7 @@ import sqlite3
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -46,7 +48,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.errors import Conflict, InvalidInput, KizunaError, Problem
-from kizuna.lake.index import LakeIndex
+from kizuna.lake.index import LakeIndex, index_path
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.quarantine import quarantine_files
 from kizuna.lake.reader import event_files
@@ -253,7 +255,7 @@ def _backup_lake(settings: Settings, folder: Path) -> int:
     # Under the writers' lock the listing is one moment: no batch half in, no
     # compaction half done. Part files never change once written, and replaced
     # ones stay on disk for the grace period, so they are copied after the lock.
-    with LakeIndex(layout).locked():
+    with _writers_lock(layout):
         parts = event_files(layout)
         quarantined = quarantine_files(layout)
     events = 0
@@ -270,6 +272,21 @@ def _backup_lake(settings: Settings, folder: Path) -> int:
         if path in parts:
             events += pq.ParquetFile(target).metadata.num_rows
     return events
+
+
+@contextmanager
+def _writers_lock(layout: LakeLayout) -> Iterator[None]:
+    """The lake's write lock (the file lock every ingest and compaction takes), without
+    the index connection :meth:`LakeIndex.locked` opens: a backup only lists files, and
+    may run on any thread, next to a server's ingest thread."""
+    folder = index_path(layout).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "a+b") as lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
 def _backup_home(

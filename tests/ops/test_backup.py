@@ -153,3 +153,57 @@ def test_a_backup_taken_on_either_store_restores_into_postgresql(
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_a_backup_taken_during_ingest_restores_consistently(
+    sqlite_platform: Platform, tmp_path: Path
+) -> None:
+    """Kizuna keeps running: batches land while the backup is taken, and the archive holds
+    whole batches only, with the store and the lake each as of one moment."""
+    import threading
+
+    from kizuna.store.models import Account
+
+    platform = sqlite_platform
+    with platform.store.session() as session:
+        session.add_all([Account(id=f"a{i}", name=f"A{i}") for i in range(5)])
+    stop = threading.Event()
+    landed: list[int] = []
+
+    def keep_ingesting() -> None:
+        n = 0
+        while not stop.is_set():
+            batch = [
+                {
+                    "message_id": f"m{n}-{k}",
+                    "account_id": f"a{k % 5}",
+                    "event": "login",
+                    "timestamp": f"2025-06-{1 + n % 28:02d}T10:00:00Z",
+                }
+                for k in range(50)
+            ]
+            ingest_records(platform, batch, source="live")
+            n += 1
+            landed.append(n)
+
+    worker = threading.Thread(target=keep_ingesting)
+    worker.start()
+    try:
+        while len(landed) < 3:
+            stop.wait(0.05)
+        report = backup(platform, tmp_path / "live.tar")
+        while len(landed) < report.events // 50 + 3:
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    assert report.events % 50 == 0  # whole batches only
+    assert 0 < report.events < len(_events(platform))  # ingest went on during and after
+    restored = Platform.from_settings(Settings(home=tmp_path / "r"), clock=platform.clock)
+    try:
+        restore(restored, tmp_path / "live.tar")
+        events = _events(restored)
+        assert len(events) == len(set(events)) == report.events
+        assert set(events) <= set(_events(platform))
+    finally:
+        restored.close()
