@@ -124,3 +124,17 @@ def test_adding_a_login_for_an_existing_member_keeps_their_name(api: Api) -> Non
     )
     with api.platform.store.session() as session:
         assert session.get(TeamMember, "hana").name == "Hana Suzuki"  # type: ignore[union-attr]
+
+
+def test_an_admin_deactivates_or_resets_a_user_through_the_api(api: Api) -> None:
+    _session(api)
+    r = api.client.patch(
+        "/users/csm-a", json={"active": False}, headers=api.auth("admin") | {"Cookie": ""}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["id"], r.json()["active"]) == ("csm-a", False)
+    assert api.client.get("/auth/me").status_code == 401  # the session ended
+    assert api.patch("csm-b", "/users/csm-a", json={"active": True}).status_code == 403
+    assert api.patch("admin", "/users/nobody", json={"active": True}).status_code == 404
+    assert api.patch("admin", "/users/csm-a", json={"active": True}).json()["active"] is True
+    assert api.patch("admin", "/users/csm-a", json={"password": "short"}).status_code == 422

@@ -274,3 +274,46 @@ def test_segment_page_and_screen_calls_are_events_named_by_the_page(platform: Pl
         ("p2", "Viewed Home Screen", '{"name":"Home"}'),
         ("p3", "Loaded a Page", None),
     ]
+
+
+# -- 7. demo events are in the dedupe index ------------------------------------
+
+
+def test_a_resent_demo_event_is_a_duplicate(platform: Platform) -> None:
+    from kizuna.lake.index import LakeIndex
+    from kizuna.sim import SimConfig
+    from kizuna.sim.demo import run_demo
+
+    config = SimConfig(accounts=12, seed=2, start_date=date(2025, 5, 1), end_date=date(2025, 6, 30))
+    run_demo(platform, config, force=True)
+    layout = LakeLayout(platform.settings.lake_dir)
+    events = read_events(layout)
+    sample = events.slice(0, 3).to_pylist()
+    report = ingest_records(platform, sample, source="resend")
+    assert (report.accepted, report.duplicates) == (0, 3)
+    index = LakeIndex(layout)
+    with index.locked():
+        assert index.count() == events.num_rows
+    # a forced second demo replaces the events and their ids
+    run_demo(platform, config.model_copy(update={"seed": 3}), force=True)
+    with index.locked():
+        assert index.count() == read_events(layout).num_rows
+
+
+# -- 12. the store and the lake are created owner-only -------------------------
+
+
+def test_a_new_sqlite_store_and_lake_are_owner_only(tmp_path: Path) -> None:
+    from kizuna.store.db import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'home' / 'kizuna.sqlite3'}")
+    store.upgrade()
+    platform = Platform(
+        settings=Settings(home=tmp_path / "home", database_url=store.url), store=store
+    )
+    add_accounts(platform, "acme")
+    ingest_records(platform, [event("m", "acme", "2025-06-01T00:00:00Z")], source="t")
+    assert (tmp_path / "home" / "kizuna.sqlite3").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "home" / "kizuna.sqlite3-wal").stat().st_mode & 0o777 == 0o600
+    assert platform.settings.lake_dir.stat().st_mode & 0o777 == 0o700
+    store.dispose()

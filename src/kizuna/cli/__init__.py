@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "revenue",
     "daily",
     "api",
+    "backup",
 )
 
 for _name in _COMMAND_MODULES:

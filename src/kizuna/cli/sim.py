@@ -121,6 +121,9 @@ def demo(
     platform = get_platform(ready=False)
     with _progress_bar() as report:
         result = run_demo(platform, config, force=force, progress=report)
+    from kizuna.web.demo import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo_login
+
+    ensure_demo_login(platform)  # with --no-serve too: 'kizuna serve' later needs a login
 
     def render(r: Any) -> None:
         console.print(_sim_table(r.simulation, f"Demo loaded into {r.home}"))
@@ -129,6 +132,7 @@ def demo(
         )
         if r.backup is not None:
             console.print(f"the data it replaced was saved in {r.backup}")
+        console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
     emit(result, as_json, render)
     if serve and not as_json:

@@ -201,6 +201,8 @@ class LakeIndex:
     @contextmanager
     def locked(self) -> Iterator[LakeIndex]:
         """Hold the lake's write lock; recover an interrupted batch first."""
+        if not self.layout.root.exists():  # a new lake is readable by its owner only
+            self.layout.root.mkdir(parents=True, mode=0o700, exist_ok=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         with _THREAD_LOCK, open(self.folder / "lock", "a+b") as lock_file:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.errors import Conflict
+from kizuna.lake.index import LakeIndex, index_path
 from kizuna.lake.layout import LakeLayout
 from kizuna.platform import Platform
 from kizuna.sim.config import SimConfig
@@ -138,12 +140,31 @@ def reset_data(platform: Platform) -> Path:
         conn.commit()
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-    for folder in (
-        LakeLayout(platform.settings.lake_dir).events_dir,
-        platform.settings.home / "sim",
-    ):
+    layout = LakeLayout(platform.settings.lake_dir)
+    for folder in (layout.events_dir, platform.settings.home / "sim"):
         shutil.rmtree(folder, ignore_errors=True)
+    if index_path(layout).exists():
+        index = LakeIndex(layout)
+        with index.locked(), index.conn:  # the removed events' ids are no longer known
+            index.conn.execute("DELETE FROM messages")
     return backup
+
+
+def _land_events(simulated: LakeLayout, layout: LakeLayout) -> None:
+    """Move the simulated part files into the lake as one ingest batch: recorded as
+    pending, moved, then their message ids committed to the dedupe index, so a
+    re-sent demo event is a duplicate like any other (issue 13)."""
+    parts = simulated.event_files()
+    targets = [layout.events_dir / part.parent.name / part.name for part in parts]
+    index = LakeIndex(layout)
+    with index.locked():
+        index.begin_batch(targets)
+        ids: list[str] = []
+        for part, target in zip(parts, targets, strict=True):
+            ids.extend(pq.read_table(part, columns=["message_id"]).column("message_id").to_pylist())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, target)
+        index.commit_batch(ids)
 
 
 def run_demo(
@@ -171,10 +192,7 @@ def run_demo(
         for table in IMPORT_ORDER:
             report = None if progress is None else _import_progress(progress, table)
             import_file(platform, table, work / "out" / TABLE_FILES[table], progress=report)
-        for part in LakeLayout(work / "out" / "lake").event_files():
-            target = layout.events_dir / part.parent.name / part.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(part, target)
+        _land_events(LakeLayout(work / "out" / "lake"), layout)
         truth_dir = home / "sim"
         truth_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(work / "out" / TRUTH_FILE, truth_dir / TRUTH_FILE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -26,6 +27,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (0600), like the secret key;
+    SQLite gives its -wal and -shm files the same mode. An existing file is left alone."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, OSError):
+        return
+    os.close(fd)
+
+
 class Store:
     """Owns the SQLAlchemy engine of the operational store.
 
@@ -38,6 +49,7 @@ class Store:
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _create_owner_only(Path(path))
         self.engine = sa.create_engine(url, echo=echo, future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

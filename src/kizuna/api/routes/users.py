@@ -12,6 +12,7 @@ from kizuna.api.deps import AdminDep, CallerDep, PlatformDep
 from kizuna.api.params import ID_PATTERN
 from kizuna.auth import tokens, users
 from kizuna.auth.audit import record_audit
+from kizuna.errors import NotFound
 from kizuna.store.models import TeamRole
 
 router = APIRouter(tags=["Users"])
@@ -83,6 +84,47 @@ def add_user(body: UserIn, platform: PlatformDep, caller: AdminDep) -> UserOut:
     )
     record_audit(platform, caller, action="create", resource="users", resource_id=user.id)
     return UserOut.model_validate(user)
+
+
+class UserPatch(BaseModel):
+    """What an admin may change of a user; each change that matters ends their sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = Field(
+        default=None, description="false deactivates: sessions end, API tokens stop working."
+    )
+    password: Annotated[str, Field(min_length=10, max_length=1024, pattern=_NoNul)] | None = Field(
+        default=None, description="A new password: the user's open sessions end."
+    )
+
+
+MemberId = Annotated[str, Path(min_length=1, max_length=64, pattern=_Id)]
+
+
+@router.patch(
+    "/users/{member_id}",
+    response_model=UserOut,
+    summary="Deactivate, activate or set the password of a user (admin)",
+)
+def update_user(
+    member_id: MemberId, body: UserPatch, platform: PlatformDep, caller: AdminDep
+) -> UserOut:
+    if body.password is not None:
+        users.set_password(platform, member_id, body.password)
+    if body.active is not None:
+        users.set_active(platform, member_id, body.active)
+    changed = ", ".join(
+        k for k, v in body.model_dump().items() if v is not None and k != "password"
+    )
+    detail = "; ".join(x for x in (changed, "password" if body.password else "") if x)
+    record_audit(
+        platform, caller, action="update", resource="users", resource_id=member_id, detail=detail
+    )
+    found = [u for u in users.list_users(platform) if u.id == member_id]
+    if not found:
+        raise NotFound(f"no team member {member_id}")
+    return UserOut.model_validate(found[0])
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="My API tokens")
