@@ -315,7 +315,7 @@ def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
     Each aggregate of the portfolio and retention pages links to the account list
     with these filters, so the list holds exactly the accounts it counted.
     """
-    if not (query.stage or query.renewal or query.trend or query.attention or query.cohort):
+    if not any(getattr(query, name) for name in DRILL_PARAMS):
         return None
     today = platform.today()
     window = RENEWAL_WINDOWS.get(query.renewal)
