@@ -24,10 +24,10 @@ from kizuna.errors import NotFound
 from kizuna.labels import Label
 from kizuna.platform import Platform
 from kizuna.portfolio import (
-    ATTENTION_DROP,
     ATTENTION_REASONS,
     BANDS,
     attention_reasons,
+    dropped,
     survey_band,
     survey_tone,
 )
@@ -334,7 +334,7 @@ def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
             change = f.health_change_30d
             if change is None:
                 return False
-            if query.trend == "drop" and change > -ATTENTION_DROP:
+            if query.trend == "drop" and not dropped(change):
                 return False
             if query.trend == "down" and change >= 0:
                 return False
