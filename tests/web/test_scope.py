@@ -232,3 +232,47 @@ def test_account_360_shows_arr_history_renewal_and_onboarding(web_platform: Plat
         assert re.search(r'data-fact="ttv"><span class="muted">not reached yet', html)
         assert 'data-state="overdue"' in html
         assert '<dd data-fact="stage">Adoption</dd>' in html
+
+
+def test_every_aggregate_opens_the_list_of_exactly_its_accounts(web_platform: Platform) -> None:
+    _add_book(web_platform)
+    with TestClient(create_standalone_app(web_platform, background=False)) as c:
+        login(c, "ada")
+
+        def listed(query: str) -> list[str]:
+            return _accounts(c.get(f"/ui/accounts?{query}").text)
+
+        # Bolt's support line renewed higher and analytics was added in May 2025.
+        assert listed("movement=expansion&month=2025-05") == ["bolt"]
+        assert listed("movement=churn") == []
+        assert listed("stage=adoption") == ["bolt", "cirrus"]
+        # Acme renews on 2025-09-01 (63 days), Cirrus on 2025-11-01 (124 days).
+        assert listed("renewal=90") == ["acme"] and listed("renewal=180") == ["cirrus"]
+        # 30-day changes: acme -33, cirrus -2, delta -3, bolt +2.
+        assert listed("trend=drop") == ["acme"]
+        assert listed("trend=down") == ["acme", "cirrus", "delta"]
+        assert listed("trend=up") == ["bolt"]
+        assert listed("attention=red&sort=-arr") == ["acme", "delta"]
+        assert listed("attention=any&sort=-arr") == ["acme", "cirrus", "bolt", "delta"]
+        # Delta's first ARR was on 2024-07-01; eleven months later (June 2025) it still pays.
+        assert listed("cohort=2024-07") == ["delta"]
+        assert listed("cohort=2024-07&retained=11") == ["delta"]
+        assert listed("cohort=2024-08") == []
+        bad = c.get("/ui/accounts?renewal=7&trend=sideways&cohort=July&movement=gift")
+        assert re.findall(r'data-error-for="(\w+)"', bad.text) == [
+            "renewal",
+            "trend",
+            "cohort",
+            "movement",
+        ]
+        # Every count on the portfolio is the length of the list its link opens.
+        html = c.get("/ui/portfolio").text
+        bands = re.findall(
+            r'<a href="([^"]+)" data-drill="band-\w+"[^>]*>(?:<strong[^>]*>)?(\d+)<', html
+        )
+        stages = re.findall(
+            r'<a href="([^"]+)" data-drill="stage-\w+">[^<]+</a></td><td class="num">(\d+)<', html
+        )
+        assert len(bands) == 1 + 3 and len(stages) == 3  # the red tile, three bands, three stages
+        for href, count in bands + stages:
+            assert len(_accounts(c.get(href.replace("&amp;", "&")).text)) == int(count), href

@@ -68,7 +68,6 @@ from kizuna.daily.lifecycle_book import (
 )
 from kizuna.daily.portfolio import (
     ARR_HISTORY_MONTHS,
-    ATTENTION_DROP,
     RENEWAL_HORIZON_DAYS,
     WINDOWS,
     AccountFigures,
@@ -77,7 +76,6 @@ from kizuna.daily.portfolio import (
     Window,
     accounts_matching,
     arr_book_of,
-    attention_reasons,
     build_portfolio,
     window_start,
 )
@@ -93,7 +91,6 @@ from kizuna.daily.run import (
 __all__ = [
     "ACCOUNTS_SCHEMA",
     "ARR_HISTORY_MONTHS",
-    "ATTENTION_DROP",
     "LIFECYCLE_FILE",
     "PORTFOLIO_FILE",
     "RENEWAL_HORIZON_DAYS",
@@ -113,7 +110,6 @@ __all__ = [
     "Window",
     "accounts_matching",
     "arr_book_of",
-    "attention_reasons",
     "build_lifecycle_book",
     "build_portfolio",
     "daily_dates",

@@ -22,7 +22,7 @@ from kizuna.health.report import list_health
 from kizuna.health.snapshots import snapshot_dates
 from kizuna.lifecycle import OnboardingReport, current_stages, definition_for, onboarding_report
 from kizuna.platform import Platform
-from kizuna.portfolio.attention import ATTENTION_DROP, attention_reasons
+from kizuna.portfolio.attention import attention_reasons
 from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, arr_movements, renewals
 from kizuna.retention.cohorts import CohortRow, cohort_retention
 from kizuna.retention.movements import AccountMovement, PeriodMovements, account_movements
@@ -32,7 +32,6 @@ from kizuna.store.models import Account
 
 __all__ = [
     "ARR_HISTORY_MONTHS",
-    "ATTENTION_DROP",
     "RENEWAL_HORIZON_DAYS",
     "WINDOWS",
     "AccountFigures",
@@ -41,7 +40,6 @@ __all__ = [
     "Window",
     "accounts_matching",
     "arr_book_of",
-    "attention_reasons",
     "build_portfolio",
     "window_start",
 ]

@@ -18,6 +18,7 @@ from kizuna.portfolio.attention import (
     Band,
     SurveyBand,
     attention_reasons,
+    dropped,
     survey_band,
     survey_tone,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Band",
     "SurveyBand",
     "attention_reasons",
+    "dropped",
     "survey_band",
     "survey_tone",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "Band",
     "SurveyBand",
     "attention_reasons",
+    "dropped",
     "survey_band",
     "survey_tone",
 ]
@@ -98,6 +99,11 @@ ATTENTION_REASONS: dict[str, AttentionReason] = {
 }
 
 
+def dropped(change_30d: float | None) -> bool:
+    """Whether a 30-day health change (points) is a drop of :data:`ATTENTION_DROP` or more."""
+    return change_30d is not None and change_30d <= -ATTENTION_DROP
+
+
 def attention_reasons(
     band: str | None, change_30d: float | None, overdue: int | None
 ) -> tuple[str, ...]:
@@ -112,7 +118,7 @@ def attention_reasons(
     reasons: list[str] = []
     if band == "red":
         reasons.append("red")
-    if change_30d is not None and change_30d <= -ATTENTION_DROP:
+    if dropped(change_30d):
         reasons.append("drop")
     if overdue:
         reasons.append("overdue")

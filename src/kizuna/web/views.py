@@ -23,10 +23,10 @@ from kizuna.errors import NotFound
 from kizuna.labels import Label
 from kizuna.platform import Platform
 from kizuna.portfolio import (
-    ATTENTION_DROP,
     ATTENTION_REASONS,
     BANDS,
     attention_reasons,
+    dropped,
     survey_band,
     survey_tone,
 )
@@ -332,7 +332,7 @@ def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
     Each aggregate of the portfolio and retention pages links to the account list
     with these filters, so the list holds exactly the accounts it counted.
     """
-    if not (query.stage or query.renewal or query.trend or query.attention or query.cohort):
+    if not any(getattr(query, name) for name in DRILL_PARAMS):
         return None
     today = platform.today()
     window = RENEWAL_WINDOWS.get(query.renewal)
@@ -351,7 +351,7 @@ def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
             change = f.health_change_30d
             if change is None:
                 return False
-            if query.trend == "drop" and change > -ATTENTION_DROP:
+            if query.trend == "drop" and not dropped(change):
                 return False
             if query.trend == "down" and change >= 0:
                 return False
