@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -129,14 +130,20 @@ def _latest_checkins(
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+_KPI_COLUMNS = [c for c in PlanKpi.__table__.columns]
+
+
 def evaluate_kpi(
-    kpi: PlanKpi,
+    kpi: Any,
     current: float | None,
     measured_on: date | None,
     as_of: date,
     tol: Tolerances,
 ) -> KpiResult:
-    """Progress, expected progress and status of one KPI given its current value."""
+    """Progress, expected progress and status of one KPI given its current value.
+
+    ``kpi`` is a :class:`PlanKpi` or a row with its columns.
+    """
     progress = None if current is None else kpi_progress(current, kpi.baseline, kpi.target)
     expected = expected_progress(as_of, kpi.baseline_date, kpi.target_date)
     return KpiResult(
@@ -181,13 +188,13 @@ def evaluate_plans(
         if not plans:
             return {}
         ids = list(plans)
-        kpis: list[PlanKpi] = []
+        kpis: list[Any] = []  # rows of _KPI_COLUMNS (plain rows: ORM objects cost 2x here)
         overdue: dict[str, int] = defaultdict(int)
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             kpis.extend(
-                session.scalars(
-                    sa.select(PlanKpi).where(PlanKpi.plan_id.in_(chunk)).order_by(PlanKpi.id)
+                session.execute(
+                    sa.select(*_KPI_COLUMNS).where(PlanKpi.plan_id.in_(chunk)).order_by(PlanKpi.id)
                 )
             )
             rows = session.execute(

@@ -155,8 +155,13 @@ def create_plans(
     *,
     start: date,
     language: str = "en",
+    state: PlanState = PlanState.ACTIVE,
+    previous: dict[str, str] | None = None,
 ) -> list[str]:
-    """Plans for many accounts from one template in one transaction (ids ``plan-<account>``).
+    """Plans for many accounts from one template in one transaction.
+
+    Ids are ``plan-<account>`` for active plans; proposed plans get new ids and
+    ``previous`` (account -> the plan they follow).
 
     Like :func:`create_plan` (metric baselines as of ``start``), with one read of
     the metric values for all of them. Accounts that already have an active plan
@@ -191,15 +196,16 @@ def create_plans(
             raise NotFound(f"no account {missing[0]} (and {len(missing) - 1} more)")
         for account_id in account_ids:
             plan = Plan(
-                id=f"plan-{account_id}"[:64],
+                id=f"plan-{account_id}"[:64] if state is PlanState.ACTIVE else new_id("plan"),
                 account_id=account_id,
                 template=template.name,
                 title=template.label.in_(language),
                 language=language,
-                state=PlanState.ACTIVE,
+                state=state,
                 start_date=start,
                 end_date=end,
                 owner_id=owners[account_id],
+                previous_plan_id=(previous or {}).get(account_id),
             )
             session.add(plan)
             session.flush()
@@ -796,12 +802,14 @@ class StatusRun:
     proposed: list[str]
 
 
-def record_plan_status(platform: Platform, as_of: date) -> StatusRun:
+def record_plan_status(
+    platform: Platform, as_of: date, *, close_achieved: bool = True
+) -> StatusRun:
     """Store every active plan's status as of ``as_of`` (replacing that date's rows).
 
-    A plan whose KGI reached its target is marked achieved (closed on
-    ``as_of``) and the next plan is proposed from the same template, starting
-    the next day, with the achieved value as the new KGI's baseline.
+    With ``close_achieved``, a plan whose KGI reached its target is marked
+    achieved (closed on ``as_of``) and the next plan is proposed from the same
+    template, starting the next day, its metric baselines measured then.
     """
     results = evaluate_plans(platform, as_of)
     by_status: dict[str, int] = {}
@@ -831,36 +839,43 @@ def record_plan_status(platform: Platform, as_of: date) -> StatusRun:
             )
         if rows:
             session.execute(sa.insert(PlanStatusSnapshot), rows)
-    achieved = [r for r in results.values() if r.status is PlanStatus.ACHIEVED]
-    proposed = []
-    for r in achieved:
-        proposed.append(_achieve(platform, r, as_of))
+    achieved = [r.plan_id for r in results.values() if r.status is PlanStatus.ACHIEVED]
+    proposed = _achieve(platform, achieved, as_of) if close_achieved and achieved else []
     return StatusRun(
         as_of=as_of,
         plans=len(results),
         by_status=by_status,
-        achieved=[r.plan_id for r in achieved],
+        achieved=achieved,
         proposed=proposed,
     )
 
 
-def _achieve(platform: Platform, result: PlanResult, as_of: date) -> str:
+def _achieve(platform: Platform, plan_ids: list[str], as_of: date) -> list[str]:
+    """Close the achieved plans and propose each account's next plan (bulk, per template)."""
+    groups: dict[tuple[str, str], dict[str, str]] = {}
     with platform.store.session() as session:
-        plan = session.get(Plan, result.plan_id)
-        assert plan is not None
-        plan.state = PlanState.ACHIEVED
-        plan.closed_on = as_of
-        template, language, account_id = plan.template, plan.language, plan.account_id
-    next_id = create_plan(
-        platform,
-        account_id,
-        template,
-        start=as_of + timedelta(days=1),
-        language=language,
-        state=PlanState.PROPOSED,
-        previous_plan_id=result.plan_id,
-    )
-    return next_id
+        for start in range(0, len(plan_ids), 5000):
+            for plan in session.scalars(
+                sa.select(Plan).where(Plan.id.in_(plan_ids[start : start + 5000]))
+            ):
+                plan.state = PlanState.ACHIEVED
+                plan.closed_on = as_of
+                groups.setdefault((plan.template, plan.language), {})[plan.account_id] = plan.id
+    proposed = []
+    for (template, language), previous in groups.items():
+        try:
+            proposed += create_plans(
+                platform,
+                list(previous),
+                template,
+                start=as_of + timedelta(days=1),
+                language=language,
+                state=PlanState.PROPOSED,
+                previous=previous,
+            )
+        except NotFound:  # the template was removed since: the plans stay achieved, none proposed
+            continue
+    return proposed
 
 
 def status_history(platform: Platform, plan_id: str) -> list[tuple[date, str]]:
