@@ -330,6 +330,31 @@ def outbox_list(
     emit(entries, as_json, render)
 
 
+@outbox_app.command("send")
+def outbox_send(
+    digests: Annotated[
+        bool, typer.Option("--digests", help="First queue today's digest e-mail per CSM.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Deliver the notifications that are due (webhooks, Slack, e-mail), with retries."""
+    from kizuna.actions.notify import deliver_pending, enqueue_digests
+
+    platform = get_platform()
+    queued = enqueue_digests(platform, platform.today()) if digests else 0
+    report = deliver_pending(platform)
+    result = {"digests_queued": queued, "sent": report.sent, "retried": report.retried,
+              "failed": report.failed}  # fmt: skip
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"sent {r['sent']}, to retry {r['retried']}, failed {r['failed']}"
+            + (f" ({r['digests_queued']} digests queued)" if r["digests_queued"] else "")
+        ),
+    )
+
+
 @outbox_app.command("retry")
 def outbox_retry(
     message_id: Annotated[

@@ -182,6 +182,11 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
             details.append(f"{day}: after today, not run")
             continue
         run = run_rules(platform, day)
+        if not run.past:  # notifications only for today: a backfill sends nothing
+            from kizuna.actions.notify import deliver_pending, enqueue_digests
+
+            enqueue_digests(platform, day)
+            deliver_pending(platform)
         d = run.to_dict()
         if run.past:
             details.append(f"{day}: dry, {sum(run.fired.values())} firings recorded")
