@@ -473,7 +473,15 @@ def _plan_and_apply(
             elif cta.status != "snoozed":
                 add_event(session, cta, as_of, "updated", RULES_ACTOR, f"CTA updated: {reason}")
             firing_rows.append(
-                _firing(as_of, cta.rule_id or "", cta.account_id, "updated", cta.id, prio, facts)
+                _firing(
+                    as_of,
+                    cta.rule_id or "",
+                    cta.account_id,
+                    "snoozed" if cta.status == "snoozed" else "updated",
+                    cta.id,
+                    prio,
+                    facts,
+                )
             )
         for cta in closes:
             cta = session.merge(cta, load=True)

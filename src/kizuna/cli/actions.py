@@ -138,6 +138,41 @@ def run(
     emit(result.to_dict(), as_json, render)
 
 
+@rules_app.command("report")
+def report(as_json: JsonOption = False) -> None:
+    """Did it work? Per rule: CTAs opened, how they closed, health 30/90 days later and
+    customers kept, next to accounts whose CTA was queued or snoozed."""
+    from kizuna.actions.report import rule_report
+
+    rows = rule_report(get_platform())
+
+    def render(_: Any) -> None:
+        def change(v: float | None) -> str:
+            return "—" if v is None else f"{v:+.1f}"
+
+        def share(v: float | None) -> str:
+            return "—" if v is None else f"{v:.0%}"
+
+        table = Table(title="did it work? (acted on / queued or snoozed)")
+        for col in ("rule", "opened", "closed", "health +30 d", "health +90 d", "customer +90 d"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r.rule_id,
+                str(r.opened),
+                ", ".join(f"{k} {v}" for k, v in sorted(r.closed.items())) or "—",
+                *(
+                    f"{change(r.acted.health_change.get(d))} / "
+                    f"{change(r.not_acted.health_change.get(d))}"
+                    for d in (30, 90)
+                ),
+                f"{share(r.acted.still_customer_90d)} / {share(r.not_acted.still_customer_90d)}",
+            )
+        console.print(table)
+
+    emit(rows, as_json, render)
+
+
 def _cta_table(ctas: list[CtaView]) -> Table:
     table = Table()
     for col in ("id", "priority", "due", "status", "type", "account", "owner", "title"):
