@@ -161,6 +161,8 @@ def main() -> None:
     book.columns.update(given)
     gather_s = time.perf_counter() - t0
     print(f"gather_facts: {book.size:,} accounts, {len(keys)} facts in {gather_s:.2f} s")
+    for name, seconds in book.timings.items():
+        print(f"  {name:<14} {seconds:6.2f} s")
 
     t0 = time.perf_counter()
     fired = {r.id: set(book.ids[r.condition.mask(book)]) for r in rules}
