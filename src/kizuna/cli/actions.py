@@ -97,11 +97,17 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run the rules: open, update, close and queue CTAs (dry for a past date)."""
+    from kizuna.daily.rule_facts import rule_facts_from_snapshot
+
     platform = get_platform()
     day = parse_dates(as_of=as_of)["as_of"]
+    # the daily run's snapshot of the date already holds ARR, renewals, overdue milestones
+    handed = rule_facts_from_snapshot(platform, day or platform.today())
+    ids, given = handed if handed is not None else (None, None)
     result = run_rules(
-        platform, day, dry_run=dry_run, ruleset=rules_for(platform.settings.home, rules)
-    )
+        platform, day, dry_run=dry_run, ruleset=rules_for(platform.settings.home, rules),
+        given=given, ids=ids,
+    )  # fmt: skip
 
     def render(_: Any) -> None:
         r: RuleRun = result

@@ -1,4 +1,4 @@
-"""The daily run: lake compaction → metrics → health → lifecycle → rules → portfolio snapshot.
+"""The daily run: lake compaction → metrics → health → lifecycle → portfolio snapshot → rules.
 
 :func:`run_daily` runs the :data:`STEPS` in order and raises :class:`DailyStepFailed`,
 naming the step, when one fails.
@@ -30,7 +30,7 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = ("lake", "metrics", "health", "lifecycle", "rules", "portfolio")
+STEPS = ("lake", "metrics", "health", "lifecycle", "portfolio", "rules")
 
 
 class DailyStepFailed(KizunaError):
@@ -172,16 +172,20 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
 
 
 def _rules_step(platform: Platform, days: list[date]) -> str:
-    """Rules after the lifecycle: for today they open, update and close CTAs; for a past
-    date (a backfill, a re-run) they run dry and only record what would have fired."""
+    """Rules after the lifecycle and the portfolio snapshot (whose ARR, renewals and overdue
+    milestones they reuse): for today they open, update and close CTAs; for a past date
+    (a backfill, a re-run) they run dry and only record what would have fired."""
     from kizuna.actions import run_rules
+    from kizuna.daily.rule_facts import rule_facts_from_snapshot
 
     details = []
     for day in days:
         if day > platform.today():
             details.append(f"{day}: after today, not run")
             continue
-        run = run_rules(platform, day)
+        handed = rule_facts_from_snapshot(platform, day)
+        ids, given = handed if handed is not None else (None, None)
+        run = run_rules(platform, day, given=given, ids=ids)
         if not run.past:  # notifications only for today: a backfill sends nothing
             from kizuna.actions.notify import deliver_pending, enqueue_digests
 
@@ -211,6 +215,6 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "metrics": _metrics_step,
         "health": _health_step,
         "lifecycle": _lifecycle_step,
-        "rules": _rules_step,
         "portfolio": _portfolio_step,
+        "rules": _rules_step,
     }
