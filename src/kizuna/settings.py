@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -77,6 +77,26 @@ class Settings(BaseSettings):
         default=500 * 1024,
         gt=0,
         description="Largest accepted event-collection request body, in bytes (Segment: 500 KB).",
+    )
+    # Notifications (issue 17). Secrets come from the environment only and are never
+    # logged or stored (SecretStr hides them in reprs and in 'kizuna info').
+    notify_webhook_url: str | None = Field(
+        default=None, description="Outbound webhook: every new CTA is POSTed there as JSON."
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the webhook's HMAC-SHA256 signature (X-Kizuna-Signature header).",
+    )
+    notify_slack_url: str | None = Field(
+        default=None, description="Slack-compatible incoming webhook for new CTAs."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail.")
+    smtp_port: int = Field(default=587, gt=0, lt=65536, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP login (optional).")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade SMTP with STARTTLS.")
+    smtp_from: str = Field(
+        default="kizuna@localhost", description="Sender address of Kizuna's e-mails."
     )
 
     # -- hardening (issue 13) ------------------------------------------------

@@ -188,7 +188,9 @@ def test_past_date_runs_dry_and_records_what_would_fire(book: Platform) -> None:
     run = run_rules(past, AS_OF, ruleset=ruleset)
     assert (run.dry, run.past, run.fired) == (True, True, {"red": 1, "low": 2})
     assert sorted((c.action, c.rule_id, c.account_id) for c in run.changes) == [
-        ("opened", "low", "A1"), ("opened", "low", "A3"), ("opened", "red", "A1"),
+        ("opened", "low", "A1"),
+        ("opened", "low", "A3"),
+        ("opened", "red", "A1"),
     ]  # fmt: skip  (what it would do; nothing is written)
     with book.store.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(CallToAction)) == 0
@@ -251,3 +253,19 @@ def test_tasks_done_then_close_lands_on_timeline(book: Platform) -> None:
         ("task_done", "Task done: Call the evaluator"),
         ("opened", "CTA opened: Red health: health band is red (= red)"),
     ]
+
+
+def test_did_it_work_report(book: Platform) -> None:
+    from kizuna.actions.report import rule_report
+
+    ruleset = rules(LOW, budget=1)
+    run_rules(book, ruleset=ruleset)  # A1 (T1) opened, A3 (T2) opened: one each
+    day31 = on(book, AS_OF + timedelta(days=31))
+    # 30 days on: A1 recovered to 70, A3 still at 55
+    health(day31, AS_OF + timedelta(days=30), {"A1": (70.0, "green"), "A3": (50.0, "yellow")})
+    close_cta(book, list_ctas(book, account_id="A1")[0].id, outcome="won", actor="T1")
+    [report] = rule_report(day31)
+    assert (report.rule_id, report.opened, report.closed) == ("low", 2, {"closed_won": 1})
+    assert report.acted.firings == 2 and report.acted.measured[30] == 2
+    assert report.acted.health_change[30] == ((70 - 30) + (50 - 55)) / 2
+    assert report.acted.health_change[90] is None and report.not_acted.firings == 0

@@ -38,6 +38,7 @@ from kizuna.actions.ctas import add_event, create_tasks
 from kizuna.actions.definitions import RuleDefinition, RuleSet, rules_for
 from kizuna.actions.facts import FactBook, FactKey, gather_facts
 from kizuna.actions.model import ACTIVE_STATUSES, CONDITION_CLEARED, priority_value
+from kizuna.actions.notify import enqueue_cta_opened
 from kizuna.errors import InvalidInput, Problem
 from kizuna.platform import Platform
 from kizuna.store.actions_models import CallToAction, RuleFiring
@@ -472,7 +473,15 @@ def _plan_and_apply(
             elif cta.status != "snoozed":
                 add_event(session, cta, as_of, "updated", RULES_ACTOR, f"CTA updated: {reason}")
             firing_rows.append(
-                _firing(as_of, cta.rule_id or "", cta.account_id, "updated", cta.id, prio, facts)
+                _firing(
+                    as_of,
+                    cta.rule_id or "",
+                    cta.account_id,
+                    "snoozed" if cta.status == "snoozed" else "updated",
+                    cta.id,
+                    prio,
+                    facts,
+                )
             )
         for cta in closes:
             cta = session.merge(cta, load=True)
@@ -498,6 +507,7 @@ def _plan_and_apply(
             if playbook is not None and c.assignee.kind != "digital":
                 create_tasks(session, cta, playbook, as_of, state.account_owner.get(c.account_id))
             add_event(session, cta, as_of, "opened", RULES_ACTOR, f"CTA opened: {c.reason}")
+            enqueue_cta_opened(session, platform.settings, cta, now)
             outcome = "released" if c.queued else "opened"
             firing_rows.append(
                 _firing(as_of, c.rule.id, c.account_id, outcome, cta.id, c.priority, c.facts)

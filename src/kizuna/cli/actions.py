@@ -97,11 +97,17 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run the rules: open, update, close and queue CTAs (dry for a past date)."""
+    from kizuna.daily.rule_facts import rule_facts_from_snapshot
+
     platform = get_platform()
     day = parse_dates(as_of=as_of)["as_of"]
+    # the daily run's snapshot of the date already holds ARR, renewals, overdue milestones
+    handed = rule_facts_from_snapshot(platform, day or platform.today())
+    ids, given = handed if handed is not None else (None, None)
     result = run_rules(
-        platform, day, dry_run=dry_run, ruleset=rules_for(platform.settings.home, rules)
-    )
+        platform, day, dry_run=dry_run, ruleset=rules_for(platform.settings.home, rules),
+        given=given, ids=ids,
+    )  # fmt: skip
 
     def render(_: Any) -> None:
         r: RuleRun = result
@@ -136,6 +142,41 @@ def run(
             )
 
     emit(result.to_dict(), as_json, render)
+
+
+@rules_app.command("report")
+def report(as_json: JsonOption = False) -> None:
+    """Did it work? Per rule: CTAs opened, how they closed, health 30/90 days later and
+    customers kept, next to accounts whose CTA was queued or snoozed."""
+    from kizuna.actions.report import rule_report
+
+    rows = rule_report(get_platform())
+
+    def render(_: Any) -> None:
+        def change(v: float | None) -> str:
+            return "—" if v is None else f"{v:+.1f}"
+
+        def share(v: float | None) -> str:
+            return "—" if v is None else f"{v:.0%}"
+
+        table = Table(title="did it work? (acted on / queued or snoozed)")
+        for col in ("rule", "opened", "closed", "health +30 d", "health +90 d", "customer +90 d"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r.rule_id,
+                str(r.opened),
+                ", ".join(f"{k} {v}" for k, v in sorted(r.closed.items())) or "—",
+                *(
+                    f"{change(r.acted.health_change.get(d))} / "
+                    f"{change(r.not_acted.health_change.get(d))}"
+                    for d in (30, 90)
+                ),
+                f"{share(r.acted.still_customer_90d)} / {share(r.not_acted.still_customer_90d)}",
+            )
+        console.print(table)
+
+    emit(rows, as_json, render)
 
 
 def _cta_table(ctas: list[CtaView]) -> Table:
@@ -328,6 +369,31 @@ def outbox_list(
         console.print(table)
 
     emit(entries, as_json, render)
+
+
+@outbox_app.command("send")
+def outbox_send(
+    digests: Annotated[
+        bool, typer.Option("--digests", help="First queue today's digest e-mail per CSM.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Deliver the notifications that are due (webhooks, Slack, e-mail), with retries."""
+    from kizuna.actions.notify import deliver_pending, enqueue_digests
+
+    platform = get_platform()
+    queued = enqueue_digests(platform, platform.today()) if digests else 0
+    report = deliver_pending(platform)
+    result = {"digests_queued": queued, "sent": report.sent, "retried": report.retried,
+              "failed": report.failed}  # fmt: skip
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"sent {r['sent']}, to retry {r['retried']}, failed {r['failed']}"
+            + (f" ({r['digests_queued']} digests queued)" if r["digests_queued"] else "")
+        ),
+    )
 
 
 @outbox_app.command("retry")

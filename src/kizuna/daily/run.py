@@ -1,5 +1,5 @@
-"""The daily run: lake compaction → metrics → health → lifecycle → plans → risk → rules →
-portfolio snapshot.
+"""The daily run: lake compaction → metrics → health → lifecycle → plans → risk → portfolio
+snapshot → rules → revenue.
 
 :func:`run_daily` runs the :data:`STEPS` in order and raises :class:`DailyStepFailed`,
 naming the step, when one fails.
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 STEPS = (
-    "lake", "metrics", "health", "lifecycle", "plans", "risk", "rules", "portfolio", "revenue"
+    "lake", "metrics", "health", "lifecycle", "plans", "risk", "portfolio", "rules", "revenue"
 )
 
 
@@ -177,16 +177,25 @@ def _plans_step(platform: Platform, days: list[date]) -> str:
 
 
 def _rules_step(platform: Platform, days: list[date]) -> str:
-    """Rules after the lifecycle: for today they open, update and close CTAs; for a past
-    date (a backfill, a re-run) they run dry and only record what would have fired."""
+    """Rules after the lifecycle and the portfolio snapshot (whose ARR, renewals and overdue
+    milestones they reuse): for today they open, update and close CTAs; for a past date
+    (a backfill, a re-run) they run dry and only record what would have fired."""
     from kizuna.actions import run_rules
+    from kizuna.daily.rule_facts import rule_facts_from_snapshot
 
     details = []
     for day in days:
         if day > platform.today():
             details.append(f"{day}: after today, not run")
             continue
-        run = run_rules(platform, day)
+        handed = rule_facts_from_snapshot(platform, day)
+        ids, given = handed if handed is not None else (None, None)
+        run = run_rules(platform, day, given=given, ids=ids)
+        if not run.past:  # notifications only for today: a backfill sends nothing
+            from kizuna.actions.notify import deliver_pending, enqueue_digests
+
+            enqueue_digests(platform, day)
+            deliver_pending(platform)
         d = run.to_dict()
         if run.past:
             details.append(f"{day}: dry, {sum(run.fired.values())} firings recorded")
@@ -244,9 +253,9 @@ def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
         "health": _health_step,
         "lifecycle": _lifecycle_step,
         "plans": _plans_step,
-        "rules": _rules_step,
         "risk": _risk_step,
         "portfolio": _portfolio_step,
+        "rules": _rules_step,
         "revenue": _revenue_step,
     }
     return {name: functions[name] for name in STEPS}

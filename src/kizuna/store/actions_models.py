@@ -171,3 +171,15 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class MemberPreference(Base):
+    """A team member's (or a contact's) preferred language for notifications and digests."""
+
+    __tablename__ = "notification_preferences"
+
+    #: "member:<team member id>" or "contact:<contact id>"
+    party: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    #: a contact who opted out of tech-touch e-mails (always honoured)
+    opted_out: Mapped[bool] = mapped_column(sa.Boolean, default=False)

@@ -257,6 +257,13 @@ def rules_run(platform: PlatformDep, caller: CallerDep, body: RulesRun | None = 
     return ResultResponse(result.to_dict())
 
 
+@router.get("/rules/report", summary="Did it work? Per rule: opened, closed, what happened next")
+def rules_report(platform: PlatformDep, caller: CallerDep) -> Any:
+    from kizuna.actions.report import rule_report
+
+    return ResultResponse(rule_report(platform))
+
+
 @router.get("/outbox", summary="Notifications waiting, sent or failed (admin)")
 def outbox(
     platform: PlatformDep,
