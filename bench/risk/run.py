@@ -31,7 +31,7 @@ from pathlib import Path
 from kizuna.platform import Platform
 from kizuna.risk import RiskConfig, ensure_history, load_model, train
 from kizuna.risk.book import ContractBook
-from kizuna.risk.features import account_fields, features_on
+from kizuna.risk.features import FeatureSource
 from kizuna.risk.scores import score_table
 from kizuna.risk.service import first_event_date
 from kizuna.risk.training import observation_dates
@@ -85,7 +85,7 @@ def main() -> None:
     # the naive way: the same features, then the model called account by account
     book = ContractBook.load(platform)
     observed = book.as_of(args.as_of, 30)
-    frame = features_on(platform, args.as_of, observed, account_fields(platform))
+    frame = FeatureSource(platform).on(args.as_of, observed)
     sample = frame.iloc[: args.naive]
     t0 = time.perf_counter()
     for i in range(len(sample)):

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from kizuna.lake.layout import atomic_write_parquet
 from kizuna.platform import Platform
 from kizuna.risk.book import ContractBook
-from kizuna.risk.features import account_fields, features_on
+from kizuna.risk.features import FeatureSource
 from kizuna.risk.model import CATEGORIES
 from kizuna.risk.registry import TrainedModel, check_features, load_model
 from kizuna.risk.vocab import BANDS
@@ -185,7 +185,7 @@ def score_table(platform: Platform, as_of: date, model: TrainedModel) -> pa.Tabl
     config = model.meta.get("config", {})
     book = ContractBook.load(platform)
     observed = book.as_of(as_of, int(config.get("grace_days", 30)))
-    frame = features_on(platform, as_of, observed, account_fields(platform))
+    frame = FeatureSource(platform).on(as_of, observed)
     check_features(model, list(frame.columns))
     p = model.churn.predict(frame)
     depth = float(model.meta.get("contraction_depth", 0.0))

@@ -36,7 +36,7 @@ from kizuna.errors import InvalidInput, Problem
 from kizuna.platform import Platform
 from kizuna.risk.book import ContractBook, label_contraction, month_ends
 from kizuna.risk.evaluation import bootstrap, decile_rates, summary
-from kizuna.risk.features import account_fields, features_on
+from kizuna.risk.features import FeatureSource
 from kizuna.risk.model import CATEGORIES, Calibrator, ChurnModel
 
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -105,12 +105,12 @@ def build_dataset(
     """Observations with features and labels at ``dates`` (see the module docstring)."""
     started = time.perf_counter()
     book = ContractBook.load(platform)
-    accounts = account_fields(platform)
+    source = FeatureSource(platform)
     metas, frames = [], []
     for i, t in enumerate(dates):
         observed = book.as_of(t, config.grace_days)
         observed = observed[observed["days_to_renewal"] <= config.horizon_days]
-        frames.append(features_on(platform, t, observed, accounts).reset_index(drop=True))
+        frames.append(source.on(t, observed).reset_index(drop=True))
         meta = observed[["account_id", "renewal_date", "known_on", "arr_up", "arr_before"]].copy()
         meta["arr_after"] = observed["arr_after"].to_numpy()
         meta["churned"] = observed["churned"].to_numpy()
