@@ -4,10 +4,10 @@ Prepares (once, cached under ``bench/data/revenue-M/``) a copy of the M store
 (``/work/coord/data/M`` by default; never modified in place) upgraded to the
 current revision, then:
 
-* renewal opportunities opened by the real service, month by month over the
-  year (a clock stopped at each month's first day), and closed in bulk by what
-  the contract lines say (won when a line of the same account and product
-  starts within 31 days of the end, else lost); 5 % of accounts get an upsell;
+* the demo's deal history for the year (:mod:`kizuna.sim.opportunities`: every
+  line that ended gets a renewal opportunity, won when a line of the same
+  account and product follows within 31 days, else lost; every renewal that
+  grew ARR a won upsell), and the renewals ahead opened by the real service;
 * the inputs the daily run hands on, written with the product's own writers:
   a health snapshot and the usage metric values on the period's last day, and
   the book's onboarding report (synthetic outcomes for every account whose
@@ -47,9 +47,10 @@ from kizuna.platform import Platform
 from kizuna.retention import Ledger, LedgerFilters, renewals, retention_rates
 from kizuna.revenue import framework, load_definition, open_renewals
 from kizuna.settings import Settings
+from kizuna.sim.opportunities import simulate_opportunities
 from kizuna.store.db import Store
 from kizuna.store.models import Account, SurveyKind, SurveyResponse, Ticket, TicketStatus
-from kizuna.store.revenue_models import Opportunity, OpportunityStatus, OpportunityType
+from kizuna.store.revenue_models import Opportunity, OpportunityStatus
 
 START, END = date(2024, 7, 1), date(2025, 6, 30)
 ROOT = Path(__file__).resolve().parents[1] / "data" / "revenue-M"
@@ -66,7 +67,8 @@ def machine() -> str:
         for ln in Path("/proc/meminfo").read_text().splitlines()
         if ln.startswith("MemTotal")
     )
-    return f"{cpu}, {os.cpu_count()} cores, {mem / 1024**2:.0f} GB RAM, Python {pyplatform.python_version()}"
+    python = pyplatform.python_version()
+    return f"{cpu}, {os.cpu_count()} cores, {mem / 1024**2:.0f} GB RAM, Python {python}"
 
 
 def platform_at(home: Path, day: date) -> Platform:
@@ -87,78 +89,18 @@ def prepare(source: Path) -> Path:
     Store(Settings(home=home).store_url).upgrade()
     print(f"prepare: upgraded the copy in {time.perf_counter() - t0:.1f} s")
     definition = load_definition()
-    t0 = time.perf_counter()
-    opened = 0
-    day = START - timedelta(days=definition.renewal_lead_days)
-    while day <= END:
-        p = platform_at(home, day)
-        opened += open_renewals(p, definition, day).opened
-        p.close()
-        day += timedelta(days=30)
-    print(f"prepare: {opened:,} renewal opportunities opened in {time.perf_counter() - t0:.1f} s")
     p = platform_at(home, END)
-    with p.store.engine.begin() as conn:
-        # closed by what the lines say, on the expected close date
-        conn.execute(
-            sa.text(
-                """
-                UPDATE opportunities SET
-                  status = CASE WHEN EXISTS (
-                    SELECT 1 FROM contract_lines n JOIN contract_lines o ON o.id = opportunities.renews_line_id
-                    WHERE n.account_id = o.account_id AND n.product = o.product AND n.id != o.id
-                      AND n.start_date > o.start_date AND n.start_date <= date(o.end_date, '+31 day'))
-                    THEN 'won' ELSE 'lost' END,
-                  stage = CASE WHEN EXISTS (
-                    SELECT 1 FROM contract_lines n JOIN contract_lines o ON o.id = opportunities.renews_line_id
-                    WHERE n.account_id = o.account_id AND n.product = o.product AND n.id != o.id
-                      AND n.start_date > o.start_date AND n.start_date <= date(o.end_date, '+31 day'))
-                    THEN 'closed_won' ELSE 'closed_lost' END,
-                  closed_on = expected_close_date,
-                  close_reason = 'benchmark'
-                WHERE expected_close_date <= :end
-                """
-            ),
-            {"end": END},
-        )
+    t0 = time.perf_counter()
+    closed = simulate_opportunities(p, START, END + timedelta(days=1), seed=42)
+    print(
+        f"prepare: {closed:,} closed deals (the demo's history) in {time.perf_counter() - t0:.1f} s"
+    )
+    t0 = time.perf_counter()
+    opened = open_renewals(p, definition, END).opened
+    print(f"prepare: {opened:,} renewal opportunities opened in {time.perf_counter() - t0:.1f} s")
+    with p.store.engine.connect() as conn:
         accounts = [r[0] for r in conn.execute(sa.text("SELECT id FROM accounts ORDER BY id"))]
     rng = np.random.default_rng(18)
-    picked = [a for a in accounts if rng.random() < 0.05]
-    rows = []
-    for i, account in enumerate(picked):
-        won = rng.random() < 0.45
-        closed = START + timedelta(days=int(rng.integers(0, 365)))
-        rows.append(
-            {
-                "id": f"UP-{i:06d}",
-                "account_id": account,
-                "name": "upsell",
-                "type": OpportunityType.UPSELL,
-                "products": ["Analytics"],
-                "arr_change": float(rng.integers(1, 50)) * 100,
-                "arr_total": None,
-                "currency": "USD",
-                "stage": "closed_won" if won else "closed_lost",
-                "probability": None,
-                "expected_close_date": closed,
-                "owner_id": None,
-                "source": "manual",
-                "external_id": None,
-                "status": OpportunityStatus.WON if won else OpportunityStatus.LOST,
-                "closed_on": closed,
-                "close_reason": None if won else "benchmark",
-                "renews_line_id": None,
-                "line_id": None,
-                "attributes": {},
-            }
-        )
-    from decimal import Decimal
-
-    for r in rows:
-        r["arr_change"] = Decimal(str(r["arr_change"]))
-    with p.store.session() as s:
-        for i in range(0, len(rows), 2000):
-            s.execute(sa.insert(Opportunity), rows[i : i + 2000])
-    print(f"prepare: {len(rows):,} upsells")
     # the daily run's inputs on the period's last day
     ids = pa.array(accounts, pa.string())
     n = len(accounts)
@@ -362,7 +304,8 @@ def main() -> None:
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
     print(
-        f"framework, a year by segment: wall {min(walls):.2f} s (median {statistics.median(walls):.2f}), CPU {min(cpus):.2f} s"
+        f"framework, a year by segment: wall {min(walls):.2f} s "
+        f"(median {statistics.median(walls):.2f}), CPU {min(cpus):.2f} s"
     )
     for g in report.groups:
         vals = {m.id: m.value for m in g.metrics}
@@ -378,7 +321,8 @@ def main() -> None:
         slow = naive(p, onboarding)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         print(
-            f"naive, per segment from ORM rows (9 of the figures): wall {wall:.2f} s, CPU {cpu:.2f} s"
+            f"naive, per segment from ORM rows (9 of the figures): "
+            f"wall {wall:.2f} s, CPU {cpu:.2f} s"
         )
         for g in report.groups:
             vals = {m.id: m.value for m in g.metrics}

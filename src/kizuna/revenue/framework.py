@@ -42,11 +42,11 @@ from kizuna.lifecycle.onboarding import summarise as summarise_onboarding
 from kizuna.metrics.store import read_values, stored_dates
 from kizuna.platform import Platform
 from kizuna.retention.ledger import Ledger
-from kizuna.retention.movements import period_movements
+from kizuna.retention.movements import PeriodMovements, period_movements
 from kizuna.retention.periods import Period
 from kizuna.retention.rates import rates_from_movements
 from kizuna.retention.renewals import renewals, summarise
-from kizuna.store.models import Account, FxRate, SurveyKind, SurveyResponse, Ticket, TicketStatus
+from kizuna.store.models import FxRate, SurveyKind, SurveyResponse, Ticket, TicketStatus
 from kizuna.store.revenue_models import Opportunity, OpportunityStatus, OpportunityType
 
 FrameworkBy = Literal["segment", "owner"]
@@ -188,23 +188,32 @@ def framework(
             "invalid period", [Problem(f"--to {end} is before --from {start}", field="to")]
         )
     as_of = as_of or min(end, platform.today())
-    if accounts is None:
-        with platform.store.session() as s:
-            accounts = {
-                r.id: (r.segment, r.owner_id)
-                for r in s.execute(sa.select(Account.id, Account.segment, Account.owner_id))
-            }
-    pick = 0 if by == "segment" else 1
-
-    def group_of(account_id: str) -> str | None:
-        attrs = accounts.get(account_id)
-        return attrs[pick] if attrs else None
-
     out = _Grouped()
     own_ledger = ledger is None
     if ledger is None:
         ledger = Ledger.load(platform.store, platform.settings)
     try:
+        if accounts is None:  # every account's own segment and owner, from the loaded ledger
+            table = ledger.engine.to_pyarrow(
+                ledger.accounts.select("account_id", "segment", "owner_id")
+            )
+            accounts = dict(
+                zip(
+                    table.column("account_id").to_pylist(),
+                    zip(
+                        table.column("segment").to_pylist(),
+                        table.column("owner_id").to_pylist(),
+                        strict=True,
+                    ),
+                    strict=True,
+                )
+            )
+        pick = 0 if by == "segment" else 1
+
+        def group_of(account_id: str) -> str | None:
+            attrs = accounts.get(account_id)
+            return attrs[pick] if attrs else None
+
         _onboarding(platform, start, end, as_of, by, group_of, onboarding, out)
         health_day = _health(platform, start, end, by, group_of, out)
         metrics_day = _usage(platform, start, end, by, group_of, out)
@@ -431,22 +440,31 @@ def _nps(
     out: _Grouped,
 ) -> None:
     lo, hi = _day_bounds(platform, start, end)
+    promoter = sa.case((SurveyResponse.score >= NPS_PROMOTER, 1), else_=0)
+    detractor = sa.case((SurveyResponse.score <= NPS_DETRACTOR, 1), else_=0)
     with platform.store.session() as s:
         rows = s.execute(
-            sa.select(SurveyResponse.account_id, SurveyResponse.score).where(
+            sa.select(
+                SurveyResponse.account_id,
+                sa.func.count(),
+                sa.func.sum(promoter),
+                sa.func.sum(detractor),
+            )
+            .where(
                 SurveyResponse.kind == SurveyKind.NPS,
                 SurveyResponse.answered_at >= lo,
                 SurveyResponse.answered_at < hi,
             )
+            .group_by(SurveyResponse.account_id)
         ).all()
     acc: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     acc[None]  # the overall row exists even with no data
-    for account_id, score in rows:
+    for account_id, answers, promoters, detractors in rows:
         for key in _group_keys(by, group_of(account_id)):
             a = acc[key]
-            a[0] += 1
-            a[1] += score >= NPS_PROMOTER
-            a[2] += score <= NPS_DETRACTOR
+            a[0] += int(answers)
+            a[1] += int(promoters or 0)
+            a[2] += int(detractors or 0)
     for key, (n, promoters, detractors) in acc.items():
         value = round(100.0 * (promoters - detractors) / n, 2) if n else None
         out.put(
@@ -529,10 +547,13 @@ def _ledger_figures(
     ledger: Ledger, start: date, end: date, as_of: date, by: FrameworkBy | None, out: _Grouped
 ) -> None:
     period = [Period(start, end)]
-    groups = {None: period_movements(ledger, period)[None][0]}
-    if by is not None:
+    groups: dict[str | None, PeriodMovements] = {}
+    if by is None:
+        groups[None] = period_movements(ledger, period)[None][0]
+    else:  # one query; every entity is in exactly one group, so the groups add up
         for value, rows in period_movements(ledger, period, by).items():
-            groups[value if value is not None else NONE_GROUP] = rows[0]  # type: ignore[index]
+            groups[value if value is not None else NONE_GROUP] = rows[0]
+        groups[None] = _add_up(list(groups.values()), start, end)
     for key, m in groups.items():
         r = rates_from_movements(m)
         net = m.new + m.reactivation + m.expansion - m.contraction - m.churn
@@ -583,7 +604,7 @@ def _ledger_figures(
                 },
             ),
         )
-    report = renewals(ledger, start, end, as_of=as_of)
+    report = renewals(ledger, start, end, as_of=as_of, period="quarter")
     lines_by: dict[str | None, list[Any]] = defaultdict(list)
     lines_by[None] = list(report.lines)
     if by is not None:
@@ -612,6 +633,22 @@ def _ledger_figures(
                 },
             ),
         )
+
+
+def _add_up(parts: list[PeriodMovements], start: date, end: date) -> PeriodMovements:
+    """The movements of groups that partition the book, added up."""
+    zero = Decimal("0.00")
+
+    def total(name: str) -> Any:
+        return sum((getattr(p, name) for p in parts), start=zero if name.endswith(_MONEY) else 0)
+
+    names = [
+        n for n in PeriodMovements.__dataclass_fields__ if n not in ("period_start", "period_end")
+    ]
+    return PeriodMovements(period_start=start, period_end=end, **{n: total(n) for n in names})
+
+
+_MONEY = ("arr", "new", "expansion", "contraction", "churn", "reactivation")
 
 
 def _f(value: Decimal | None) -> float | None:

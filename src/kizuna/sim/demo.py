@@ -199,6 +199,10 @@ def run_demo(
         (truth_dir / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    from kizuna.sim.opportunities import simulate_opportunities
+
+    # a year of closed deals, so the renewal centre and close rates have a history
+    simulate_opportunities(platform, config.start_date, config.end_date, config.seed)
     counts = table_counts(platform.store)
     loaded = {table: counts[STORE_TABLE[table]] for table in IMPORT_ORDER}
     # after counting what was imported: the plans add their meetings to the timeline
