@@ -97,7 +97,8 @@ groups:
             (
                 f"{b}: groups[0].measures[2].source",
                 "Input tag 'telepathy' found using 'kind' does not match any of the expected "
-                "tags: 'metric', 'survey', 'tickets', 'contract', 'fit', 'manual_sentiment'",
+                "tags: 'metric', 'survey', 'tickets', 'contract', 'fit', 'manual_sentiment', "
+                "'plan_status'",
             ),
         ]
     )

@@ -508,3 +508,47 @@ def test_older_activity_files_import_unchanged_and_new_columns_are_checked(
     with platform.store.session() as s:
         rows = {a.id: (a.contact_id, a.meeting_series_id) for a in s.scalars(sa.select(Activity))}
     assert rows == {"a1": (None, None), "a2": ("eve", "ms-users")}
+
+
+def test_the_stored_plan_status_is_a_health_measure_source(platform: Platform) -> None:
+    from decimal import Decimal
+
+    from kizuna.health.inputs import _gather_plan_status, _Reader
+    from kizuna.health.scorecard import PlanStatusSource
+    from kizuna.store.models import ContractLine
+
+    seed(platform)
+    with platform.store.session() as s:
+        s.add(Account(id="beta", name="Beta", segment="smb"))
+        s.flush()
+        for aid in ("acme", "beta"):
+            s.add(
+                ContractLine(
+                    id=f"{aid}-1",
+                    account_id=aid,
+                    product="core",
+                    arr=Decimal("1000"),
+                    currency="USD",
+                    start_date=date(2024, 7, 1),
+                    end_date=date(2025, 6, 30),
+                )
+            )
+    import_plan_data(platform, plan_data())
+    add_checkin(platform, "p1", "hours", value=3, day=date(2025, 1, 31), by="Pat")
+    record_plan_status(platform, date(2025, 2, 1))  # on track
+    record_plan_status(platform, date(2025, 2, 15))  # at risk: "Reports live" is overdue
+    reader = _Reader(platform, date(2025, 2, 10))
+    accounts = reader.accounts()
+    values = dict(
+        zip(
+            accounts.ids,
+            _gather_plan_status(reader, PlanStatusSource(kind="plan_status"), accounts),
+            strict=True,
+        )
+    )
+    assert values["acme"] == 1.0  # the newest status on or before 02-10: on track
+    assert values["beta"] != values["beta"]  # no plan: missing (NaN)
+    later = _Reader(platform, date(2025, 2, 20))
+    frame = later.accounts()
+    got = dict(zip(frame.ids, _gather_plan_status(later, None, frame), strict=True))
+    assert got["acme"] == 0.5

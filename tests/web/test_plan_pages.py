@@ -65,3 +65,24 @@ def test_create_edit_and_overview(client: TestClient) -> None:
     assert client.get("/ui/plans?status=bogus").status_code == 200
     # another CSM's account can be read (csm_scope all)
     assert client.get("/ui/accounts/cirrus/plan").status_code == 200  # csm_scope all
+
+
+def test_a_kpi_edit_with_target_equal_to_baseline_is_refused_with_the_field(
+    client: TestClient,
+) -> None:
+    login(client, "carl")
+    csrf = _csrf(client.get("/ui/accounts/acme/plan").text)
+    client.post(
+        "/ui/accounts/acme/plan",
+        data={"csrf_token": csrf, "template": "mid_market", "start_date": "2025-06-01"},
+    )
+    page = client.get("/ui/accounts/acme/plan").text
+    kpi_id = re.search(r'/plan/kpis/(\d+)"', page)
+    assert kpi_id
+    url = f"/ui/accounts/acme/plan/kpis/{kpi_id.group(1)}"
+    bad = client.post(url, data={"csrf_token": csrf, "baseline": "5", "target": "5"})
+    assert bad.status_code == 422
+    assert "the target must differ from the baseline" in bad.text
+    ok = client.post(url, data={"csrf_token": csrf, "target": "123"}, follow_redirects=False)
+    assert ok.status_code == 303
+    assert 'value="123.0"' in client.get("/ui/accounts/acme/plan").text

@@ -47,6 +47,7 @@ from kizuna.store.models import (
     Ticket,
     TicketPriority,
 )
+from kizuna.store.plans_models import Plan, PlanStatusSnapshot
 
 # -- metric values (the metrics engine's store) --------------------------------
 
@@ -389,6 +390,25 @@ def _gather_sentiment(
     return _align(accounts.index, newest.index.to_series(), newest["value"].astype("float64"))
 
 
+#: A plan status as a number for scoring (see docs/plans.md).
+PLAN_STATUS_VALUES = {"on_track": 1.0, "achieved": 1.0, "at_risk": 0.5, "off_track": 0.0}
+
+
+def _gather_plan_status(reader: _Reader, source: Any, accounts: AccountFrame) -> FloatArray:
+    # The statuses the daily run stored (its plans step); health does not re-evaluate plans.
+    rows = reader._frame(
+        "plan_statuses",
+        sa.select(Plan.account_id, PlanStatusSnapshot.as_of, PlanStatusSnapshot.status)
+        .join(Plan, Plan.id == PlanStatusSnapshot.plan_id)
+        .where(PlanStatusSnapshot.as_of <= reader.as_of),
+    )
+    if rows.empty:
+        return np.full(len(accounts), np.nan)
+    newest = rows.sort_values(["as_of"]).groupby("account_id").last()
+    values = newest["status"].map(PLAN_STATUS_VALUES).astype("float64")
+    return _align(accounts.index, newest.index.to_series(), values)
+
+
 Gatherer = Callable[[_Reader, Any, AccountFrame], FloatArray]
 
 #: One gatherer per source kind; ``metric`` is gathered in bulk by :func:`gather_inputs`.
@@ -398,6 +418,7 @@ GATHERERS: dict[str, Gatherer] = {
     "contract": _gather_contract,
     "fit": _gather_fit,
     "manual_sentiment": _gather_sentiment,
+    "plan_status": _gather_plan_status,
 }
 
 

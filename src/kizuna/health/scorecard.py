@@ -133,8 +133,21 @@ class SentimentSource(_Strict):
     kind: Literal["manual_sentiment"]
 
 
+class PlanStatusSource(_Strict):
+    """The account's success plan status: the newest status stored on or before the date
+    (1 on track or achieved, 0.5 at risk, 0 off track); no plan status counts as missing."""
+
+    kind: Literal["plan_status"]
+
+
 Source = Annotated[
-    MetricSource | SurveySource | TicketSource | ContractSource | FitSource | SentimentSource,
+    MetricSource
+    | SurveySource
+    | TicketSource
+    | ContractSource
+    | FitSource
+    | SentimentSource
+    | PlanStatusSource,
     Field(discriminator="kind"),
 ]
 
