@@ -16,7 +16,7 @@ from kizuna.retention import (
     retention_rates,
 )
 from kizuna.retention.movements import account_movements
-from kizuna.retention.periods import Period
+from kizuna.retention.periods import Period, check_range
 from kizuna.store.models import ContractStatus
 
 from .conftest import Book, d, money
@@ -305,3 +305,11 @@ def test_period_must_not_be_empty(book: Book) -> None:
     with pytest.raises(InvalidInput) as caught:
         retention_rates(book.ledger(), d("2024-02-01"), d("2024-01-01"))
     assert [p.field for p in caught.value.problems] == ["start"]
+
+
+def test_a_period_outside_the_calendar_is_refused_with_its_fields() -> None:
+    # year 1 would need the day before it (year 0), which the calendar does not have
+    with pytest.raises(InvalidInput) as caught:
+        check_range(d("0001-01-01"), d("0021-01-01"))
+    assert [p.field for p in caught.value.problems] == ["start", "end"]
+    check_range(d("1900-01-01"), d("2999-12-31"))  # the edges are fine

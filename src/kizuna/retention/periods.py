@@ -16,6 +16,9 @@ from kizuna.errors import InvalidInput, Problem
 
 PeriodUnit = Literal["month", "quarter"]
 ONE_DAY = timedelta(days=1)
+#: The range of days a period may cover: wide enough for any contract history.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,20 @@ def month_ends(first: date, last: date) -> list[date]:
 def check_range(
     start: date, end: date, *, start_field: str = "start", end_field: str = "end"
 ) -> None:
-    """Raise :class:`InvalidInput` unless ``start <= end``."""
+    """Raise :class:`InvalidInput` unless ``start <= end`` and both lie in
+    :data:`EARLIEST`..:data:`LATEST` (outside it the calendar arithmetic of a period —
+    the day before its start, the end of its month — leaves the calendar)."""
+    outside = [
+        Problem(
+            f"{name} {day.isoformat()} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()}",
+            where=f"--{name}",
+            field=name,
+        )
+        for name, day in ((start_field, start), (end_field, end))
+        if not EARLIEST <= day <= LATEST
+    ]
+    if outside:
+        raise InvalidInput("the period is outside the supported calendar", outside)
     if start > end:
         raise InvalidInput(
             "the period is empty",
