@@ -180,7 +180,7 @@ def _portfolio_step(platform: Platform, days: list[date]) -> str:
 
 def _revenue_step(platform: Platform, days: list[date]) -> str:
     from kizuna.daily.files import read_portfolio
-    from kizuna.revenue import definition_for, open_renewals
+    from kizuna.revenue import definition_for, forecast_accuracy, open_renewals
     from kizuna.revenue.readmodel import build_framework_windows, write_framework
 
     # Renewal opportunities are work for today: a backfill of past dates opens none.
@@ -188,8 +188,10 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     run = open_renewals(platform, definition_for(platform.settings.home), day)
     snapshot = read_portfolio(platform.settings, day)
     onboarding = snapshot.onboarding if snapshot is not None else None
+    on_day = platform_on(platform, day)
+    accuracy = forecast_accuracy(on_day, definition_for(platform.settings.home), as_of=day)
     write_framework(
-        platform.settings, day, build_framework_windows(platform_on(platform, day), day, onboarding)
+        platform.settings, day, build_framework_windows(on_day, day, onboarding), accuracy
     )
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
     return f"{opened}; the fifteen metrics saved for {day}"
