@@ -230,7 +230,7 @@ def _portfolio_step(platform: Platform, days: list[date]) -> str:
 
 def _revenue_step(platform: Platform, days: list[date]) -> str:
     from kizuna.daily.files import read_portfolio
-    from kizuna.revenue import definition_for, open_renewals
+    from kizuna.revenue import definition_for, forecast_accuracy, open_renewals
     from kizuna.revenue.readmodel import build_framework_windows, write_framework
 
     # Renewal opportunities are work for today: a backfill of past dates opens none.
@@ -238,8 +238,9 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     run = open_renewals(platform, definition_for(platform.settings.home), day)
     snapshot = read_portfolio(platform.settings, day)
     onboarding = snapshot.onboarding if snapshot is not None else None
+    accuracy = forecast_accuracy(platform, definition_for(platform.settings.home), as_of=day)
     write_framework(
-        platform.settings, day, build_framework_windows(platform, day, onboarding)
+        platform.settings, day, build_framework_windows(platform, day, onboarding), accuracy
     )
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
     return f"{opened}; the fifteen metrics saved for {day}"

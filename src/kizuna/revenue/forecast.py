@@ -23,8 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Literal, Protocol
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, Problem
@@ -42,6 +45,7 @@ from kizuna.store.revenue_models import (
 )
 
 CATEGORIES = ("commit", "best_case", "pipeline", "won", "lost")
+_COLUMNS = tuple(c.name for c in Opportunity.__table__.c)
 _CENT = Decimal("0.01")
 
 
@@ -75,11 +79,15 @@ class HealthContext:
         table = read_snapshot(self.settings, days[-1], columns=["account_id", "score", "band"])
         if table is None:
             return {}
-        wanted = set(account_ids)
+        table = table.filter(pc.is_in(table.column("account_id"), pa.array(list(account_ids))))
         return {
-            r["account_id"]: RenewalContext(health_score=r["score"], health_band=r["band"])
-            for r in table.to_pylist()
-            if r["account_id"] in wanted
+            a: RenewalContext(health_score=score, health_band=band)
+            for a, score, band in zip(
+                table.column("account_id").to_pylist(),
+                table.column("score").to_pylist(),
+                table.column("band").to_pylist(),
+                strict=True,
+            )
         }
 
 
@@ -203,8 +211,13 @@ def renewal_forecast(
         raise InvalidInput(
             "invalid period", [Problem(f"--to {end} is before --from {start}", field="to")]
         )
+    # plain rows, not ORM objects: a year of renewals is tens of thousands of them
     q = (
-        sa.select(Opportunity, Account.name)
+        sa.select(
+            *Opportunity.__table__.c,
+            Account.name.label("account_name"),
+            _stage_on(as_of).label("stage_then"),
+        )
         .join(Account, Account.id == Opportunity.account_id)
         .where(
             Opportunity.type == OpportunityType.RENEWAL,
@@ -217,12 +230,11 @@ def renewal_forecast(
         q = q.where(Account.owner_id == account_owner)
     with platform.store.session() as s:
         rows = s.execute(q).all()
-        stages = _stages_on(s, [o.id for o, _ in rows], as_of)
-        views = [
-            (_as_of_view(o, stages.get(o.id), as_of, definition), name, o.probability)
-            for o, name in rows
-            if o.id in stages  # opened by then
-        ]
+    views = [
+        (_as_of_view(o, o.stage_then, as_of, definition), o.account_name, o.probability)
+        for o in rows
+        if o.stage_then is not None  # opened by then
+    ]
     ids = sorted({v.account_id for v, _, _ in views})
     ctx = merge_contexts(context, ids, as_of)
     renewals = []
@@ -264,23 +276,22 @@ def renewal_forecast(
     )
 
 
-def _stages_on(s: sa.orm.Session, ids: Sequence[str], as_of: date) -> dict[str, str]:
-    """Each opportunity's stage on ``as_of``, from its stage history (one query per 1,000)."""
-    found: dict[str, str] = {}
+def _stage_on(as_of: date) -> Any:
+    """The stage an opportunity had on ``as_of`` (its last stage change by then), as a
+    correlated subquery: one query for every opportunity of a forecast."""
     sc = OpportunityStageChange
-    for i in range(0, len(ids), 1000):
-        rows = s.execute(
-            sa.select(sc.opportunity_id, sc.to_stage)
-            .where(sc.opportunity_id.in_(ids[i : i + 1000]), sc.changed_on <= as_of)
-            .order_by(sc.opportunity_id, sc.changed_on, sc.id)
-        ).all()
-        for opp_id, stage in rows:
-            found[opp_id] = stage  # the last one wins
-    return found
+    return (
+        sa.select(sc.to_stage)
+        .where(sc.opportunity_id == Opportunity.id, sc.changed_on <= as_of)
+        .order_by(sc.changed_on.desc(), sc.id.desc())
+        .limit(1)
+        .correlate(Opportunity)
+        .scalar_subquery()
+    )
 
 
 def _as_of_view(
-    opp: Opportunity, stage_then: str | None, as_of: date, definition: RevenueDefinition
+    opp: Any, stage_then: str | None, as_of: date, definition: RevenueDefinition
 ) -> OpportunityView:
     """The opportunity as it stood on ``as_of``: undecided if closed later, at the open
     stage it had then."""
@@ -290,25 +301,12 @@ def _as_of_view(
     elif opp.status == OpportunityStatus.OPEN and stage_then == opp.stage:
         return view_of(opp, definition)
     st = definition.stage(stage_then) if stage_then is not None else None
-    then = Opportunity(
-        id=opp.id,
-        account_id=opp.account_id,
-        name=opp.name,
-        type=opp.type,
-        products=opp.products,
-        arr_change=opp.arr_change,
-        arr_total=opp.arr_total,
-        currency=opp.currency,
-        stage=st.id if st is not None and st.outcome == "open" else definition.first_stage,
-        probability=opp.probability,
-        expected_close_date=opp.expected_close_date,
-        owner_id=opp.owner_id,
-        source=opp.source,
-        external_id=opp.external_id,
-        status=OpportunityStatus.OPEN,
-        renews_line_id=opp.renews_line_id,
-        line_id=None,
+    then = SimpleNamespace(
+        **{c: getattr(opp, c) for c in _COLUMNS},
     )
+    then.stage = st.id if st is not None and st.outcome == "open" else definition.first_stage
+    then.status = OpportunityStatus.OPEN
+    then.line_id = None
     return view_of(then, definition)
 
 

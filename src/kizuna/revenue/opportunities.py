@@ -83,7 +83,7 @@ class RenewalRun:
     opportunity_ids: list[str] = field(default_factory=list)
 
 
-def forecast_amount(opp: Opportunity) -> Decimal:
+def forecast_amount(opp: Opportunity | Any) -> Decimal:
     """The ARR an opportunity brings if won: a renewal's total (the ARR kept), else the change."""
     if opp.type == OpportunityType.RENEWAL:
         return opp.arr_total if opp.arr_total is not None else opp.arr_change
@@ -91,8 +91,9 @@ def forecast_amount(opp: Opportunity) -> Decimal:
 
 
 def view_of(
-    opp: Opportunity, definition: RevenueDefinition, history: Sequence[StageStep] = ()
+    opp: Opportunity | Any, definition: RevenueDefinition, history: Sequence[StageStep] = ()
 ) -> OpportunityView:
+    """The view of an opportunity (an ORM object or a row with the same columns)."""
     stage = definition.stage(opp.stage)
     if opp.status == OpportunityStatus.WON:
         probability, category = 1.0, "won"

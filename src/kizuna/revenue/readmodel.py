@@ -2,7 +2,8 @@
 
 Layout (under ``<KIZUNA_HOME>/revenue``)::
 
-    framework/as_of=2025-06-30.json   {"as_of": ..., "windows": {"quarter": report, ...}}
+    framework/as_of=2025-06-30.json   {"as_of": ..., "windows": {"quarter": report, ...},
+                                       "accuracy": [the forecast's accuracy per past quarter]}
 
 Each window is the JSON of a :class:`~kizuna.revenue.framework.FrameworkReport`
 (``kizuna framework --json``) by segment; a file is written to a temporary name
@@ -21,6 +22,7 @@ from typing import Any
 from kizuna.jsonable import to_jsonable
 from kizuna.lifecycle.onboarding import OnboardingReport
 from kizuna.platform import Platform
+from kizuna.revenue.forecast import AccuracyRow
 from kizuna.revenue.framework import FrameworkReport, framework
 from kizuna.settings import Settings
 
@@ -65,12 +67,21 @@ def build_framework_windows(
     return out
 
 
-def write_framework(settings: Settings, as_of: date, reports: dict[str, FrameworkReport]) -> Path:
+def write_framework(
+    settings: Settings,
+    as_of: date,
+    reports: dict[str, FrameworkReport],
+    accuracy: list[AccuracyRow] | None = None,
+) -> Path:
     folder = framework_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"as_of={as_of.isoformat()}.json"
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    body = {"as_of": as_of.isoformat(), "windows": to_jsonable(reports)}
+    body = {
+        "as_of": as_of.isoformat(),
+        "windows": to_jsonable(reports),
+        "accuracy": to_jsonable(accuracy) if accuracy is not None else None,
+    }
     tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
     return path

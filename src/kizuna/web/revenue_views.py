@@ -22,7 +22,6 @@ from kizuna.revenue import (
     HealthContext,
     OpportunityView,
     definition_for,
-    forecast_accuracy,
     list_opportunities,
     renewal_forecast,
 )
@@ -169,7 +168,21 @@ def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCe
         context=[HealthContext(platform)],
         account_owner=own,
     )
-    accuracy = forecast_accuracy(platform, definition, as_of=today, account_owner=own)
+    # the accuracy of past quarters is book-wide history: the daily run saves it once a day
+    saved = read_framework(platform.settings, today) if own is None else None
+    accuracy = [
+        AccuracyRow(
+            period=r["period"],
+            start=date.fromisoformat(r["start"]),
+            end=date.fromisoformat(r["end"]),
+            forecast_weighted=Decimal(str(r["forecast_weighted"])),
+            forecast_commit=Decimal(str(r["forecast_commit"])),
+            actual_won=Decimal(str(r["actual_won"])),
+            actual_lost=Decimal(str(r["actual_lost"])),
+            accuracy=r["accuracy"],
+        )
+        for r in ((saved or {}).get("accuracy") or [])
+    ]
     return RenewalCentre(forecast, accuracy, unit)
 
 
