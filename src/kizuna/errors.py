@@ -10,6 +10,7 @@ message (the CLI prints it and exits non-zero)::
     │   └── ImportRejected (422)     an import file had bad rows; nothing landed
     ├── NotFound (404)               an id that does not exist
     ├── Conflict (409)               the request contradicts what is stored
+    │   └── BackupError (409)        a backup cannot be written or an archive restored
     ├── PermissionDenied (403)       the caller may not do this
     ├── NotAuthenticated (401)       no credentials, or ones that identify nobody
     ├── PayloadTooLarge (413)        a request body over the configured limit
@@ -102,6 +103,12 @@ class NotFound(KizunaError):
 class Conflict(KizunaError):
     status_code = 409
     title = "Conflict"
+
+
+class BackupError(Conflict):
+    """A backup could not be written, or an archive cannot be restored here."""
+
+    title = "Backup or restore failed"
 
 
 class PermissionDenied(KizunaError):

@@ -126,3 +126,17 @@ def test_a_lone_surrogate_in_a_batch_quarantines_that_event_only(api: Api) -> No
     out = r.json()
     assert (out["accepted"], out["quarantined"]) == (1, 1)
     assert out["errors"][0]["message"] == "bad_text: event is not valid Unicode (a lone surrogate)"
+
+
+def test_segment_page_calls_land_through_the_api(api: Api) -> None:
+    key = add_source(api.platform, "web").write_key
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+    body = {
+        "messageId": "pg1",
+        "userId": "u",
+        "groupId": "acme",
+        "name": "Pricing",
+        "timestamp": "2025-06-01T10:00:00Z",
+    }
+    r = api.client.post("/v1/page", json=body, headers=auth)
+    assert (r.status_code, r.json()["accepted"]) == (200, 1)

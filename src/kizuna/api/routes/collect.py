@@ -78,6 +78,8 @@ _CALL_SCHEMA: dict[str, Any] = {
         "properties": {"type": "object"},
         "traits": {"type": "object"},
         "groupId": {"type": "string"},
+        "name": {"type": "string", "description": "page and screen calls: the page's name"},
+        "category": {"type": "string"},
         "context": {"type": "object"},
     },
 }
@@ -91,7 +93,10 @@ _BATCH_SCHEMA: dict[str, Any] = {
                 **_CALL_SCHEMA,
                 "properties": {
                     **_CALL_SCHEMA["properties"],
-                    "type": {"type": "string", "enum": ["track", "identify", "group"]},
+                    "type": {
+                        "type": "string",
+                        "enum": ["track", "identify", "group", "page", "screen"],
+                    },
                 },
             },
         },
@@ -187,6 +192,26 @@ async def identify(request: Request, platform: PlatformDep, source: SourceDep) -
 )
 async def group(request: Request, platform: PlatformDep, source: SourceDep) -> CollectOut:
     return await _single(request, platform, source, "group")
+
+
+@router.post(
+    "/page",
+    response_model=CollectOut,
+    openapi_extra=_body_spec(_CALL_SCHEMA),
+    summary="Record a page view (an event named 'Viewed <name> Page')",
+)
+async def page(request: Request, platform: PlatformDep, source: SourceDep) -> CollectOut:
+    return await _single(request, platform, source, "page")
+
+
+@router.post(
+    "/screen",
+    response_model=CollectOut,
+    openapi_extra=_body_spec(_CALL_SCHEMA),
+    summary="Record a mobile screen view (an event named 'Viewed <name> Screen')",
+)
+async def screen(request: Request, platform: PlatformDep, source: SourceDep) -> CollectOut:
+    return await _single(request, platform, source, "screen")
 
 
 @router.post(
