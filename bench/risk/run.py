@@ -57,12 +57,13 @@ def main() -> None:
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2025, 6, 30))
     parser.add_argument("--naive", type=int, default=500)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--derived-cap", type=int, default=30)
     args = parser.parse_args()
     platform = Platform.from_settings(Settings(home=args.home))
     print(machine())
     dates = observation_dates(first_event_date(platform), args.as_of)
     t0 = time.perf_counter()
-    history = ensure_history(platform, dates)
+    history = ensure_history(platform, dates, args.derived_cap)
     print(
         f"history: {time.perf_counter() - t0:.1f} s for {len(dates)} month ends "
         f"(metric dates computed {history.metric_dates}, derived {history.derived_dates}, "
@@ -70,7 +71,8 @@ def main() -> None:
     )
     if not args.skip_train:
         t0 = time.perf_counter()
-        result = train(platform, args.as_of, RiskConfig(), history=history)
+        config = RiskConfig(derived_cap=args.derived_cap)
+        result = train(platform, args.as_of, config, history=history)
         bt = result.evaluation["backtest"] or {}
         print(
             f"training: {time.perf_counter() - t0:.1f} s ({result.rows} observations, "
