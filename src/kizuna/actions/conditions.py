@@ -146,8 +146,15 @@ class Leaf(Condition):
         return head + (f" ({', '.join(extras)})" if extras else "")
 
     def reasons(self, book: FactBook, row: int) -> list[str]:
-        column, unknown, _ = self._column(book)
-        value = "unknown" if unknown[row] else _number(column[row])
+        # one value only: this runs once per firing, so never touch the whole column
+        raw = book.columns[self.key][row]
+        if isinstance(raw, str) and any(isinstance(c.value, float) for c in self.comparisons):
+            try:
+                raw = float(raw)
+            except ValueError:
+                raw = None
+        unknown = raw is None or (isinstance(raw, float | np.floating) and math.isnan(raw))
+        value = "unknown" if unknown else _number(raw)
         rules = " and ".join(str(c) for c in self.comparisons)
         return [f"{self.name()} is {value} ({rules})"]
 
