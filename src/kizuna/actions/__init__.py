@@ -5,10 +5,9 @@ as of a date (:mod:`kizuna.actions.facts`, :mod:`kizuna.actions.conditions`),
 evaluated over the whole book at once. :func:`run_rules` opens, updates, queues
 and closes calls to action (:mod:`kizuna.actions.engine`); CSMs work them and
 their playbook tasks (:mod:`kizuna.actions.ctas`). The attention conditions the
-portfolio shows are defined once in :mod:`kizuna.actions.attention`.
+portfolio shows are defined once in :mod:`kizuna.portfolio.attention`.
 """
 
-from kizuna.actions.attention import ATTENTION_DROP, attention_reasons
 from kizuna.actions.conditions import Condition, parse_condition
 from kizuna.actions.coverage import Assignee, assign, tiers_of
 from kizuna.actions.ctas import (
@@ -28,6 +27,7 @@ from kizuna.actions.ctas import (
 from kizuna.actions.definitions import RuleDefinition, RuleSet, load_rules, parse_rules, rules_for
 from kizuna.actions.engine import Change, RuleRun, evaluate_rules, needed_facts, run_rules
 from kizuna.actions.facts import FACTS, FactBook, FactKey, FactSpec, gather_facts, register_fact
+from kizuna.portfolio.attention import ATTENTION_DROP, attention_reasons
 
 __all__ = [
     "ATTENTION_DROP",

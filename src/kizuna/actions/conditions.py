@@ -12,7 +12,7 @@ A condition is one of::
     metric: NAME                   shorthand for fact: metric, name: NAME
       change_days: N               optional: the change over N days (relative: true → a fraction)
       OP: VALUE ...
-    attention: red|drop|overdue    the attention conditions of kizuna.actions.attention
+    attention: red|drop|overdue    the attention conditions of kizuna.portfolio.attention
     no_open_cta: TYPE              the account has no open, in-progress or snoozed CTA of TYPE
 
 :func:`parse_condition` returns the tree or the list of every problem, each with
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.actions.attention import ATTENTION_DROP, ATTENTION_DROP_DAYS, ATTENTION_REASONS
 from kizuna.actions.facts import FACTS, FactBook, FactKey
 from kizuna.actions.model import CTA_TYPES
 from kizuna.errors import Problem
+from kizuna.portfolio.attention import ATTENTION_DROP, ATTENTION_DROP_DAYS, ATTENTION_REASONS
 
 __all__ = ["AllOf", "AnyOf", "Comparison", "Condition", "Leaf", "Not", "parse_condition"]
 
@@ -146,8 +146,15 @@ class Leaf(Condition):
         return head + (f" ({', '.join(extras)})" if extras else "")
 
     def reasons(self, book: FactBook, row: int) -> list[str]:
-        column, unknown, _ = self._column(book)
-        value = "unknown" if unknown[row] else _number(column[row])
+        # one value only: this runs once per firing, so never touch the whole column
+        raw = book.columns[self.key][row]
+        if isinstance(raw, str) and any(isinstance(c.value, float) for c in self.comparisons):
+            try:
+                raw = float(raw)
+            except ValueError:
+                raw = None
+        unknown = raw is None or (isinstance(raw, float | np.floating) and math.isnan(raw))
+        value = "unknown" if unknown else _number(raw)
         rules = " and ".join(str(c) for c in self.comparisons)
         return [f"{self.name()} is {value} ({rules})"]
 

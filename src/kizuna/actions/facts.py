@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from kizuna.platform import Platform
+from kizuna.portfolio.attention import NPS_DETRACTOR_MAX
 
 __all__ = [
     "FACTS",
@@ -348,8 +349,6 @@ def _touchpoints(
     with platform.store.session() as session:
         for key in keys:
             if key.name == "nps_detractors":
-                from kizuna.actions.attention import NPS_DETRACTOR_MAX
-
                 start = _end_of(platform, book.as_of - timedelta(days=int(key.param("days"))))
                 rows = session.execute(
                     sa.select(SurveyResponse.account_id, sa.func.count())

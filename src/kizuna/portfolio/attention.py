@@ -23,6 +23,7 @@ from kizuna.labels import Label
 
 __all__ = [
     "ATTENTION_DROP",
+    "ATTENTION_DROP_DAYS",
     "ATTENTION_REASONS",
     "BANDS",
     "HEALTH_BANDS",
@@ -38,8 +39,10 @@ __all__ = [
     "survey_tone",
 ]
 
-#: A health drop of this many points (or more) over 30 days is an attention reason.
+#: A health drop of this many points (or more) over :data:`ATTENTION_DROP_DAYS` days is an
+#: attention reason.
 ATTENTION_DROP = 10.0
+ATTENTION_DROP_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
