@@ -13,15 +13,23 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from kizuna.daily.files import portfolio_path, snapshot_folder, write_portfolio
+from kizuna import revenue
+from kizuna.actions import run_rules
+from kizuna.actions.notify import deliver_pending, enqueue_digests
+from kizuna.daily.files import portfolio_path, read_portfolio, snapshot_folder, write_portfolio
 from kizuna.daily.lifecycle_book import build_lifecycle_book
 from kizuna.daily.portfolio import build_portfolio
+from kizuna.daily.rule_facts import rule_facts_from_snapshot
 from kizuna.errors import InvalidInput, KizunaError, Problem
 from kizuna.health import compute_health_range
 from kizuna.lake.compact import compact_lake
 from kizuna.lifecycle import compute_lifecycle, definition_for
 from kizuna.metrics import compute_metrics
+from kizuna.plans import record_plan_status
 from kizuna.platform import Platform
+from kizuna.revenue.readmodel import build_framework_windows, write_framework
+from kizuna.risk import score
+from kizuna.risk.registry import latest_version, load_model
 
 __all__ = [
     "STEPS",
@@ -32,9 +40,7 @@ __all__ = [
     "run_daily",
 ]
 
-STEPS = (
-    "lake", "metrics", "health", "lifecycle", "plans", "risk", "portfolio", "rules", "revenue"
-)
+STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "risk", "portfolio", "rules", "revenue")
 
 
 class DailyStepFailed(KizunaError):
@@ -166,8 +172,6 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
 def _plans_step(platform: Platform, days: list[date]) -> str:
     """Store every active success plan's status per date (an achieved KGI closes
     the plan and proposes the next one)."""
-    from kizuna.plans import record_plan_status
-
     stored = achieved = 0
     for day in days:
         run = record_plan_status(platform, day)
@@ -180,9 +184,6 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
     """Rules after the lifecycle and the portfolio snapshot (whose ARR, renewals and overdue
     milestones they reuse): for today they open, update and close CTAs; for a past date
     (a backfill, a re-run) they run dry and only record what would have fired."""
-    from kizuna.actions import run_rules
-    from kizuna.daily.rule_facts import rule_facts_from_snapshot
-
     details = []
     for day in days:
         if day > platform.today():
@@ -192,8 +193,6 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
         ids, given = handed if handed is not None else (None, None)
         run = run_rules(platform, day, given=given, ids=ids)
         if not run.past:  # notifications only for today: a backfill sends nothing
-            from kizuna.actions.notify import deliver_pending, enqueue_digests
-
             enqueue_digests(platform, day)
             deliver_pending(platform)
         d = run.to_dict()
@@ -209,9 +208,6 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
 
 def _risk_step(platform: Platform, days: list[date]) -> str:
     """Score churn risk with the newest trained model (nothing to do before one exists)."""
-    from kizuna.risk import score
-    from kizuna.risk.registry import latest_version, load_model
-
     if latest_version(platform.settings) is None:
         return "no churn model trained yet ('kizuna risk train'): skipped"
     model = load_model(platform.settings)
@@ -229,16 +225,13 @@ def _portfolio_step(platform: Platform, days: list[date]) -> str:
 
 
 def _revenue_step(platform: Platform, days: list[date]) -> str:
-    from kizuna.daily.files import read_portfolio
-    from kizuna.revenue import definition_for, forecast_accuracy, open_renewals
-    from kizuna.revenue.readmodel import build_framework_windows, write_framework
-
     # Renewal opportunities are work for today: a backfill of past dates opens none.
     day = days[-1]
-    run = open_renewals(platform, definition_for(platform.settings.home), day)
+    pipeline = revenue.definition_for(platform.settings.home)
+    run = revenue.open_renewals(platform, pipeline, day)
     snapshot = read_portfolio(platform.settings, day)
     onboarding = snapshot.onboarding if snapshot is not None else None
-    accuracy = forecast_accuracy(platform, definition_for(platform.settings.home), as_of=day)
+    accuracy = revenue.forecast_accuracy(platform, pipeline, as_of=day)
     write_framework(
         platform.settings, day, build_framework_windows(platform, day, onboarding), accuracy
     )
