@@ -5,7 +5,9 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_DATABASE_URL``, ``KIZUNA_TIMEZONE``, ``KIZUNA_REPORTING_CURRENCY``,
 ``KIZUNA_ENGINE``, and for the API ``KIZUNA_CSM_SCOPE``, ``KIZUNA_SECRET_KEY``,
 ``KIZUNA_COOKIE_SECURE``, ``KIZUNA_EVENT_BODY_LIMIT``, and for success plans
-``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``, ``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``.
+``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``, ``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``,
+and for documents ``KIZUNA_PUBLIC_URL``, ``KIZUNA_DOCUMENTS_TEMPLATES_DIR``, ``KIZUNA_VENDOR_NAME``,
+``KIZUNA_VENDOR_LOGO``, ``KIZUNA_VENDOR_COLOR``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,33 @@ class Settings(BaseSettings):
         description=(
             "Folder of extra success plan templates (*.yaml); unset means <home>/plan_templates."
         ),
+    )
+
+    # -- customer-facing documents and share links (issue 16) -------------------
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Address customers reach this server at; share links are built from it "
+            "(KIZUNA_PUBLIC_URL)."
+        ),
+    )
+    documents_templates_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder overriding the document templates (document.html.j2, style.css, "
+            "master.pptx); unset means the templates shipped with Kizuna."
+        ),
+    )
+    vendor_name: str = Field(
+        default="Kizuna", description="The vendor's name printed on customer documents."
+    )
+    vendor_logo: Path | None = Field(
+        default=None, description="A PNG or JPEG logo printed on customer documents."
+    )
+    vendor_color: str = Field(
+        default="#1f4e79",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="The vendor's main colour (#RRGGBB) for document headings and charts.",
     )
 
     @field_validator("timezone")
