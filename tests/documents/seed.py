@@ -8,9 +8,8 @@
   2025-03-31, 60 on 2025-05-31, 80 on 2025-06-28;
 * KPI ``hours`` (manual): baseline 0 → target 10, check-in 4 on 2025-06-20.
 
-Marker strings are planted where a customer must never see them: a health
-snapshot is not needed (the internal edition reads none), an internal note's
-text, and another account ``rival``.
+Marker strings are planted where a customer must never see them: the CSM's
+health sentiment comment, an internal note's text, and another account ``rival``.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import pyarrow as pa
 from kizuna.metrics.store import write_values
 from kizuna.plans import import_plan_data
 from kizuna.platform import Platform
+from kizuna.store.health_models import ManualSentiment
 from kizuna.store.models import (
     Account,
     Activity,
@@ -41,6 +41,7 @@ from kizuna.store.models import (
 START, END = date(2025, 1, 1), date(2025, 7, 1)
 AS_OF = date(2025, 6, 30)
 SECRET_NOTE = "MARKER-INTERNAL-NOTE-7731"
+HEALTH_MARKER = "MARKER-HEALTH-SENTIMENT-2207"
 RIVAL_NAME = "MARKER-RIVAL-ACCOUNT-5519"
 SHARED_ACTION = "Roll out the weekly report to the sales team"
 
@@ -194,11 +195,14 @@ def plan_data(language: str = "en") -> dict[str, Any]:
 
 def seed(platform: Platform, language: str = "en") -> None:
     with platform.store.session() as s:
-        s.add(TeamMember(id="carl", name="Carl CSM", email="carl@example.com"))
+        if s.get(TeamMember, "carl") is None:
+            s.add(TeamMember(id="carl", name="Carl CSM", email="carl@example.com"))
         s.flush()
-        s.add(Account(id="acme", name="Acme Corp", segment="enterprise", owner_id="carl"))
+        if s.get(Account, "acme") is None:
+            s.add(Account(id="acme", name="Acme Corp", segment="enterprise", owner_id="carl"))
         s.add(Account(id="rival", name=RIVAL_NAME, segment="enterprise", owner_id="carl"))
         s.flush()
+        s.add(ManualSentiment(account_id="acme", value=1, comment=HEALTH_MARKER, author="carl"))
         s.add(
             Contact(
                 id="eve",
