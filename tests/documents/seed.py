@@ -218,7 +218,7 @@ def seed(platform: Platform, language: str = "en") -> None:
         )
         s.add(
             ContractLine(
-                id="c1",
+                id="doc-c1",
                 account_id="acme",
                 product="Kizuna Pro",
                 arr=Decimal("120000"),
@@ -238,7 +238,7 @@ def seed(platform: Platform, language: str = "en") -> None:
         ):
             s.add(
                 Ticket(
-                    id=f"t{i}",
+                    id=f"doc-t{i}",
                     account_id="acme",
                     subject=f"ticket {i}",
                     opened_at=opened,
@@ -250,7 +250,7 @@ def seed(platform: Platform, language: str = "en") -> None:
             )
         s.add(
             Activity(
-                id="a1",
+                id="doc-a1",
                 account_id="acme",
                 kind=ActivityKind.MEETING,
                 activity_date=date(2025, 5, 30),
@@ -260,7 +260,7 @@ def seed(platform: Platform, language: str = "en") -> None:
         )
         s.add(
             Activity(
-                id="a2",
+                id="doc-a2",
                 account_id="acme",
                 kind=ActivityKind.NOTE,
                 activity_date=date(2025, 6, 10),
@@ -270,7 +270,7 @@ def seed(platform: Platform, language: str = "en") -> None:
         )
         s.add(
             Activity(
-                id="a3",
+                id="doc-a3",
                 account_id="acme",
                 kind=ActivityKind.NOTE,
                 activity_date=date(2025, 6, 11),
@@ -279,7 +279,7 @@ def seed(platform: Platform, language: str = "en") -> None:
         )
         s.add(
             Activity(
-                id="a4",
+                id="doc-a4",
                 account_id="rival",
                 kind=ActivityKind.NOTE,
                 activity_date=date(2025, 6, 11),

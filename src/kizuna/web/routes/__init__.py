@@ -14,5 +14,6 @@ PAGE_MODULES: tuple[str, ...] = (
     "retention",
     "onboarding",
     "plans",
+    "documents",
     "admin",
 )
