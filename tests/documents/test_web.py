@@ -17,7 +17,10 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def test_download_and_share_from_the_plan_page(client: TestClient, web_platform: Platform) -> None:
+def test_download_and_share_from_the_plan_page(
+    client: TestClient,  # noqa: F811
+    web_platform: Platform,  # noqa: F811
+) -> None:
     seed(web_platform)
     login(client, "carl")
     assert 'data-doc="ebr-pptx"' in client.get("/ui/accounts/acme").text
