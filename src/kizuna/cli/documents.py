@@ -103,6 +103,9 @@ def report_ebr(
     segment: Annotated[
         str | None, typer.Option("--segment", help="With --all: only this segment.")
     ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="With --all: processes to render in (0: one per core).")
+    ] = 0,
     owner: Annotated[
         str | None, typer.Option("--owner", help="With --all: only this owner's accounts.")
     ] = None,
@@ -140,6 +143,7 @@ def report_ebr(
             lang=lang,
             internal=internal,
             progress=lambda _a, _ok: bar.advance(task),
+            jobs=jobs,
         )
     console.print(f"wrote {len(result.written)} EBRs to {out}")
     if result.failed:
