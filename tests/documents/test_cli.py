@@ -155,3 +155,39 @@ def test_one_failing_account_never_stops_the_batch(
     assert seen == [("rival", False), ("acme", True)]
     assert result.failed == [("rival", "NotFound: account rival has no success plan")]
     assert [p.name for p in result.written] == ["acme-ebr-2025-06-30-en-customer.html"]
+
+
+def test_agreed_actions_come_from_the_activities_import(
+    home: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "activities.csv"
+    csv.write_text(
+        "id,account_id,kind,activity_date,text,shared_with_customer\n"
+        "n1,acme,note,2025-06-15,Train the new team leads,true\n"
+        "n2,acme,note,2025-06-16,Price increase worries us,false\n"
+        "n3,acme,note,2025-06-17,Older file without the flag,\n",
+        encoding="utf-8",
+    )
+    assert run(["--home", home, "import", "activities", str(csv)]) == 0
+    out = tmp_path / "m.html"
+    assert (
+        run(
+            [
+                "--home",
+                home,
+                "report",
+                "meeting",
+                "acme",
+                "--as-of",
+                "2025-06-30",
+                "--format",
+                "html",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    html = out.read_text(encoding="utf-8")
+    assert "2025-06-15 — Train the new team leads" in html
+    assert "Price increase" not in html and "Older file" not in html
