@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform as host
+import resource
 import sys
 import tempfile
 import time
@@ -108,26 +109,36 @@ def main() -> None:
         render(platform, "ebr", "acct-0001", fmt="pdf", as_of=AS_OF, keep=False)
 
         t0 = time.perf_counter()
+        c0 = time.process_time()
+        k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         accounts = batch_accounts(platform, AS_OF)
         result = render_ebrs(platform, AS_OF, root / "batch", accounts=accounts, jobs=args.jobs)
         batch = time.perf_counter() - t0
+        k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        batch_cpu = (
+            (time.process_time() - c0) + (k1.ru_utime + k1.ru_stime) - (k0.ru_utime + k0.ru_stime)
+        )
         assert not result.failed and len(result.written) == args.accounts, result.failed
         size = sum(p.stat().st_size for p in result.written)
 
         t0 = time.perf_counter()
+        c0 = time.process_time()
         for aid in accounts:
             doc = render(platform, "ebr", aid, fmt="pdf", as_of=AS_OF, keep=False)
             (root / "naive").mkdir(exist_ok=True)
             (root / "naive" / doc.filename).write_bytes(doc.content)
         naive = time.perf_counter() - t0
+        naive_cpu = time.process_time() - c0
     print(
         f"batch (--jobs {args.jobs or os.cpu_count()}): {len(result.written)} EBR PDFs "
         f"in {batch:.1f} s "
-        f"({batch / len(result.written):.2f} s each, {size / 1e6:.1f} MB)"
+        f"({batch / len(result.written):.2f} s each, {size / 1e6:.1f} MB); "
+        f"CPU {batch_cpu:.1f} s ({batch_cpu / len(result.written):.2f} s per document)"
     )
     print(
         f"naive (one single-account run per document): {naive:.1f} s "
-        f"({naive / len(accounts):.2f} s each) -> batch is {naive / batch:.2f}x"
+        f"({naive / len(accounts):.2f} s each; CPU {naive_cpu:.1f} s) "
+        f"-> batch is {naive / batch:.2f}x"
     )
     print(f"load average after: {os.getloadavg()}")
 

@@ -62,14 +62,14 @@ def test_reports_and_a_batch(home: str, tmp_path: Path, capsys: pytest.CaptureFi
                 "plan",
                 "acme",
                 "--format",
-                "pptx",
+                "docx",
                 "--out",
-                str(tmp_path / "x.pptx"),
+                str(tmp_path / "x.docx"),
             ]
         )
         == 1
     )
-    assert "a plan document comes as html, pdf" in capsys.readouterr().err
+    assert "a plan document comes as html, pdf, pptx, not 'docx'" in capsys.readouterr().err
     assert (
         run(
             [

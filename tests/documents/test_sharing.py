@@ -144,7 +144,7 @@ def test_share_links_and_documents_over_http(scoped: Api) -> None:
     r = api.get("csm-a", url)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF")
-    assert api.get("csm-a", "/accounts/acme/documents/plan?format=pptx").status_code == 422
+    assert api.get("csm-a", "/accounts/acme/documents/plan?format=docx").status_code == 422
 
     body = {"days": 10, "contact_id": "eve"}
     assert api.post("viewer", "/accounts/acme/share-links", body).status_code == 403

@@ -12,9 +12,9 @@ from datetime import date
 
 KINDS = ("plan", "meeting", "ebr")
 FORMATS = ("html", "pdf", "pptx")
-#: Formats each kind comes in (the plan document is read, not presented).
+#: Formats each kind comes in (all three, so a team can edit any as a deck).
 KIND_FORMATS: dict[str, tuple[str, ...]] = {
-    "plan": ("html", "pdf"),
+    "plan": FORMATS,
     "meeting": FORMATS,
     "ebr": FORMATS,
 }
