@@ -8,7 +8,9 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 ``KIZUNA_EVENT_TIMESTAMP_FLOOR``, ``KIZUNA_EVENT_MAX_AHEAD_HOURS``,
 ``KIZUNA_TRACKING_START_SHARE`` and the ``KIZUNA_LOGIN_*`` throttle settings; for success
 plans ``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``,
-``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``; for revenue ``KIZUNA_OPPORTUNITY_CREATES_LINES``.
+``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``; for revenue ``KIZUNA_OPPORTUNITY_CREATES_LINES``; for
+documents ``KIZUNA_PUBLIC_URL``, ``KIZUNA_DOCUMENTS_TEMPLATES_DIR``, ``KIZUNA_VENDOR_NAME``,
+``KIZUNA_VENDOR_LOGO``, ``KIZUNA_VENDOR_COLOR``.
 """
 
 from __future__ import annotations
@@ -182,6 +184,33 @@ class Settings(BaseSettings):
             "Off (default): contract lines come from the billing import and a won renewal "
             "links the renewing line when it arrives."
         ),
+    )
+
+    # -- customer-facing documents and share links (issue 16) -------------------
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Address customers reach this server at; share links are built from it "
+            "(KIZUNA_PUBLIC_URL)."
+        ),
+    )
+    documents_templates_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder overriding the document templates (document.html.j2, style.css, "
+            "master.pptx); unset means the templates shipped with Kizuna."
+        ),
+    )
+    vendor_name: str = Field(
+        default="Kizuna", description="The vendor's name printed on customer documents."
+    )
+    vendor_logo: Path | None = Field(
+        default=None, description="A PNG or JPEG logo printed on customer documents."
+    )
+    vendor_color: str = Field(
+        default="#1f4e79",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="The vendor's main colour (#RRGGBB) for document headings and charts.",
     )
 
     @field_validator("timezone")

@@ -461,6 +461,7 @@ def test_csv_with_bom_multiline_cells_and_ragged_rows(
             "text": "Kick-off:\nagreed KPIs",
             "contact_id": None,
             "meeting_series_id": None,
+            "shared_with_customer": False,
         },
     ]
     assert (tmp_path / "activities.rejects.csv").read_text(encoding="utf-8").splitlines() == [

@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "health",
     "lifecycle",
     "plans",
+    "documents",
     "retention",
     "actions",
     "risk",

@@ -232,5 +232,6 @@ class ActivityOut(_Out):
     text: str | None
     contact_id: str | None
     meeting_series_id: str | None
+    shared_with_customer: bool
     created_at: datetime
     updated_at: datetime

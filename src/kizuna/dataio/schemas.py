@@ -551,6 +551,13 @@ class ActivityRow(RowModel):
     meeting_series_id: Id | None = Field(
         None, description="The success plan's meeting series a meeting belongs to (optional)."
     )
+    shared_with_customer: bool = Field(
+        False,
+        description=(
+            "An action agreed with the customer: listed in their meeting reports "
+            "(optional, default false; issue 16)."
+        ),
+    )
 
 
 class FxRateRow(RowModel):

@@ -309,6 +309,10 @@ class Activity(TimestampMixin, Base):
     meeting_series_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("plan_meeting_series.id", ondelete="SET NULL"), index=True
     )
+    # An action agreed with the customer (issue 16): shown in their meeting reports.
+    shared_with_customer: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
 
 
 class FxRate(TimestampMixin, Base):
@@ -339,6 +343,9 @@ from kizuna.store import actions_models as _actions_models  # noqa: E402, F401
 # Tables of users' credentials, tokens, event sources and the audit log (issue 7)
 # live in their own module; importing it registers them in Base.metadata.
 from kizuna.store import auth_models as _auth_models  # noqa: E402, F401
+
+# Share links and rendered documents (issue 16, documents).
+from kizuna.store import documents_models as _documents_models  # noqa: E402, F401
 
 # UI sessions and login throttling (issue 13, hardening).
 from kizuna.store import hardening_models as _hardening_models  # noqa: E402, F401

@@ -17,5 +17,6 @@ PAGE_MODULES: tuple[str, ...] = (
     "onboarding",
     "plans",
     "actions",
+    "documents",
     "admin",
 )

@@ -51,8 +51,21 @@ def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: ob
         arr_history=insights.arr_history_chart(ctx.platform, account_id),
         risk=risk_views.account_panel(ctx.platform, account_id, ctx.lang),
         growth=revenue_views.growth_for(ctx.platform, ctx.caller, account_id),
+        has_plan=_has_plan(ctx, account_id),
         **data,
     )
+
+
+def _has_plan(ctx: PageContext, account_id: str) -> bool:
+    """Whether the account has a plan (its documents are built from it: issue 16)."""
+    from kizuna.errors import NotFound
+    from kizuna.plans import plan_of_account
+
+    try:
+        plan_of_account(ctx.platform, account_id)
+    except NotFound:
+        return False
+    return True
 
 
 @router.get("/accounts/{account_id}", name="account")
