@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.documents.seed import HEALTH_MARKER, SECRET_NOTE, seed
-from tests.web.conftest import client, login, web_platform  # noqa: F401 - fixtures
+from tests.web.conftest import login, web_platform  # noqa: F401 - fixtures
 
 from kizuna.platform import Platform
+from kizuna.server import create_server
+from kizuna.web import insights
+
+
+@pytest.fixture
+def client(web_platform: Platform) -> Iterator[TestClient]:  # noqa: F811
+    """The server as ``kizuna serve`` builds it: the API (with the public share pages) and
+    the UI at ``/ui``."""
+    with TestClient(create_server(web_platform, background=False)) as c:
+        yield c
+    insights.invalidate()
 
 
 def _csrf(html: str) -> str:
@@ -18,7 +31,7 @@ def _csrf(html: str) -> str:
 
 
 def test_download_and_share_from_the_plan_page(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
     web_platform: Platform,  # noqa: F811
 ) -> None:
     seed(web_platform)

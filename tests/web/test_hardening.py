@@ -40,7 +40,10 @@ def test_csv_download_neutralises_formulas(client: TestClient, web_platform: Pla
         )
     login(client, "ada")
     response = client.get("/ui/accounts.csv?segment=smb")
-    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(response.text))}
+    # UTF-8 with a byte order mark, so that Excel opens Japanese names correctly
+    assert response.content.startswith("\ufeff".encode())
+    text = response.content.decode("utf-8-sig")
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text))}
     assert rows["evil1"]["name"] == '\'=HYPERLINK("http://evil.example","x")'
     assert rows["evil2"]["name"] == "'+1+cmd|' /C calc'!A0"
     assert rows["evil3"]["name"] == "'-2+3"

@@ -19,14 +19,14 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from kizuna.backup.common import (
-    _SKIP_HOME,
-    _SQLITE_SUFFIXES,
     FORMAT,
+    SKIP_HOME,
+    SQLITE_SUFFIXES,
     VERSION,
     BackupError,
     BackupReport,
-    _sha256,
-    _tables,
+    file_sha256,
+    store_tables,
 )
 from kizuna.errors import Conflict
 from kizuna.lake.index import index_path
@@ -50,7 +50,7 @@ def backup(platform: Platform, out: Path) -> BackupReport:
     with tempfile.TemporaryDirectory(prefix="kizuna-backup-", dir=out.parent) as folder:
         staging = Path(folder)
         dialect = platform.store.engine.dialect.name
-        sqlite_file = _sqlite_file(platform)
+        sqlite_file = sqlite_file_of(platform)
         if sqlite_file is not None:
             tables, revision = _backup_sqlite(sqlite_file, staging / "store")
         else:
@@ -69,7 +69,7 @@ def backup(platform: Platform, out: Path) -> BackupReport:
             "store": {"dialect": dialect, "revision": revision, "tables": tables},
             "lake": {"events": events},
             "files": {
-                name: {"sha256": _sha256(path), "size": path.stat().st_size}
+                name: {"sha256": file_sha256(path), "size": path.stat().st_size}
                 for name, path in files.items()
             },
         }
@@ -97,7 +97,7 @@ def backup(platform: Platform, out: Path) -> BackupReport:
     )
 
 
-def _sqlite_file(platform: Platform) -> Path | None:
+def sqlite_file_of(platform: Platform) -> Path | None:
     """The SQLite store's file, or None for a server database."""
     url = platform.store.engine.url
     if url.get_backend_name() != "sqlite":
@@ -127,7 +127,7 @@ def _sqlite_counts(path: Path) -> tuple[dict[str, int], str | None]:
         present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         counts = {
             t.name: int(conn.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0])
-            for t in _tables()
+            for t in store_tables()
             if t.name in present
         }
         revision = None
@@ -152,7 +152,7 @@ def _backup_postgresql(store: Store, folder: Path) -> tuple[dict[str, int], str 
             cur.execute("SELECT version_num FROM alembic_version")
             row = cur.fetchone()
             revision = row[0] if row else None
-            for table in _tables():
+            for table in store_tables():
                 cur.execute(f'SELECT count(*) FROM "{table.name}"')
                 counts[table.name] = int(cur.fetchone()[0])
                 with (
@@ -216,10 +216,10 @@ def _backup_home(
     if not home.exists():
         return
     store_file = store_file or settings.sqlite_path
-    store_files = {store_file.resolve().with_name(store_file.name + s) for s in _SQLITE_SUFFIXES}
+    store_files = {store_file.resolve().with_name(store_file.name + s) for s in SQLITE_SUFFIXES}
     for path in sorted(home.rglob("*")):
         relative = path.relative_to(home)
-        if not path.is_file() or path.is_symlink() or relative.parts[0] in _SKIP_HOME:
+        if not path.is_file() or path.is_symlink() or relative.parts[0] in SKIP_HOME:
             continue
         if path.resolve() in store_files or path.resolve() == exclude.resolve():
             continue

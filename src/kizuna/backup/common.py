@@ -15,10 +15,10 @@ __all__ = ["BackupError", "BackupReport", "RestoreReport"]
 
 FORMAT = "kizuna-backup"
 VERSION = 1
-_CHUNK = 5_000
+CHUNK = 5_000
 #: Folders of the data folder that are not copied as plain files.
-_SKIP_HOME = ("lake", "backups")
-_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+SKIP_HOME = ("lake", "backups")
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass
@@ -46,7 +46,7 @@ class RestoreReport:
     checks: list[str] = field(default_factory=list)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -54,11 +54,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tables() -> list[sa.Table]:
+def store_tables() -> list[sa.Table]:
     return list(Base.metadata.sorted_tables)
 
 
-def _self_references(table: sa.Table) -> list[str]:
+def self_references(table: sa.Table) -> list[str]:
     """Columns that name another row of the same table (a parent account, the line a
     contract renews): restored in a second pass, as rows may come before their target."""
     return sorted(fk.parent.name for fk in table.foreign_keys if fk.column.table is table)

@@ -15,16 +15,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from kizuna.backup.archive import _sqlite_file
+from kizuna.backup.archive import sqlite_file_of
 from kizuna.backup.common import (
-    _CHUNK,
+    CHUNK,
     FORMAT,
     VERSION,
     BackupError,
     RestoreReport,
-    _self_references,
-    _sha256,
-    _tables,
+    file_sha256,
+    self_references,
+    store_tables,
 )
 from kizuna.errors import Conflict, InvalidInput, Problem
 from kizuna.lake.index import LakeIndex
@@ -81,7 +81,7 @@ def restore(platform: Platform, archive: Path) -> RestoreReport:
 def _require_empty(platform: Platform) -> None:
     settings = platform.settings
     problems = []
-    sqlite_file = _sqlite_file(platform)
+    sqlite_file = sqlite_file_of(platform)
     if sqlite_file is not None and sqlite_file.exists() and sqlite_file.stat().st_size > 0:
         problems.append(Problem("the data folder already has a store", where=str(sqlite_file)))
     if settings.lake_dir.exists() and any(settings.lake_dir.rglob("*.parquet")):
@@ -90,7 +90,7 @@ def _require_empty(platform: Platform) -> None:
         inspector = sa.inspect(platform.store.engine)
         present = set(inspector.get_table_names())
         with platform.store.engine.connect() as conn:
-            for table in _tables():
+            for table in store_tables():
                 if (
                     table.name in present
                     and conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
@@ -125,7 +125,7 @@ def _extract(archive: Path, staging: Path) -> dict[str, Any]:
         path = staging / name
         if not path.is_file():
             problems.append(Problem("missing from the archive", where=name))
-        elif _sha256(path) != expected["sha256"]:
+        elif file_sha256(path) != expected["sha256"]:
             problems.append(Problem("checksum does not match: the archive is damaged", where=name))
     if problems:
         raise InvalidInput(f"{archive} failed its checks; nothing was restored", problems)
@@ -140,7 +140,7 @@ def _restore_from_sqlite(platform: Platform, source: Path) -> None:
         backed_up.upgrade()
     finally:
         backed_up.dispose()
-    target = _sqlite_file(platform)
+    target = sqlite_file_of(platform)
     if target is not None:
         platform.store.dispose()
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,12 +151,12 @@ def _restore_from_sqlite(platform: Platform, source: Path) -> None:
     src = sa.create_engine(f"sqlite:///{source}")
     try:
         with src.connect() as read, platform.store.engine.begin() as write:
-            for table in _tables():
-                later = _self_references(table)
+            for table in store_tables():
+                later = self_references(table)
                 links: list[dict[str, Any]] = []
                 (key,) = [c.name for c in table.primary_key.columns] if later else [""]
                 result = read.execution_options(stream_results=True).execute(sa.select(table))
-                while rows := result.mappings().fetchmany(_CHUNK):
+                while rows := result.mappings().fetchmany(CHUNK):
                     batch = [dict(r) for r in rows]
                     for row in batch:
                         if any(row[c] is not None for c in later):
@@ -184,12 +184,12 @@ def _restore_postgresql(store: Store, folder: Path, manifest: dict[str, Any]) ->
     with store.engine.begin() as conn:
         driver: Any = conn.connection.driver_connection
         with driver.cursor() as cur:
-            for table in _tables():
+            for table in store_tables():
                 path = folder / f"{table.name}.csv"
                 with open(path, encoding="utf-8", newline="") as text:
                     header = next(csv.reader(text))
                 columns = ", ".join(f'"{c}"' for c in header)
-                later = _self_references(table)
+                later = self_references(table)
                 into = f'"{table.name}"'
                 if later:  # through a copy without constraints, then linked in a second pass
                     into = f'"restore_{table.name}"'
@@ -221,7 +221,7 @@ def _reset_sequences(conn: sa.Connection) -> None:
     do not advance them)."""
     if conn.dialect.name != "postgresql":
         return
-    for table in _tables():
+    for table in store_tables():
         for column in table.primary_key.columns:
             if column.autoincrement is True or (
                 column.autoincrement == "auto"
@@ -245,7 +245,7 @@ def _reset_sequences(conn: sa.Connection) -> None:
 def _check_counts(store: Store, expected: dict[str, int]) -> None:
     problems = []
     with store.engine.connect() as conn:
-        for table in _tables():
+        for table in store_tables():
             if table.name not in expected:
                 continue
             count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()

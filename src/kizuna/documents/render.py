@@ -37,7 +37,7 @@ def _data_uri(png: bytes, mime: str = "image/png") -> str:
 
 
 @cache
-def _environment(override: Path | None) -> jinja2.Environment:
+def template_environment(override: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if override is not None:
         loaders.append(jinja2.FileSystemLoader(str(override)))
@@ -61,7 +61,7 @@ def css_font_stack(lang: str) -> str:
 
 
 def render_html(doc: Document, settings: Settings) -> str:
-    env = _environment(settings.documents_templates_dir)
+    env = template_environment(settings.documents_templates_dir)
     assert env.loader is not None
     css_source, _path, _up = env.loader.get_source(env, "style.css")
     css = css_source.replace("{{FONT}}", css_font_stack(doc.language)).replace(

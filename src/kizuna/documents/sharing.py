@@ -281,10 +281,10 @@ def shared_document(platform: Platform, token: str, document_id: int) -> tuple[K
 def render_shared_page(platform: Platform, page: SharedPage, token: str) -> str:
     """The shared page as HTML, in the plan's language."""
     from kizuna.documents.build import KIND_TITLES, STATUS
-    from kizuna.documents.render import _environment, css_font_stack
+    from kizuna.documents.render import css_font_stack, template_environment
 
     lang = Lang(page.language)
-    env = _environment(platform.settings.documents_templates_dir)
+    env = template_environment(platform.settings.documents_templates_dir)
     return env.get_template("share.html.j2").render(
         page=page,
         token=token,

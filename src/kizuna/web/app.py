@@ -170,11 +170,4 @@ def create_standalone_app(platform: Platform, *, background: bool = True) -> Fas
         return RedirectResponse(f"{MOUNT_PATH}/", status_code=307)
 
     mount_web(root, platform, background=background)
-    # The customer's read-only share pages (issue 16) answer on the demo server too.
-    from kizuna.api import problems
-    from kizuna.api.routes.share import router as share_router
-
-    root.state.platform = platform
-    problems.install(root)
-    root.include_router(share_router)
     return root

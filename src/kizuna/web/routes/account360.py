@@ -16,7 +16,9 @@ from kizuna.web.session import csrf_ok
 router = APIRouter()
 
 
-def _page(ctx: PageContext, account_id: str, status_code: int = 200, **extra: object) -> Response:
+def render_account(
+    ctx: PageContext, account_id: str, status_code: int = 200, **extra: object
+) -> Response:
     view = views.account_360(ctx.platform, ctx.caller, account_id)
     definition = lifecycle_views.definition_of(ctx.platform)
     # the CSM's work on the account (issue 17): CTA events on the timeline, the work forms
@@ -70,7 +72,7 @@ def _has_plan(ctx: PageContext, account_id: str) -> bool:
 
 @router.get("/accounts/{account_id}", name="account")
 def account_page(account_id: str, ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    return _page(ctx, account_id)
+    return render_account(ctx, account_id)
 
 
 @router.post("/accounts/{account_id}/milestones/{milestone_id}/done", name="milestone_done")
@@ -92,7 +94,7 @@ def milestone_done(
         others = [p.message for p in exc.problems if p.field != "done_on"] or (
             [] if fields else [exc.message]
         )
-        return _page(
+        return render_account(
             ctx,
             account_id,
             status_code=422,

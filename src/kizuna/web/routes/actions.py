@@ -24,6 +24,7 @@ from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
 from kizuna.health import record_sentiment
 from kizuna.web import action_views
 from kizuna.web.pages import NavEntry, PageContext, login_required, render
+from kizuna.web.routes.account360 import render_account
 from kizuna.web.session import csrf_ok
 
 router = APIRouter()
@@ -158,14 +159,12 @@ def cta_snooze(
 
 
 def _account_form(ctx: PageContext, account_id: str, anchor: str, work: Any) -> Response:
-    from kizuna.web.routes.account360 import _page
-
     authorise_account(ctx.platform, ctx.caller, account_id, "accounts", write=True)
     try:
         work()
     except InvalidInput as exc:
         problems = [p.message for p in exc.problems] or [exc.message]
-        return _page(ctx, account_id, status_code=422, action_problems=problems)
+        return render_account(ctx, account_id, status_code=422, action_problems=problems)
     return RedirectResponse(ctx.url("account", account_id=account_id) + anchor, status_code=303)
 
 
