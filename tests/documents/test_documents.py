@@ -12,15 +12,19 @@ import subprocess
 from io import BytesIO
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pptx import Presentation
 from pypdf import PdfReader
 from tests.documents.seed import AS_OF, RIVAL_NAME, SECRET_NOTE, SHARED_ACTION, seed
 
+from kizuna.actions.ctas import open_cta
 from kizuna.documents import build_document, latest_documents, render
 from kizuna.documents.charts import MissingCjkFont, font_family
 from kizuna.errors import InvalidInput
 from kizuna.platform import Platform
+from kizuna.risk.scores import SCORES_SCHEMA, scores_path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -208,7 +212,11 @@ def test_meeting_report_figures(platform: Platform) -> None:
     assert SECRET_NOTE not in doc.text()
     internal = build_document(platform, "meeting", "acme", AS_OF, internal=True)
     assert SECRET_NOTE in internal.text()
-    assert internal.sections[-2].heading == "Health (internal)"
+    assert [s.heading for s in internal.sections if s.internal] == [
+        "Health (internal)",
+        "Calls to action in the period (internal)",
+        "Internal notes and warnings",
+    ]
 
 
 def test_ebr_figures(platform: Platform) -> None:
@@ -272,3 +280,29 @@ def test_templates_override(sqlite_platform: Platform, tmp_path: Path) -> None:
     seed(platform)
     html = render(platform, "ebr", "acme", fmt="html", as_of=AS_OF).content.decode()
     assert "data-own='yes'" in html and "Tsunagu KK" in html and "#aa3300" in html
+
+
+def test_internal_editions_add_risk_and_the_periods_calls_to_action(platform: Platform) -> None:
+    seed(platform)
+    # a stored churn score (as `kizuna risk score` writes it) and a CTA opened by hand
+    path = scores_path(platform.settings, AS_OF)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver = {"feature": "health_score", "contribution": 0.8, "value": 31.0, "category": None,
+              "level": "low"}  # fmt: skip
+    row = {"account_id": "acme", "as_of": AS_OF, "model_version": "v1", "probability": 0.42,
+           "band": "high", "contraction_probability": 0.1, "arr": 1000.0, "arr_up": 1000.0,
+           "renewal_date": AS_OF, "days_to_renewal": 0, "expected_renewal_arr": 580.0,
+           "health_score": 31.0, "drivers": [driver]}  # fmt: skip
+    pq.write_table(pa.Table.from_pylist([row], schema=SCORES_SCHEMA), path)
+    open_cta(platform, "acme", type="risk", title="Call the evaluator", actor="carl")
+    ebr = build_document(platform, "ebr", "acme", AS_OF, internal=True)
+    sections = {s.key: s for s in ebr.sections}
+    assert "42" in sections["risk"].paragraphs[0] and sections["risk"].internal
+    assert sections["risk"].bullets  # the drivers in words
+    assert sections["ctas"].bullets == ["Call the evaluator — Open, due 2025-07-07"]
+    meeting = build_document(platform, "meeting", "acme", AS_OF, internal=True)
+    assert "Call the evaluator" in meeting.text()
+    # the customer editions show neither
+    for kind in ("ebr", "meeting"):
+        text = build_document(platform, kind, "acme", AS_OF).text()
+        assert "Call the evaluator" not in text and "Churn" not in text

@@ -171,6 +171,49 @@ def _health_section(facts: Facts, lang: Lang, color: str) -> Section:
     return s
 
 
+def _risk_section(facts: Facts, lang: Lang) -> Section:
+    _ = lang._
+    s = Section("risk", _("Churn risk (internal)"), internal=True)
+    risk = facts.risk
+    if risk is None:
+        s.paragraphs.append(_("No churn risk score yet."))
+        return s
+    s.paragraphs.append(
+        _("Churn probability at the next renewal: {p} ({band}), scored on {day}.").format(
+            p=lang.percent(risk["probability"]),
+            band=risk["band_label"],
+            day=lang.date(risk["as_of"]),
+        )
+    )
+    s.bullets = [d["text"] for d in risk["drivers"]]
+    return s
+
+
+#: A call to action's status in words (the ids are kizuna.actions.model.STATUSES).
+CTA_STATUS_WORDS = {
+    "queued": N_("Queued"),
+    "open": N_("Open"),
+    "in_progress": N_("In progress"),
+    "snoozed": N_("Snoozed"),
+    "closed_won": N_("Closed won"),
+    "closed_lost": N_("Closed lost"),
+}
+
+
+def _ctas_section(facts: Facts, lang: Lang) -> Section:
+    _ = lang._
+    s = Section("ctas", _("Calls to action in the period (internal)"), internal=True)
+    s.bullets = []
+    for c in facts.ctas:
+        status = _(CTA_STATUS_WORDS.get(c.status, c.status))
+        if c.due_date is not None:
+            status = _("{status}, due {day}").format(status=status, day=lang.date(c.due_date))
+        s.bullets.append(f"{c.title} — {status}")
+    if not s.bullets:
+        s.paragraphs.append(_("No call to action in this period."))
+    return s
+
+
 def _internal_context(facts: Facts, lang: Lang) -> Section:
     _ = lang._
     s = Section("internal", _("Internal notes and warnings"), internal=True)
@@ -375,6 +418,7 @@ def meeting_report(
     doc.sections.append(nxt)
     if internal:
         doc.sections.append(_health_section(facts, lang, color))
+        doc.sections.append(_ctas_section(facts, lang))
         doc.sections.append(_internal_context(facts, lang))
     return doc
 
@@ -478,5 +522,7 @@ def ebr(facts: Facts, lang: Lang, internal: bool, settings: Settings) -> Documen
     doc.sections.append(plan)
     if internal:
         doc.sections.append(_health_section(facts, lang, color))
+        doc.sections.append(_risk_section(facts, lang))
+        doc.sections.append(_ctas_section(facts, lang))
         doc.sections.append(_internal_context(facts, lang))
     return doc

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kizuna.actions.ctas import CtaView, list_ctas
 from kizuna.errors import NotFound
 from kizuna.health.snapshots import account_history
 from kizuna.metrics.service import read_metric_values
@@ -24,6 +25,8 @@ from kizuna.metrics.store import stored_dates
 from kizuna.plans import plan_of_account, plan_view
 from kizuna.plans.service import PlanView
 from kizuna.platform import Platform
+from kizuna.risk.report import account_risk
+from kizuna.risk.scores import latest_score_date
 from kizuna.store.models import (
     Account,
     Activity,
@@ -117,6 +120,10 @@ class Facts:
     contract: Contract | None
     activities: list[dict[str, Any]] = field(default_factory=list)
     health: list[dict[str, Any]] = field(default_factory=list)
+    #: Internal edition only: the churn risk stored on the latest scored date on or before
+    #: ``as_of`` (None: not scored), and the calls to action open in the period.
+    risk: dict[str, Any] | None = None
+    ctas: list[CtaView] = field(default_factory=list)
 
     @property
     def language(self) -> str:
@@ -211,10 +218,20 @@ def gather(
         for day, kind, text, shared in acts
     ]
     health: list[dict[str, Any]] = []
+    risk: dict[str, Any] | None = None
+    ctas: list[CtaView] = []
     if internal:
         health = account_history(
             platform.settings, account_id, start=as_of - timedelta(days=180), end=as_of
         )
+        risk = _risk_of(platform, account_id, as_of, view.plan.language)
+        ctas = [
+            c
+            for c in list_ctas(platform, account_id=account_id)
+            if c.opened_on is not None
+            and c.opened_on <= as_of
+            and (c.closed_on is None or c.closed_on > since)
+        ]
     return Facts(
         account_id=account_id,
         account_name=name,
@@ -226,7 +243,20 @@ def gather(
         contract=contract,
         activities=activities,
         health=health,
+        risk=risk,
+        ctas=ctas,
     )
+
+
+def _risk_of(platform: Platform, account_id: str, as_of: date, lang: str) -> dict[str, Any] | None:
+    """The account's stored churn risk on the latest scored date on or before ``as_of``."""
+    day = latest_score_date(platform.settings, as_of)
+    if day is None:
+        return None
+    try:
+        return account_risk(platform.settings, account_id, day, lang)
+    except NotFound:  # scored that day, but not this account (e.g. no contract then)
+        return None
 
 
 def previous_meeting(platform: Platform, account_id: str, day: date) -> date | None:
