@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from kizuna.actions import gather_facts, parse_condition, parse_rules
 from kizuna.actions.conditions import Condition
 from kizuna.errors import InvalidInput, Problem
+from kizuna.plans import create_plan
 from kizuna.platform import Platform
+from kizuna.risk.scores import SCORES_SCHEMA, scores_path
 
 from .conftest import AS_OF
 
@@ -127,3 +131,24 @@ def test_every_problem_reported_with_its_path() -> None:
         "rules.yaml, field rules[2].when",
     ]
     assert caught.value.problems[-1].message == "fact 'days_since_touch' needs 'role'"
+
+
+def test_plan_status_and_churn_risk_facts(book: Platform) -> None:
+    # A2 gets an active success plan; A1 and A3 a stored churn score (as `kizuna risk score` writes)
+    create_plan(book, "A2", "mid_market", start=AS_OF)
+    path = scores_path(book.settings, AS_OF)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"account_id": account, "as_of": AS_OF, "model_version": "v1", "probability": p,
+         "band": band, "contraction_probability": 0.0, "arr": 1.0, "arr_up": 1.0,
+         "renewal_date": AS_OF, "days_to_renewal": 0, "expected_renewal_arr": 1.0 - p,
+         "health_score": None, "drivers": []}
+        for account, p, band in (("A1", 0.62, "high"), ("A3", 0.08, "low"))
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCORES_SCHEMA), path)
+    statuses = ["on_track", "at_risk", "off_track", "achieved"]
+    assert matching(book, {"fact": "plan_status", "in": statuses}) == ["A2"]
+    assert matching(book, {"fact": "churn_probability", "gte": 0.5}) == ["A1"]
+    assert matching(book, {"fact": "risk_band", "eq": "low"}) == ["A3"]
+    # no plan, no score: unknown, so neither side of a comparison holds
+    assert matching(book, {"fact": "churn_probability", "lt": 0.5}) == ["A3"]

@@ -30,8 +30,10 @@ import pandas as pd
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from kizuna.plans import plan_status_as_of
 from kizuna.platform import Platform
 from kizuna.portfolio.attention import NPS_DETRACTOR_MAX
+from kizuna.risk import risk_scores_as_of
 
 __all__ = [
     "FACTS",
@@ -424,6 +426,27 @@ def _ctas(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactK
     return out
 
 
+def _plans(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactKey, np.ndarray]:
+    """The active success plan's status as of the date (None without an active plan)."""
+    results = plan_status_as_of(platform, book.as_of)
+    ids = [r.account_id for r in results.values()]
+    statuses = [r.status.value for r in results.values()]
+    return {key: book.scatter(ids, statuses, "text") for key in keys}
+
+
+def _risk(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactKey, np.ndarray]:
+    """Churn risk stored on the latest scored date on or before the date (unknown if none)."""
+    scores = risk_scores_as_of(platform, book.as_of)
+    ids = scores["account_id"].tolist()
+    out: dict[FactKey, np.ndarray] = {}
+    for key in keys:
+        if key.name == "churn_probability":
+            out[key] = book.scatter(ids, scores["probability"].astype(float).tolist(), "number")
+        else:
+            out[key] = book.scatter(ids, scores["band"].tolist(), "text")
+    return out
+
+
 for _spec in (
     FactSpec("segment", "segment", "text", _accounts),
     FactSpec("region", "region", "text", _accounts),
@@ -453,6 +476,14 @@ for _spec in (
              "(infinite if never; unknown if the account has no such contact)"),
     FactSpec("open_ctas", "open CTAs", "number", _ctas, {"type": None},
              "open, in-progress or snoozed CTAs (of a type)"),
+    FactSpec("plan_status", "success plan status", "text", _plans,
+             description="the active success plan's status: on_track, at_risk, off_track or "
+             "achieved (unknown without an active plan)"),
+    FactSpec("churn_probability", "churn probability", "number", _risk,
+             description="probability of churn at the next renewal (0-1), from the latest "
+             "churn risk scores on or before the date"),
+    FactSpec("risk_band", "churn risk band", "text", _risk,
+             description="the churn risk band: low, medium or high"),
 ):  # fmt: skip
     register_fact(_spec)
 
