@@ -23,7 +23,7 @@ from kizuna.platform import Platform
 from kizuna.portfolio import ATTENTION_DROP, ATTENTION_REASONS, BANDS
 from kizuna.web import charts, i18n, insights
 from kizuna.web.retention_views import MOVEMENT_LABELS
-from kizuna.web.session import SESSION_COOKIE, SessionCodec, UiSession
+from kizuna.web.session import SESSION_COOKIE, SessionCodec, UiSession, csrf_ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,12 @@ def page_context(request: Request) -> PageContext:
         except PermissionDenied:  # logged out, password changed, deactivated, deleted
             pass
     return ctx
+
+
+def require_csrf(ctx: PageContext, token: str) -> None:
+    """Refuse a form post whose CSRF token does not belong to the signed-in session."""
+    if ctx.session is None or not csrf_ok(ctx.session, token):
+        raise PermissionDenied("the form expired: reload the page and try again")
 
 
 def login_required(request: Request) -> PageContext:

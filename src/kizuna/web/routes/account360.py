@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
-from kizuna.errors import InvalidInput, PermissionDenied
+from kizuna.errors import InvalidInput
 from kizuna.health import list_sentiments
 from kizuna.web import action_views, insights, lifecycle_views, revenue_views, risk_views, views
-from kizuna.web.pages import PageContext, login_required, render
-from kizuna.web.session import csrf_ok
+from kizuna.web.pages import PageContext, login_required, render, require_csrf
 
 router = APIRouter()
 
@@ -83,8 +82,7 @@ def milestone_done(
     csrf_token: Annotated[str, Form()] = "",
     done_on: Annotated[str, Form()] = "",
 ) -> Response:
-    if ctx.session is None or not csrf_ok(ctx.session, csrf_token):
-        raise PermissionDenied("the form expired: reload the page and try again")
+    require_csrf(ctx, csrf_token)
     try:
         lifecycle_views.mark_milestone_done(
             ctx.platform, ctx.caller, account_id, milestone_id, done_on

@@ -20,22 +20,16 @@ from kizuna.actions import (
 from kizuna.actions.access import authorise_cta
 from kizuna.customers.schemas import ContactIn, ContactPatch
 from kizuna.customers.service import authorise_account, create_record, update_record
-from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
+from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.health import record_sentiment
 from kizuna.web import action_views
-from kizuna.web.pages import NavEntry, PageContext, login_required, render
+from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
 from kizuna.web.routes.account360 import render_account
-from kizuna.web.session import csrf_ok
 
 router = APIRouter()
 NAV = (NavEntry("cockpit", "Cockpit", order=5),)
 
 Field = Annotated[str, Form()]
-
-
-def _check_form(ctx: PageContext, token: str) -> None:
-    if ctx.session is None or not csrf_ok(ctx.session, token):
-        raise PermissionDenied("the form expired: reload the page and try again")
 
 
 def _date(value: str, field: str) -> date | None:
@@ -102,7 +96,7 @@ def cta_task(
     csrf_token: Field = "",
     status: Field = "done",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     number = _cta_id(cta_id)
     page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
     task = next((t for t in page.tasks if str(t.id) == task_id), None)
@@ -122,7 +116,7 @@ def cta_close(
     outcome: Field = "won",
     note: Field = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     number = _cta_id(cta_id)
     authorise_cta(ctx.platform, ctx.caller, number, write=True)
     me = ctx.caller.principal.member_id
@@ -141,7 +135,7 @@ def cta_snooze(
     until: Field = "",
     reason: Field = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     number = _cta_id(cta_id)
     authorise_cta(ctx.platform, ctx.caller, number, write=True)
     me = ctx.caller.principal.member_id
@@ -178,7 +172,7 @@ def log_activity_form(
     contact_id: Field = "",
     activity_date: Field = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     me = ctx.caller.principal.member_id
     return _account_form(
         ctx,
@@ -199,7 +193,7 @@ def sentiment_form(
     value: Field = "",
     comment: Field = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     me = ctx.caller.principal.member_id
 
     def work() -> None:
@@ -221,7 +215,7 @@ def open_cta_form(
     due_date: Field = "",
     playbook: Field = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     me = ctx.caller.principal.member_id
     return _account_form(
         ctx,
@@ -247,7 +241,7 @@ def save_contact(
     success_role: Field = "other",
     new: Field = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
 
     def work() -> None:
         values: dict[str, Any] = {

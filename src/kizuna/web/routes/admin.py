@@ -12,8 +12,7 @@ from fastapi.responses import Response
 from kizuna.auth.policy import can_administer
 from kizuna.errors import ImportRejected, KizunaError, PermissionDenied
 from kizuna.web import admin_views, insights
-from kizuna.web.pages import NavEntry, PageContext, login_required, render
-from kizuna.web.session import csrf_ok
+from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
 
 router = APIRouter()
 NAV = (NavEntry("admin", "Admin", order=90, admin_only=True),)
@@ -25,11 +24,6 @@ def admin_required(ctx: Annotated[PageContext, Depends(login_required)]) -> Page
     if not can_administer(ctx.caller):
         raise PermissionDenied("only an admin may open the admin pages")
     return ctx
-
-
-def _check_form(ctx: PageContext, token: str) -> None:
-    if ctx.session is None or not csrf_ok(ctx.session, token):
-        raise PermissionDenied("the form expired: reload the page and try again")
 
 
 def _page(ctx: PageContext, status_code: int = 200, **extra: object) -> Response:
@@ -68,7 +62,7 @@ async def admin_import(
     table: Annotated[str, Form()] = "",
     file: UploadFile | None = None,
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     errors: dict[str, str] = {}
     if table not in admin_views.IMPORT_TABLES:
         errors["table"] = "Choose a table."
@@ -102,7 +96,7 @@ def admin_token_create(
     member_id: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     secret, errors = admin_views.create_token(ctx.platform, ctx.caller, member_id, name)
     if errors:
         return _page(ctx, status_code=422, form_errors=errors)
@@ -115,7 +109,7 @@ def admin_token_revoke(
     ctx: Annotated[PageContext, Depends(admin_required)],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     admin_views.revoke_token(ctx.platform, token_id)
     return _page(ctx)
 
@@ -126,7 +120,7 @@ def admin_source_create(
     csrf_token: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     secret, errors = admin_views.add_source(ctx.platform, name)
     if errors:
         return _page(ctx, status_code=422, form_errors=errors)
@@ -139,6 +133,6 @@ def admin_source_revoke(
     ctx: Annotated[PageContext, Depends(admin_required)],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_form(ctx, csrf_token)
+    require_csrf(ctx, csrf_token)
     admin_views.revoke_source(ctx.platform, source_id)
     return _page(ctx)

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from kizuna.documents import sharing
-from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
-from kizuna.web.pages import PageContext, login_required, render
-from kizuna.web.session import csrf_ok
+from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.web.pages import PageContext, login_required, render, require_csrf
 
 router = APIRouter()
 
@@ -70,8 +69,7 @@ def _links_page(
 
 async def _checked_form(ctx: PageContext, request: Request) -> dict[str, str]:
     form = await request.form()
-    if ctx.session is None or not csrf_ok(ctx.session, str(form.get("csrf_token") or "")):
-        raise PermissionDenied("the form expired: reload the page and try again")
+    require_csrf(ctx, str(form.get("csrf_token") or ""))
     return {k: str(v) for k, v in form.items()}
 
 

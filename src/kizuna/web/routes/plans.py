@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
+from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.plans import edit, schemas
 from kizuna.plans.service import plan_of_account
 from kizuna.web import plan_views, views
 from kizuna.web.i18n import N_
-from kizuna.web.pages import NavEntry, PageContext, login_required, render
-from kizuna.web.session import csrf_ok
+from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
 
 router = APIRouter()
 NAV = (NavEntry("plans", "Plans", order=35),)
@@ -65,8 +64,7 @@ def _page(
 
 async def _form(ctx: PageContext, request: Request) -> Any:
     form = await request.form()
-    if ctx.session is None or not csrf_ok(ctx.session, str(form.get("csrf_token") or "")):
-        raise PermissionDenied("the form expired: reload the page and try again")
+    require_csrf(ctx, str(form.get("csrf_token") or ""))
     return form
 
 
