@@ -41,6 +41,7 @@ from kizuna.lifecycle.onboarding import AccountOnboarding, OnboardingReport
 from kizuna.lifecycle.onboarding import summarise as summarise_onboarding
 from kizuna.metrics.store import read_values, stored_dates
 from kizuna.platform import Platform
+from kizuna.portfolio.attention import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from kizuna.retention.ledger import Ledger
 from kizuna.retention.movements import PeriodMovements, period_movements
 from kizuna.retention.periods import Period
@@ -57,8 +58,6 @@ ADOPTION_GROUP = "adoption"
 #: Stored metrics read for product and feature usage.
 USAGE_METRIC = "events_28d"
 FEATURE_METRIC = "feature_breadth_28d"
-#: NPS: promoters answer 9–10, detractors 0–6.
-NPS_PROMOTER, NPS_DETRACTOR = 9, 6
 NONE_GROUP = "(none)"
 
 
@@ -440,8 +439,8 @@ def _nps(
     out: _Grouped,
 ) -> None:
     lo, hi = _day_bounds(platform, start, end)
-    promoter = sa.case((SurveyResponse.score >= NPS_PROMOTER, 1), else_=0)
-    detractor = sa.case((SurveyResponse.score <= NPS_DETRACTOR, 1), else_=0)
+    promoter = sa.case((SurveyResponse.score >= NPS_PROMOTER_MIN, 1), else_=0)
+    detractor = sa.case((SurveyResponse.score <= NPS_DETRACTOR_MAX, 1), else_=0)
     with platform.store.session() as s:
         rows = s.execute(
             sa.select(

@@ -42,6 +42,7 @@ from kizuna.health.scorecard import SurveySource, TicketSource
 from kizuna.health.snapshots import snapshot_path
 from kizuna.metrics.store import values_path
 from kizuna.platform import Platform
+from kizuna.portfolio.attention import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from kizuna.retention.loading import fetch_arrow
 from kizuna.store.lifecycle_models import StageTransition
 from kizuna.store.models import Account, SurveyResponse, Ticket
@@ -183,7 +184,9 @@ class FeatureSource:
         s = self.s_account
         nps_n = self._per_account(s, nps)
         csat_n = self._per_account(s, csat)
-        net = self._per_account(s, nps, (self.s_score >= 9).astype(float) - (self.s_score <= 6))
+        # promoters count +1, detractors -1 (the bands of kizuna.portfolio.attention)
+        promoter = (self.s_score >= NPS_PROMOTER_MIN).astype(float)
+        net = self._per_account(s, nps, promoter - (self.s_score <= NPS_DETRACTOR_MAX))
         with np.errstate(invalid="ignore", divide="ignore"):
             return {
                 "open_urgent_tickets": self._per_account(a, self.t_urgent & opened_by & still_open),
