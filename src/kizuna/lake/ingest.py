@@ -1,11 +1,24 @@
 """Land usage events in the lake: validate, de-duplicate, quarantine, write atomically.
 
-:func:`ingest_records` is the one ingest path; the CLI (``kizuna ingest FILE``
-through :func:`ingest_file`) and the REST API (``POST /v1/track|identify|group|batch``)
-both call it. It returns only after the accepted events are durable: each
-batch's Parquet parts are written to a temporary name, fsynced, renamed, and
-only then are their message ids committed to the index (see
+Columnar from end to end. Records arrive in *blocks* (a file is read 200k records at
+a time, the API's concurrent requests are grouped): a block's fields become Arrow
+columns, :func:`kizuna.lake.normalise.normalise_columns` vouches for the rows that
+pass every rule with vectorised compute, and only the others go through
+:func:`kizuna.lake.normalise.normalise` one by one (which accepts them or says why
+not — the rules and reasons live there only). Known accounts are checked once per
+block, message ids are de-duplicated in bulk against the digest index
+(:mod:`kizuna.lake.index`), and each day's new events are written as one part file
+per block.
+
+:func:`ingest_records` and :func:`ingest_file` return only after the accepted events
+are durable: each batch's Parquet parts are written to a temporary name, fsynced,
+renamed, and only then are their message-id digests committed to the index (see
 :mod:`kizuna.lake.index` for why a crash can never land a batch twice).
+:func:`ingest_paths` is the bulk path for a first history load (a folder or a glob
+of files, larger batches, then the metrics' roll-up brought up to date).
+:class:`GroupCommitter` serves the collection API: the requests that arrive while a
+batch is being written are written together as the next batch, and each request
+gets its own counts back once its events are durable.
 
 Every record ends in exactly one of three places, so the counts always add
 up: ``accepted + duplicates + quarantined == records received``.
@@ -14,25 +27,39 @@ up: ``accepted + duplicates + quarantined == records received``.
 from __future__ import annotations
 
 import csv
+import glob as globbing
 import io
+import queue
+import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
-from kizuna.lake.index import LakeIndex
+from kizuna.lake.index import LakeIndex, message_digests
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
-from kizuna.lake.normalise import Rejected, TimestampRules, normalise, raw_text
+from kizuna.lake.normalise import (
+    Rejected,
+    TimestampRules,
+    normalise,
+    normalise_columns,
+    properties_text,
+    raw_text,
+)
 from kizuna.lake.quarantine import QUARANTINE_SCHEMA, quarantine_path
 from kizuna.store.models import Account
 
@@ -40,10 +67,19 @@ if TYPE_CHECKING:
     from kizuna.platform import Platform
     from kizuna.store.db import Store
 
-__all__ = ["FORMATS", "IngestReport", "ingest_file", "ingest_records"]
+__all__ = [
+    "FORMATS",
+    "GroupCommitter",
+    "IngestReport",
+    "ingest_file",
+    "ingest_paths",
+    "ingest_records",
+]
 
-#: Records handled per batch when a caller passes a long iterable or a file.
-CHUNK_SIZE = 50_000
+#: Records per batch when a caller passes a long iterable or a file.
+CHUNK_SIZE = 200_000
+#: Records per batch of the bulk path (a first history load).
+BULK_CHUNK_SIZE = 1_000_000
 #: Problems kept in one report; the quarantine always holds every record.
 MAX_PROBLEMS = 1_000
 FORMATS = ("jsonl", "csv", "parquet", "json")
@@ -134,6 +170,135 @@ def forget_accounts(store: Store, account_ids: Iterable[str] | None = None) -> N
         cached.ids.difference_update(account_ids)
 
 
+# -- blocks: records as columns ------------------------------------------------
+
+
+@dataclass
+class _Block:
+    """Records as Arrow columns of the flat fields, with the way back to each record.
+
+    ``slow`` marks rows the columns could not hold as they are (a number as an id,
+    a line that was not JSON...): they go through :func:`normalise` one by one, given
+    the record ``items`` returns. ``where(i)``/``number(i)``/``source(i)`` say where
+    row ``i`` came from, for the quarantine and the problems.
+    """
+
+    columns: dict[str, pa.Array]
+    slow: np.ndarray
+    items: Callable[[Sequence[int]], list[Any]]
+    where: Callable[[int], str]
+    number: Callable[[int], int]
+    source: Callable[[int], str]
+
+    @property
+    def size(self) -> int:
+        return len(self.slow)
+
+
+def _string_column(values: list[Any], slow: np.ndarray) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowException, UnicodeEncodeError, TypeError):
+        pass
+    clean: list[Any] = []
+    for i, value in enumerate(values):
+        if value is None:
+            clean.append(None)
+            continue
+        if type(value) is str:
+            try:
+                value.encode()
+                clean.append(value)
+                continue
+            except UnicodeEncodeError:
+                pass
+        clean.append(None)
+        slow[i] = True
+    return pa.array(clean, pa.string())
+
+
+def _properties_column(values: Iterable[Any], slow: np.ndarray) -> pa.Array:
+    out: list[str | None] = []
+    append = out.append
+    for i, value in enumerate(values):
+        if value is None:
+            append(None)
+            continue
+        try:
+            append(properties_text(value))
+        except Rejected:
+            append(None)
+            slow[i] = True
+    return pa.array(out, pa.string())
+
+
+def _flat_view(item: Any) -> Any:
+    """The flat fields of a record, or None when only :func:`normalise` can read it."""
+    if type(item) is not dict:
+        return None
+    kind = item.get("type")
+    if kind is None:
+        return item
+    if kind not in ("track", "identify", "group"):
+        return None  # page, screen and unsupported types: row by row
+    user = item.get("userId")
+    if user is None:
+        user = item.get("anonymousId")
+    account = item.get("groupId")
+    if account is None:
+        context = item.get("context")
+        if isinstance(context, Mapping):
+            account = context.get("groupId")
+    if kind == "track":
+        event = item.get("event")
+        props = item.get("properties")
+    else:
+        event = kind
+        props = item.get("traits", item.get("properties"))
+    return {
+        "message_id": item.get("messageId", item.get("message_id")),
+        "account_id": account,
+        "user_id": user,
+        "event": event,
+        "timestamp": item.get("timestamp", item.get("originalTimestamp")),
+        "properties": props,
+    }
+
+
+def _dict_block(
+    items: list[Any],
+    where: Callable[[int], str],
+    number: Callable[[int], int],
+    source: Callable[[int], str],
+) -> _Block:
+    """A block of records (dicts in flat or Segment form, or anything else)."""
+    n = len(items)
+    slow = np.zeros(n, dtype=bool)
+    if any(type(item) is not dict or "type" in item for item in items):
+        views = [_flat_view(item) for item in items]
+        for i, view in enumerate(views):
+            if view is None:
+                slow[i] = True
+        rows = [view if view is not None else {} for view in views]
+    else:
+        rows = items
+    columns = {
+        name: _string_column([row.get(name) for row in rows], slow)
+        for name in ("message_id", "account_id", "user_id", "event")
+    }
+    stamps = [row.get("timestamp") for row in rows]
+    columns["timestamp"] = _string_column(stamps, slow)
+    columns["properties"] = _properties_column((row.get("properties") for row in rows), slow)
+    return _Block(
+        columns,
+        slow,
+        lambda take: [items[i] for i in take],
+        where,
+        number,
+        source,
+    )
+
+
 # -- the ingest path -----------------------------------------------------------
 
 
@@ -154,6 +319,15 @@ def _expand(records: Iterable[Any]) -> Iterator[Any]:
             yield record
 
 
+def _record_block(items: list[Any], source: str, unit: str, offset: int) -> _Block:
+    return _dict_block(
+        items,
+        lambda i: f"{source} {unit} {offset + i + 1}",
+        lambda i: offset + i + 1,
+        lambda i: source,
+    )
+
+
 def ingest_records(
     platform: Platform, records: Iterable[Mapping[str, Any]], *, source: str
 ) -> IngestReport:
@@ -169,13 +343,11 @@ def ingest_records(
     for record in _expand(records):
         chunk.append(record)
         if len(chunk) >= CHUNK_SIZE:
-            part, _ = _ingest_chunk(platform, chunk, source, "record", position)
-            report.add(part)
+            report.add(_land(platform, _record_block(chunk, source, "record", position)).report)
             position += len(chunk)
             chunk = []
     if chunk or position == 0:
-        part, _ = _ingest_chunk(platform, chunk, source, "record", position)
-        report.add(part)
+        report.add(_land(platform, _record_block(chunk, source, "record", position)).report)
     return report
 
 
@@ -184,72 +356,103 @@ def ingest_parsed(
 ) -> tuple[IngestReport, list[int]]:
     """Ingest one in-memory batch; also return the indexes of records that landed
     (accepted or already present). Used by the quarantine replay."""
-    return _ingest_chunk(
-        platform, list(records), source, "record", 0, write_quarantine=write_quarantine
+    landed = _land(
+        platform,
+        _record_block(list(records), source, "record", 0),
+        write_quarantine=write_quarantine,
     )
+    return landed.report, sorted(landed.landed.tolist())
 
 
-def _ingest_chunk(
+@dataclass
+class _Landed:
+    report: IngestReport
+    landed: np.ndarray  # block rows that are in the lake now (accepted or duplicates)
+    accepted_rows: np.ndarray  # block rows written by this batch
+    rejected_rows: np.ndarray  # block rows quarantined
+    rejected: list[tuple[int, Rejected]]
+
+
+def _prepare(
+    platform: Platform, block: _Block, received_at: datetime, rules: TimestampRules
+) -> tuple[pa.Table, np.ndarray, list[tuple[int, Rejected]]]:
+    """The block's rows that may land (in row order, with their row numbers) and the
+    rejected rows with their reason."""
+    n = block.size
+    rejected: list[tuple[int, Rejected]] = []
+    if n == 0:
+        return EVENT_SCHEMA.empty_table(), np.zeros(0, dtype=np.int64), rejected
+    mask, table = normalise_columns(block.columns, received_at=received_at, rules=rules)
+    fast = mask.to_numpy(zero_copy_only=False) & ~block.slow
+    if block.slow.any():
+        table = table.filter(pa.array(fast[mask.to_numpy(zero_copy_only=False)]))
+    rows = np.flatnonzero(fast)
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        good_rows: list[int] = []
+        good: list[tuple[Any, ...]] = []
+        for i, item in zip(slow.tolist(), block.items(slow.tolist()), strict=True):
+            if isinstance(item, _Unparsed):
+                rejected.append((i, Rejected("bad_record", item.message)))
+                continue
+            try:
+                good.append(normalise(item, received_at=received_at, rules=rules))
+                good_rows.append(i)
+            except Rejected as exc:
+                rejected.append((i, exc))
+        if good:
+            table = pa.concat_tables([table, _events_table(good)])
+            rows = np.concatenate([rows, np.asarray(good_rows, dtype=np.int64)])
+            order = np.argsort(rows, kind="stable")
+            table = table.take(pa.array(order))
+            rows = rows[order]
+    # Unknown accounts go to quarantine, to be replayed once the account exists.
+    if table.num_rows:
+        accounts = pc.unique(table.column("account_id"))
+        known = known_accounts(platform, accounts.to_pylist())
+        is_known = pc.is_in(
+            table.column("account_id"), value_set=pa.array(sorted(known), pa.string())
+        )
+        known_np = is_known.to_numpy(zero_copy_only=False)
+        if not known_np.all():
+            unknown = np.flatnonzero(~known_np)
+            names = table.column("account_id").take(pa.array(unknown)).to_pylist()
+            for i, name in zip(rows[unknown].tolist(), names, strict=True):
+                rejected.append(
+                    (i, Rejected("unknown_account", f"account {name!r} is not in the store"))
+                )
+            table = table.filter(is_known)
+            rows = rows[known_np]
+    return table, rows, rejected
+
+
+def _land(
     platform: Platform,
-    items: list[Any],
-    source: str,
-    unit: str,
-    offset: int,
-    positions: Sequence[int] | None = None,
+    block: _Block,
     *,
     write_quarantine: bool = True,
-) -> tuple[IngestReport, list[int]]:
+    received_at: datetime | None = None,
+) -> _Landed:
+    """Land one block as one batch: returns after its events are durable."""
     layout = LakeLayout(platform.settings.lake_dir)
-    received_at = platform.clock.now()
-    report = IngestReport()
-
-    def number(i: int) -> int:
-        return positions[i] if positions is not None else offset + i + 1
-
-    def where(i: int) -> str:
-        return f"{source} {unit} {number(i)}"
-
+    received_at = received_at or platform.clock.now()
     rules = TimestampRules.from_settings(platform.settings)
-    good_index: list[int] = []
-    rows: list[tuple[Any, ...]] = []
-    rejected: list[tuple[int, Rejected]] = []
-    for i, item in enumerate(items):
-        if isinstance(item, _Unparsed):
-            rejected.append((i, Rejected("bad_record", item.message)))
-            continue
-        try:
-            rows.append(normalise(item, received_at=received_at, rules=rules))
-            good_index.append(i)
-        except Rejected as exc:
-            rejected.append((i, exc))
-
-    # Unknown accounts go to quarantine, to be replayed once the account exists.
-    known = known_accounts(platform, {row[1] for row in rows})
-    keep_index: list[int] = []
-    keep_rows: list[tuple[Any, ...]] = []
-    for i, row in zip(good_index, rows, strict=True):
-        if row[1] in known:
-            keep_index.append(i)
-            keep_rows.append(row)
-        else:
-            rejected.append(
-                (i, Rejected("unknown_account", f"account {row[1]!r} is not in the store"))
-            )
-
-    landed: list[int] = []
+    table, rows, rejected = _prepare(platform, block, received_at, rules)
+    digests = message_digests(table.column("message_id")) if table.num_rows else None
+    first = np.zeros(table.num_rows, dtype=bool)
+    if digests is not None:
+        keys = np.ascontiguousarray(digests).view([("hi", "<u8"), ("lo", "<u8")]).ravel()
+        _, firsts = np.unique(keys, return_index=True)
+        first[firsts] = True
     batch = uuid.uuid4().hex[:16]
     index = LakeIndex(layout)
     with index.locked():
-        seen = index.known([row[0] for row in keep_rows]) if keep_rows else set()
-        new_rows: list[tuple[Any, ...]] = []
-        for i, row in zip(keep_index, keep_rows, strict=True):
-            landed.append(i)
-            if row[0] in seen:
-                report.duplicates += 1
-            else:
-                seen.add(row[0])
-                new_rows.append(row)
-        parts = _plan_parts(layout, new_rows, batch)
+        new = first.copy()
+        if digests is not None and first.any():
+            candidates = np.flatnonzero(first)
+            new[candidates[index.contains(digests[candidates])]] = False
+        fresh = table.filter(pa.array(new)) if table.num_rows else table
+        parts = _plan_parts(layout, fresh, batch)
         q_path = quarantine_path(layout, received_at, batch)
         pending = [path for path, _ in parts]
         if rejected and write_quarantine:
@@ -258,38 +461,63 @@ def _ingest_chunk(
             index.begin_batch(pending)
         if rejected and write_quarantine:
             atomic_write_parquet(
-                _quarantine_table(items, rejected, rows_where=where, source=source, at=received_at),
-                q_path,
-                sort=False,
+                _quarantine_table(block, rejected, at=received_at), q_path, sort=False
             )
-        if parts:
-            table = _events_table(new_rows)
-            for path, take in parts:
-                atomic_write_parquet(table.take(take), path)
+        for path, part in parts:
+            atomic_write_parquet(part, path, sort=False)
         if pending:
-            index.commit_batch(row[0] for row in new_rows)
-    report.accepted = len(new_rows)
-    report.quarantined = len(rejected)
+            index.commit_digests(
+                digests[new] if digests is not None else np.zeros((0, 2), np.uint64)
+            )
     rejected.sort(key=lambda pair: pair[0])
-    problems = [
-        Problem(f"{exc.reason}: {exc.message}", where=where(i), field=exc.field, row=number(i))
-        for i, exc in rejected[:MAX_PROBLEMS]
-    ]
-    report.problems = problems
+    report = IngestReport(
+        accepted=int(new.sum()),
+        duplicates=int(table.num_rows - new.sum()),
+        quarantined=len(rejected),
+    )
+    report.problems = [_problem(block, i, exc) for i, exc in rejected[:MAX_PROBLEMS]]
     report.problems_omitted = max(0, len(rejected) - MAX_PROBLEMS)
-    return report, sorted(landed)
+    return _Landed(
+        report,
+        rows,
+        rows[new],
+        np.asarray([i for i, _ in rejected], dtype=np.int64),
+        rejected,
+    )
 
 
-def _plan_parts(
-    layout: LakeLayout, rows: list[tuple[Any, ...]], batch: str
-) -> list[tuple[Path, list[int]]]:
-    by_day: dict[int, list[int]] = {}
-    for i, row in enumerate(rows):
-        by_day.setdefault(row[4] // _MICROS_PER_DAY, []).append(i)
-    by_date = {_EPOCH_DATE + timedelta(days=day): take for day, take in by_day.items()}
-    return [
-        (layout.new_part_path(day, writer=batch), take) for day, take in sorted(by_date.items())
-    ]
+def _problem(block: _Block, i: int, exc: Rejected) -> Problem:
+    return Problem(
+        f"{exc.reason}: {exc.message}", where=block.where(i), field=exc.field, row=block.number(i)
+    )
+
+
+def _plan_parts(layout: LakeLayout, table: pa.Table, batch: str) -> list[tuple[Path, pa.Table]]:
+    """One part per day: the events sorted by (account_id, timestamp) within each."""
+    if not table.num_rows:
+        return []
+    micros = pc.cast(table.column("timestamp"), pa.int64())
+    days = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(_MICROS_PER_DAY)))
+    days = pc.cast(days, pa.int64())
+    # floating point can be off by one at a day's edge: correct it exactly
+    start = pc.multiply(days, _MICROS_PER_DAY)
+    days = pc.if_else(pc.less(micros, start), pc.subtract(days, 1), days)
+    days = pc.if_else(
+        pc.greater_equal(micros, pc.add(start, _MICROS_PER_DAY)), pc.add(days, 1), days
+    )
+    table = table.append_column("_day", days).sort_by(
+        [("_day", "ascending"), ("account_id", "ascending"), ("timestamp", "ascending")]
+    )
+    day_values = table.column("_day").to_numpy()
+    bounds = np.flatnonzero(np.diff(day_values)) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [len(day_values)]])
+    table = table.drop_columns(["_day"])
+    parts = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        day = _EPOCH_DATE + timedelta(days=int(day_values[s]))
+        parts.append((layout.new_part_path(day, writer=batch), table.slice(s, e - s)))
+    return parts
 
 
 def _events_table(rows: list[tuple[Any, ...]]) -> pa.Table:
@@ -301,20 +529,15 @@ def _events_table(rows: list[tuple[Any, ...]]) -> pa.Table:
 
 
 def _quarantine_table(
-    items: list[Any],
-    rejected: list[tuple[int, Rejected]],
-    *,
-    rows_where: Callable[[int], str],
-    source: str,
-    at: datetime,
+    block: _Block, rejected: list[tuple[int, Rejected]], *, at: datetime
 ) -> pa.Table:
     data: dict[str, list[Any]] = {name: [] for name in QUARANTINE_SCHEMA.names}
-    for i, exc in rejected:
-        item = items[i]
+    items = block.items([i for i, _ in rejected])
+    for (i, exc), item in zip(rejected, items, strict=True):
         mapping = item if isinstance(item, Mapping) else {}
         data["received_at"].append(at)
-        data["source"].append(source)
-        data["where"].append(rows_where(i))
+        data["source"].append(block.source(i))
+        data["where"].append(block.where(i))
         data["reason"].append(exc.reason)
         data["message"].append(exc.message)
         data["field"].append(exc.field)
@@ -351,6 +574,28 @@ def detect_format(path: Path) -> str:
 
 
 Progress = Callable[[int, int], None]
+_Chunk = tuple[_Block, int, int]  # block, done, total (bytes for text files, rows for Parquet)
+
+
+def _check_file(path: Path, fmt: str | None) -> str:
+    if not path.is_file():
+        raise NotFound(f"no such file: {path}")
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise InvalidInput(
+            f"unknown format {fmt!r}",
+            [Problem(f"use one of {', '.join(FORMATS)}", field="format")],
+        )
+    return fmt
+
+
+def _file_blocks(path: Path, fmt: str, size: int) -> Iterator[_Chunk]:
+    return {
+        "jsonl": _jsonl_blocks,
+        "csv": _csv_blocks,
+        "parquet": _parquet_blocks,
+        "json": _json_blocks,
+    }[fmt](path, size)
 
 
 def ingest_file(
@@ -362,66 +607,210 @@ def ingest_file(
 ) -> IngestReport:
     """Stream a JSON Lines, CSV, Parquet or Segment JSON file into the lake.
 
-    Memory stays flat: the file is read in chunks of :data:`CHUNK_SIZE` records,
-    each landed before the next is read. ``progress(done, total)`` is called
-    after each chunk (bytes for text files, rows for Parquet).
+    Memory stays flat: the file is read in blocks of :data:`CHUNK_SIZE` records,
+    each landed (one batch) before the next is read. ``progress(done, total)`` is
+    called after each block (bytes for text files, rows for Parquet).
     """
     path = Path(path)
-    if not path.is_file():
-        raise NotFound(f"no such file: {path}")
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
-        raise InvalidInput(
-            f"unknown format {fmt!r}",
-            [Problem(f"use one of {', '.join(FORMATS)}", field="format")],
-        )
-    source = path.name
+    fmt = _check_file(path, fmt)
     report = IngestReport()
-    chunks = {
-        "jsonl": _jsonl_chunks,
-        "csv": _csv_chunks,
-        "parquet": _parquet_chunks,
-        "json": _json_chunks,
-    }[fmt](path)
-    for items, positions, unit, done, total in chunks:
-        part, _ = _ingest_chunk(platform, items, source, unit, 0, positions)
-        report.add(part)
+    for block, done, total in _file_blocks(path, fmt, CHUNK_SIZE):
+        report.add(_land(platform, block).report)
         if progress is not None:
             progress(done, total)
     return report
 
 
-_Chunk = tuple[list[Any], list[int], str, int, int]
+def expand_paths(spec: str | Path) -> list[Path]:
+    """The files a bulk load reads: a folder's ingestible files (recursively), a glob's
+    matches, or one file — in name order."""
+    text = str(spec)
+    path = Path(text)
+    if path.is_dir():
+        found = [p for p in path.rglob("*") if p.is_file() and _ingestible(p)]
+    elif path.is_file():
+        found = [path]
+    else:
+        found = [Path(p) for p in globbing.glob(text, recursive=True) if Path(p).is_file()]
+        found = [p for p in found if _ingestible(p)]
+        if not found:
+            raise NotFound(f"no files match {text}")
+    return sorted(found)
 
 
-def _jsonl_chunks(path: Path) -> Iterator[_Chunk]:
+def _ingestible(path: Path) -> bool:
+    try:
+        detect_format(path)
+    except InvalidInput:
+        return False
+    return True
+
+
+@dataclass
+class BulkReport(IngestReport):
+    """A bulk load: the counts of every file, the files read and the roll-up days rebuilt."""
+
+    files: int = 0
+    rollup_days_rebuilt: int | None = None
+
+
+def ingest_paths(
+    platform: Platform,
+    paths: Sequence[Path],
+    *,
+    fmt: str | None = None,
+    progress: Progress | None = None,
+    rollup: bool = True,
+) -> BulkReport:
+    """The bulk path for a first history load: every file of ``paths`` in batches of
+    :data:`BULK_CHUNK_SIZE` records (one part file per day and batch), then the
+    metrics' daily roll-up refreshed once for everything that landed.
+
+    Each batch is a transaction like any ingest, so re-running after a crash (or
+    twice) lands every event exactly once: what landed counts as duplicates.
+    ``progress(done, total)`` counts bytes over all files.
+    """
+    formats = [_check_file(Path(p), fmt) for p in paths]
+    sizes = [Path(p).stat().st_size for p in paths]
+    total = sum(sizes)
+    report = BulkReport(files=len(paths))
+    before = 0
+    for path, file_fmt, size in zip(paths, formats, sizes, strict=True):
+        for block, done, file_total in _file_blocks(Path(path), file_fmt, BULK_CHUNK_SIZE):
+            report.add(_land(platform, block).report)
+            if progress is not None:
+                share = done / file_total if file_total else 1.0
+                progress(before + int(size * share), total)
+        before += size
+    if rollup and report.accepted:
+        from kizuna.metrics.service import refresh_rollup  # metrics reads the lake: not at import
+
+        report.rollup_days_rebuilt = refresh_rollup(platform)
+    return report
+
+
+def _jsonl_blocks(path: Path, size: int) -> Iterator[_Chunk]:
     total = path.stat().st_size
+    source = path.name
+    loads = orjson.loads
     with open(path, "rb") as handle:
-        items: list[Any] = []
-        lines: list[int] = []
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+        number = 0
+        while True:
+            lines = handle.readlines(max(1, size) * 160)  # about ``size`` records
+            if not lines:
+                break
+            keep = [i for i, line in enumerate(lines) if line.strip()]
+            numbers = [number + i + 1 for i in keep]
+            number += len(lines)
+            chosen = [lines[i] for i in keep]
             try:
-                items.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
-                text = line.decode(errors="replace").rstrip("\r\n")
-                items.append(_Unparsed(text, f"not valid JSON ({exc})"))
-            lines.append(number)
-            if len(items) >= CHUNK_SIZE:
-                yield items, lines, "line", handle.tell(), total
-                items, lines = [], []
-        yield items, lines, "line", total, total
+                items: list[Any] = [loads(line) for line in chosen]
+            except orjson.JSONDecodeError:
+                items = []
+                for line in chosen:
+                    try:
+                        items.append(loads(line))
+                    except orjson.JSONDecodeError as exc:
+                        text = line.decode(errors="replace").rstrip("\r\n")
+                        items.append(_Unparsed(text, f"not valid JSON ({exc})"))
+            for start in range(0, len(items), max(1, size)):
+                part = items[start : start + size]
+                nums = numbers[start : start + size]
+                block = _dict_block(
+                    part,
+                    lambda i, nums=nums: f"{source} line {nums[i]}",
+                    lambda i, nums=nums: nums[i],
+                    lambda i: source,
+                )
+                yield block, handle.tell(), total
+        if number == 0:
+            yield _record_block([], source, "line", 0), total, total
 
 
-def _csv_chunks(path: Path) -> Iterator[_Chunk]:
+def _csv_reader_names(path: Path) -> list[str] | None:
+    with open(path, encoding="utf-8-sig", newline="") as text:
+        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+        header = next(csv.reader(text, dialect=dialect), None)
+    return header
+
+
+def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
     total = path.stat().st_size
+    source = path.name
+    names = _csv_reader_names(path)
+    if not names:
+        yield _record_block([], source, "line", 0), total, total
+        return
+    extra = [n for n in names if n not in _FLAT_COLUMNS]
+    if extra or len(set(names)) != len(names):
+        # other columns become properties: the records are built one by one
+        yield from _csv_dict_blocks(path, size)
+        return
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    handle = open(path, "rb")  # noqa: SIM115 - closed below, read by Arrow
+    reader = pacsv.open_csv(
+        handle,
+        read_options=pacsv.ReadOptions(block_size=max(1 << 16, size * 160), use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    row = 0
+    for batch in reader:
+        table = pa.Table.from_batches([batch])
+        n = table.num_rows
+        slow = np.zeros(n, dtype=bool)
+        columns = {
+            name: table.column(name).combine_chunks() for name in names if name != "properties"
+        }
+        if "properties" in names:
+            columns["properties"] = _properties_column(table.column("properties").to_pylist(), slow)
+        offset = row
+
+        def items(take: Sequence[int], table: pa.Table = table) -> list[Any]:
+            rows = table.take(pa.array(list(take), pa.int64())).to_pylist()
+            return [{k: v for k, v in r.items() if v is not None} for r in rows]
+
+        yield (
+            _Block(
+                columns,
+                slow,
+                items,
+                lambda i, offset=offset: f"{source} line {offset + i + 2}",
+                lambda i, offset=offset: offset + i + 2,
+                lambda i: source,
+            ),
+            min(total, handle.tell()),
+            total,
+        )
+        row += n
+    handle.close()
+    if row == 0:
+        yield _record_block([], source, "line", 0), total, total
+
+
+def _csv_dict_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+    total = path.stat().st_size
+    source = path.name
     with open(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
         reader = csv.DictReader(text, dialect=dialect)
         items: list[Any] = []
         lines: list[int] = []
+
+        def block(items: list[Any], lines: list[int]) -> _Block:
+            return _dict_block(
+                items,
+                lambda i: f"{source} line {lines[i]}",
+                lambda i: lines[i],
+                lambda i: source,
+            )
+
         for row in reader:
             record: dict[str, Any] = {}
             extra: dict[str, Any] = {}
@@ -442,26 +831,65 @@ def _csv_chunks(path: Path) -> Iterator[_Chunk]:
                     record["properties"] = {**base, **extra}
             items.append(record)
             lines.append(reader.line_num)
-            if len(items) >= CHUNK_SIZE:
-                yield items, lines, "line", raw.tell(), total
+            if len(items) >= size:
+                yield block(items, lines), raw.tell(), total
                 items, lines = [], []
-        yield items, lines, "line", total, total
+        yield block(items, lines), total, total
 
 
-def _parquet_chunks(path: Path) -> Iterator[_Chunk]:
+def _parquet_blocks(path: Path, size: int) -> Iterator[_Chunk]:
     handle = pq.ParquetFile(path)
     total = handle.metadata.num_rows
+    source = path.name
+    names = handle.schema_arrow.names
+    flat = "type" not in names and not any(n in names for n in ("messageId", "groupId"))
     done = 0
-    for batch in handle.iter_batches(batch_size=CHUNK_SIZE):
-        items = batch.to_pylist()
-        positions = list(range(done + 1, done + len(items) + 1))
-        done += len(items)
-        yield items, positions, "row", done, total
+    for batch in handle.iter_batches(batch_size=max(1, size)):
+        table = pa.Table.from_batches([batch])
+        offset = done
+        done += table.num_rows
+
+        def items(take: Sequence[int], table: pa.Table = table) -> list[Any]:
+            return table.take(pa.array(list(take), pa.int64())).to_pylist()
+
+        def where(i: int, offset: int = offset) -> str:
+            return f"{source} row {offset + i + 1}"
+
+        def number(i: int, offset: int = offset) -> int:
+            return offset + i + 1
+
+        if not flat:
+            records = table.to_pylist()
+            yield _dict_block(records, where, number, lambda i: source), done, total
+            continue
+        n = table.num_rows
+        slow = np.zeros(n, dtype=bool)
+        columns: dict[str, pa.Array] = {}
+        for name in ("message_id", "account_id", "user_id", "event"):
+            if name not in names:
+                continue
+            col = table.column(name).combine_chunks()
+            if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
+                col = col.cast(pa.string())
+            if not pa.types.is_string(col.type):
+                slow |= col.is_valid().to_numpy(zero_copy_only=False)
+                col = pa.nulls(n, pa.string())
+            columns[name] = col
+        if "timestamp" in names:
+            col = table.column("timestamp").combine_chunks()
+            if pa.types.is_large_string(col.type):
+                col = col.cast(pa.string())
+            columns["timestamp"] = col
+        if "properties" in names:
+            columns["properties"] = _properties_column(table.column("properties").to_pylist(), slow)
+        if not columns:
+            columns["message_id"] = pa.nulls(n, pa.string())
+        yield _Block(columns, slow, items, where, number, lambda i: source), done, total
     if total == 0:
-        yield [], [], "row", 0, 0
+        yield _record_block([], source, "row", 0), 0, 0
 
 
-def _json_chunks(path: Path) -> Iterator[_Chunk]:
+def _json_blocks(path: Path, size: int) -> Iterator[_Chunk]:
     total = path.stat().st_size
     try:
         payload = orjson.loads(path.read_bytes())
@@ -471,7 +899,125 @@ def _json_chunks(path: Path) -> Iterator[_Chunk]:
             [Problem(str(exc), where=path.name)],
         ) from None
     calls = list(_expand(payload if isinstance(payload, list) else [payload]))
-    for start in range(0, max(len(calls), 1), CHUNK_SIZE):
-        items = calls[start : start + CHUNK_SIZE]
-        positions = list(range(start + 1, start + len(items) + 1))
-        yield items, positions, "call", min(total, start + CHUNK_SIZE), total
+    for start in range(0, max(len(calls), 1), max(1, size)):
+        items = calls[start : start + size]
+        yield _record_block(items, path.name, "call", start), min(total, start + size), total
+
+
+# -- group commit (the collection API) -----------------------------------------
+
+#: Records a group commit takes at most (requests are never split).
+GROUP_MAX_RECORDS = 100_000
+
+
+@dataclass
+class _Request:
+    platform: Platform
+    records: list[Any]
+    source: str
+    future: Future[IngestReport]
+
+
+class GroupCommitter:
+    """Writes the collection API's requests in groups, each group as one batch.
+
+    :meth:`submit` queues a request's records and returns a future; one thread lands
+    everything queued while the previous batch was being written as the next batch,
+    then answers each request with its own counts and problems — only once the
+    batch is durable. Duplicates between requests of a group count against the
+    later request, as if they had been landed one after the other.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[_Request] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0  # how many batches were written (for tests and benchmarks)
+
+    def submit(
+        self, platform: Platform, records: Iterable[Any], *, source: str
+    ) -> Future[IngestReport]:
+        future: Future[IngestReport] = Future()
+        self._queue.put(_Request(platform, list(_expand(records)), source, future))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="kizuna-group-commit", daemon=True
+                )
+                self._thread.start()
+        return future
+
+    def ingest(self, platform: Platform, records: Iterable[Any], *, source: str) -> IngestReport:
+        """Submit and wait (same signature as :func:`ingest_records`)."""
+        return self.submit(platform, records, source=source).result()
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            size = len(group[0].records)
+            while size < GROUP_MAX_RECORDS:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                group.append(nxt)
+                size += len(nxt.records)
+            by_platform: dict[int, list[_Request]] = {}
+            for request in group:
+                by_platform.setdefault(id(request.platform), []).append(request)
+            for requests in by_platform.values():
+                try:
+                    self._commit(requests)
+                except BaseException as exc:  # answer every waiting request
+                    for request in requests:
+                        if not request.future.done():
+                            request.future.set_exception(exc)
+
+    def _commit(self, requests: list[_Request]) -> None:
+        items: list[Any] = []
+        starts: list[int] = []
+        for request in requests:
+            starts.append(len(items))
+            items.extend(request.records)
+        bounds = np.asarray(starts, dtype=np.int64)
+
+        def owner(i: int) -> int:
+            return int(np.searchsorted(bounds, i, side="right") - 1)
+
+        def number(i: int) -> int:
+            return i - starts[owner(i)] + 1
+
+        def source(i: int) -> str:
+            return requests[owner(i)].source
+
+        block = _dict_block(items, lambda i: f"{source(i)} record {number(i)}", number, source)
+        landed = _land(requests[0].platform, block)
+        self.batches += 1
+        k = len(requests)
+        who_landed = np.searchsorted(bounds, landed.landed, side="right") - 1
+        who_accepted = np.searchsorted(bounds, landed.accepted_rows, side="right") - 1
+        n_landed = np.bincount(who_landed, minlength=k)
+        n_accepted = np.bincount(who_accepted, minlength=k)
+        rejected: list[list[tuple[int, Rejected]]] = [[] for _ in requests]
+        for i, exc in landed.rejected:
+            rejected[owner(i)].append((i, exc))
+        for r, request in enumerate(requests):
+            report = IngestReport(
+                accepted=int(n_accepted[r]),
+                duplicates=int(n_landed[r] - n_accepted[r]),
+                quarantined=len(rejected[r]),
+            )
+            report.problems = [_problem(block, i, exc) for i, exc in rejected[r][:MAX_PROBLEMS]]
+            report.problems_omitted = max(0, len(rejected[r]) - MAX_PROBLEMS)
+            request.future.set_result(report)
+
+
+_COMMITTER: GroupCommitter | None = None
+
+
+def group_committer() -> GroupCommitter:
+    """The process's one :class:`GroupCommitter`."""
+    global _COMMITTER
+    if _COMMITTER is None:
+        _COMMITTER = GroupCommitter()
+    return _COMMITTER

@@ -43,7 +43,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kizuna.lake.layout import EVENT_SCHEMA
 
 if TYPE_CHECKING:
     from kizuna.settings import Settings
@@ -317,3 +322,138 @@ def load_raw(raw: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return json.loads(raw)  # lone surrogates, deep nesting
+
+
+# -- the columnar path -----------------------------------------------------------------
+#
+# The same rules, for a whole block of records at once with Arrow compute. A row the
+# vectorised checks cannot vouch for — anything unusual: a number as an id, white space
+# around a name, an epoch timestamp, a rule broken — is handed to :func:`normalise`
+# one at a time, which accepts it or says exactly why not. So every rule and every
+# reason stays in one place, and the fast path only ever accepts rows :func:`normalise`
+# would accept, with the same values.
+
+#: Python's ``str.strip()`` white space, and the characters :data:`_FORBIDDEN` refuses.
+_WS = (
+    r"\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+)
+_BAD = r"\x{00}-\x{1f}\x{7f}-\x{9f}\x{61c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}"
+_UNCLEAN_TEXT = f"^[{_WS}]|[{_WS}]$|[{_BAD}]"
+_FAST_TS = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?(Z|[+-]\d{2}:\d{2})?$"
+_HAS_OFFSET = r"(Z|[+-]\d{2}:\d{2})$"
+
+
+def _clean_text(column: Any, limit: int, *, required: bool) -> Any:
+    """Rows of a string column the fast path may take as they are."""
+    ok = pc.and_(
+        pc.less_equal(pc.utf8_length(column), limit),
+        pc.invert(pc.match_substring_regex(column, _UNCLEAN_TEXT)),
+    )
+    ok = pc.and_(ok, pc.greater(pc.utf8_length(column), 0))
+    if required:
+        return pc.fill_null(ok, False)
+    return (
+        pc.or_kleene(pc.is_null(column), ok).fill_null(False)
+        if len(column)
+        else pa.array([], pa.bool_())
+    )
+
+
+def fast_timestamps(column: Any) -> tuple[Any, Any]:
+    """Microseconds since the epoch (int64) of a string or timestamp column, and a mask
+    of the rows parsed here (the others go to :func:`normalise`)."""
+    n = len(column)
+    if pa.types.is_timestamp(column.type):
+        # A naive timestamp is UTC (as in parse_timestamp): the stored value either way.
+        if column.type.unit == "ns":  # finer than the lake keeps: row by row
+            return pa.nulls(n, pa.int64()), pa.array(np.zeros(n, dtype=bool))
+        micros = pc.cast(column, pa.int64())
+        factor = {"s": 1_000_000, "ms": 1_000, "us": 1}[column.type.unit]
+        if factor != 1:
+            micros = pc.multiply(micros, factor)
+        return micros, pc.fill_null(pc.is_valid(micros), False)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return pa.nulls(n, pa.int64()), pa.array(np.zeros(n, dtype=bool))
+    ok = pc.fill_null(pc.match_substring_regex(column, _FAST_TS), False)
+    text = pc.if_else(ok, column, pa.scalar("2000-01-01T00:00:00Z"))
+    text = pc.if_else(
+        pc.match_substring_regex(text, _HAS_OFFSET),
+        text,
+        pc.binary_join_element_wise(text, "Z", ""),
+    )
+    try:
+        parsed = pc.cast(text, pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        # an impossible date (month 13...) somewhere: find which, row by row
+        values = text.to_pylist()
+        good = []
+        for value in values:
+            try:
+                pa.array([value]).cast(pa.timestamp("us", tz="UTC"))
+                good.append(True)
+            except pa.ArrowInvalid:
+                good.append(False)
+        ok = pc.and_(ok, pa.array(good))
+        text = pc.if_else(ok, text, pa.scalar("2000-01-01T00:00:00Z"))
+        parsed = pc.cast(text, pa.timestamp("us", tz="UTC"))
+    return pc.cast(parsed, pa.int64()), ok
+
+
+def normalise_columns(
+    columns: Mapping[str, Any],
+    *,
+    received_at: datetime | None,
+    rules: TimestampRules = DEFAULT_RULES,
+) -> tuple[Any, Any]:
+    """The rows of a block that pass every rule, as lake columns, without Python per row.
+
+    ``columns`` maps the flat field names (``message_id``, ``account_id``, ``user_id``,
+    ``event``, ``timestamp``, ``properties``) to Arrow arrays of one length; ids and
+    the event must be string arrays, ``timestamp`` strings or timestamps, and
+    ``properties`` already canonical JSON text (as :func:`normalise` writes it) or null.
+    Returns ``(mask, table)``: which rows the fast path vouches for, and those rows
+    as an :data:`~kizuna.lake.layout.EVENT_SCHEMA` table in row order. Every other
+    row must go through :func:`normalise`.
+    """
+
+    def string(name: str, n: int) -> Any:
+        col = columns.get(name)
+        if col is None:
+            return pa.nulls(n, pa.string())
+        return col
+
+    n = len(next(iter(columns.values())))
+    mid = string("message_id", n)
+    acc = string("account_id", n)
+    uid = string("user_id", n)
+    ev = string("event", n)
+    ok = pc.and_(_clean_text(mid, ID_MAX, required=True), _clean_text(acc, ID_MAX, required=True))
+    ok = pc.and_(ok, _clean_text(uid, ID_MAX, required=False))
+    ok = pc.and_(ok, _clean_text(ev, EVENT_NAME_MAX, required=True))
+    ts_col = columns.get("timestamp")
+    if ts_col is None:
+        micros, ts_ok = pa.nulls(n, pa.int64()), pa.array(np.zeros(n, dtype=bool))
+    else:
+        micros, ts_ok = fast_timestamps(ts_col)
+    ok = pc.and_(ok, ts_ok)
+    floor = (rules.floor - _EPOCH) // _MICROSECOND
+    in_rules = pc.greater_equal(micros, floor)
+    if received_at is not None:
+        ahead = (received_at.astimezone(UTC) + rules.max_ahead - _EPOCH) // _MICROSECOND
+        in_rules = pc.and_(in_rules, pc.less_equal(micros, ahead))
+    ok = pc.fill_null(pc.and_(ok, in_rules), False)
+    props = columns.get("properties")
+    if props is None:
+        props = pa.nulls(n, pa.string())
+    table = pa.Table.from_arrays(
+        [mid, acc, uid, ev, micros.cast(pa.timestamp("us", tz="UTC")), props],
+        names=EVENT_SCHEMA.names,
+    ).filter(ok)
+    return ok, table.cast(EVENT_SCHEMA)
+
+
+def properties_text(value: Any) -> str | None:
+    """A record's ``properties`` as the lake keeps them (canonical JSON text or None);
+    raises :class:`Rejected` as :func:`normalise` does."""
+    return _properties(value)

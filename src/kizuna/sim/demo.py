@@ -145,8 +145,8 @@ def reset_data(platform: Platform) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
     if index_path(layout).exists():
         index = LakeIndex(layout)
-        with index.locked(), index.conn:  # the removed events' ids are no longer known
-            index.conn.execute("DELETE FROM messages")
+        with index.locked():  # the removed events' ids are no longer known
+            index.clear()
     return backup
 
 
