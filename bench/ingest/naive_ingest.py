@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
-from kizuna.lake.index import LakeIndex
+from naive_index import LakeIndex  # the SQLite index of ids, as it was
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
 from kizuna.lake.normalise import Rejected, TimestampRules, normalise, raw_text
 from kizuna.lake.quarantine import QUARANTINE_SCHEMA, quarantine_path

@@ -28,7 +28,7 @@ from kizuna.lake.compact import (
     check_settings,
     compact_lake,
 )
-from kizuna.lake.ingest import ingest_file
+from kizuna.lake.ingest import expand_paths, ingest_file, ingest_paths
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.quarantine import replay, summarise
 
@@ -44,16 +44,47 @@ def register(app: typer.Typer) -> None:
 
 
 def ingest(
-    file: Path = typer.Argument(..., help="JSON Lines, CSV, Parquet or Segment JSON file."),
+    sources: list[str] = typer.Argument(
+        ...,
+        metavar="FILE|DIR|GLOB...",
+        help="JSON Lines, CSV, Parquet or Segment JSON file; a folder, a glob or several "
+        "files load in bulk (a first history load).",
+    ),
     fmt: str | None = typer.Option(
         None, "--format", help="jsonl, csv, parquet or json (default: from the file name)."
     ),
+    rollup: bool = typer.Option(
+        True, "--rollup/--no-rollup", help="Bulk loads: refresh the metrics' daily roll-up."
+    ),
     as_json: JsonOption = False,
 ) -> None:
-    """Land usage events from FILE in the lake (bad ones go to the quarantine)."""
+    """Land usage events in the lake (bad ones go to the quarantine).
+
+    One file streams in blocks; a folder, a glob or several files are the bulk path:
+    larger batches, then the metrics' roll-up refreshed once. Re-running is safe:
+    events already in the lake count as duplicates.
+    """
     platform = get_platform()
+    single = len(sources) == 1 and Path(sources[0]).is_file()
+    if single:
+        file = Path(sources[0])
+        label = file.name
+
+        def run(progress: Any) -> Any:
+            return ingest_file(platform, file, fmt=fmt, progress=progress)
+    else:
+        paths = [p for source in sources for p in expand_paths(source)]
+        if not paths:
+            raise InvalidInput(
+                "nothing to ingest", [Problem("no JSON Lines, CSV, Parquet or JSON files found")]
+            )
+        label = f"{len(paths)} file(s)"
+
+        def run(progress: Any) -> Any:
+            return ingest_paths(platform, paths, fmt=fmt, progress=progress, rollup=rollup)
+
     if as_json:
-        report = ingest_file(platform, file, fmt=fmt)
+        report = run(None)
     else:
         with Progress(
             TextColumn("[bold]ingest[/] {task.description}"),
@@ -63,12 +94,12 @@ def ingest(
             console=console,
             transient=True,
         ) as bar:
-            task = bar.add_task(file.name, total=None)
+            task = bar.add_task(label, total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = ingest_file(platform, file, fmt=fmt, progress=progress)
+            report = run(progress)
 
     def render(r: Any) -> None:
         console.print(

@@ -218,18 +218,30 @@ def _string_column(values: list[Any], slow: np.ndarray) -> pa.Array:
 
 
 def _properties_column(values: Iterable[Any], slow: np.ndarray) -> pa.Array:
-    out: list[str | None] = []
+    """Properties as the lake keeps them; the common case (a non-empty dict) inline."""
+    out: list[Any] = []
     append = out.append
+    dumps = orjson.dumps
+    option = orjson.OPT_NON_STR_KEYS
     for i, value in enumerate(values):
         if value is None:
             append(None)
-            continue
-        try:
-            append(properties_text(value))
-        except Rejected:
-            append(None)
-            slow[i] = True
-    return pa.array(out, pa.string())
+        elif type(value) is dict and value:
+            try:
+                append(dumps(value, option=option))
+            except TypeError:
+                append(None)
+                slow[i] = True
+        else:
+            try:
+                append(properties_text(value))
+            except Rejected:
+                append(None)
+                slow[i] = True
+    try:
+        return pa.array(out, pa.string())
+    except (pa.ArrowException, UnicodeDecodeError):  # mixed text and bytes: all as text
+        return pa.array([v.decode() if isinstance(v, bytes) else v for v in out], pa.string())
 
 
 def _flat_view(item: Any) -> Any:
@@ -439,11 +451,7 @@ def _land(
     rules = TimestampRules.from_settings(platform.settings)
     table, rows, rejected = _prepare(platform, block, received_at, rules)
     digests = message_digests(table.column("message_id")) if table.num_rows else None
-    first = np.zeros(table.num_rows, dtype=bool)
-    if digests is not None:
-        keys = np.ascontiguousarray(digests).view([("hi", "<u8"), ("lo", "<u8")]).ravel()
-        _, firsts = np.unique(keys, return_index=True)
-        first[firsts] = True
+    first = _first_occurrences(digests) if digests is not None else np.zeros(0, dtype=bool)
     batch = uuid.uuid4().hex[:16]
     index = LakeIndex(layout)
     with index.locked():
@@ -484,6 +492,26 @@ def _land(
         np.asarray([i for i, _ in rejected], dtype=np.int64),
         rejected,
     )
+
+
+def _first_occurrences(digests: np.ndarray) -> np.ndarray:
+    """A mask of the rows whose digest no earlier row has (the first of each id wins)."""
+    n = len(digests)
+    first = np.ones(n, dtype=bool)
+    if n < 2:
+        return first
+    order = np.argsort(digests[:, 0], kind="stable")
+    hi = digests[order, 0]
+    same = np.flatnonzero(hi[1:] == hi[:-1]) + 1  # positions sharing the upper half
+    lo = digests[:, 1]
+    for p in same.tolist():  # rare: repeated ids in one batch (or 64-bit coincidences)
+        q = p - 1
+        while q >= 0 and hi[q] == hi[p]:
+            if lo[order[q]] == lo[order[p]]:  # stable: order[q] came earlier
+                first[order[p]] = False
+                break
+            q -= 1
+    return first
 
 
 def _problem(block: _Block, i: int, exc: Rejected) -> Problem:

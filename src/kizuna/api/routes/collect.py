@@ -30,6 +30,7 @@ from kizuna.errors import (
     PermissionDenied,
     Problem,
 )
+from kizuna.lake.ingest import group_committer
 from kizuna.platform import Platform
 
 router = APIRouter(prefix="/v1", tags=["Event collection"])
@@ -138,15 +139,19 @@ async def _collect(
     request: Request, platform: Platform, source: Source, records: list[Any]
 ) -> CollectOut:
     ingest = request.app.state.ingest
+    name = f"api:{source.name}"
     if ingest is None:
-        from kizuna.lake.ingest import ingest_records as ingest
-    # One dedicated thread per process runs every ingest: the lake serialises
-    # writers anyway, and its index connection must stay on the thread that
-    # opened it.
-    loop = asyncio.get_running_loop()
-    report = await loop.run_in_executor(
-        _INGEST_THREAD, partial(ingest, platform, records, source=f"api:{source.name}")
-    )
+        # Group commit: the requests that arrive while a batch is being written are
+        # written together as the next batch; each is answered with its own counts
+        # once its events are durable (kizuna.lake.ingest.GroupCommitter).
+        future = group_committer().submit(platform, records, source=name)
+        report = await asyncio.wrap_future(future)
+    else:
+        # A replaced ingest (tests): one dedicated thread, as before.
+        loop = asyncio.get_running_loop()
+        report = await loop.run_in_executor(
+            _INGEST_THREAD, partial(ingest, platform, records, source=name)
+        )
     errors = [
         p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in report.problems
     ]
