@@ -1,22 +1,17 @@
 """The lake's message-id index: cheap de-duplication across the whole lake.
 
 Senders deliver at least once, so the same ``message_id`` may arrive many
-times, in any batch, days apart. Every accepted id is kept as a 128-bit digest
-(:func:`message_digests`) in immutable *runs*: files under ``<lake>/_index/runs/`` holding
-the digests sorted by their upper 64 bits (upper halves, then lower halves, little endian).
-A batch's ids are checked with one vectorised binary search per run; each commit adds one
-run, and small runs are merged so there are few (:data:`MAX_RUNS`). The SQLite file
-``<lake>/_index/messages.sqlite3`` now only keeps the list of runs and the small
-transaction tables below.
+times, in any batch, days apart. Every accepted id is kept in one SQLite file
+(``<lake>/_index/messages.sqlite3``, a ``WITHOUT ROWID`` B-tree keyed on the
+id), so checking a batch of 500 ids is one indexed ``IN`` query instead of a
+scan of the lake.
 
-Cost: 16 bytes of disk per accepted event (1.6 GB at 100M events; the SQLite B-tree of
-ids this replaces took 50–70). Exactness: two different ids share a digest with
-probability 2^-128 per pair, so ~n²/2^129 over the lake — about 1.5e-23 at 100M events.
-64-bit hashes were rejected because at 100M events that is ~3e-4 (a real event silently
-dropped once in a few thousand such lakes); at 128 bits it is far below the odds of an
-undetected disk error. An index holding ids in the old ``messages`` table is converted
-to runs by the first writer (the ids are removed in the same commit that records their
-runs, so a crash during the conversion loses nothing).
+Cost: roughly 50–70 bytes of disk per accepted event for 36-character ids
+(≈ 6 GB at 100M events) and one B-tree insert per event. The alternatives —
+per-partition id sets (cheap, but a re-sent event with a different timestamp
+lands in another partition and escapes them) or 64-bit hashes (a collision
+would silently drop a real event) — trade correctness for space; this index
+does not.
 
 Each ingest batch is a small transaction over the index and the Parquet files:
 
@@ -24,9 +19,7 @@ Each ingest batch is a small transaction over the index and the Parquet files:
    lock), the part files the batch will write are recorded as *pending* and
    committed;
 2. the part files are written atomically (temporary name, fsync, rename);
-3. the batch's digests are written as a new run file (fsynced), then the run is
-   recorded and the pending rows removed, in one commit. A run file that was written
-   but not recorded (a crash just before that commit) is deleted by the next writer.
+3. the batch's ids are inserted and the pending rows removed, in one commit.
 
 A crash between 1 and 3 leaves pending rows; the next writer to take the lock
 deletes those files (the batch was never acknowledged, so its sender retries).
@@ -71,15 +64,11 @@ import fcntl
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
 
 from kizuna.clock import Clock, SystemClock
 from kizuna.lake.layout import TEMP_SUFFIX, LakeLayout, fsync_dir
@@ -92,124 +81,6 @@ _THREAD_LOCK = threading.Lock()
 # than a whole 500-event batch. Only used while holding _THREAD_LOCK.
 _CONNECTIONS: dict[tuple[int, Path], sqlite3.Connection] = {}
 _CHUNK = 900  # below SQLite's default limit on bound parameters
-#: Runs of about the same size are merged once there are this many of them.
-MERGE_FAN_IN = 4
-#: Runs are not merged past this many digests (a merge holds its runs in memory).
-MERGE_CAP = 16_000_000
-_RUN_SUFFIX = ".run"
-# Memory maps of run files (immutable once recorded), by path.
-_RUN_MAPS: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
-
-# -- digests ---------------------------------------------------------------------
-
-_M64 = (1 << 64) - 1
-_P1 = np.uint64(0x9E3779B185EBCA87)
-_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_P3 = np.uint64(0x165667B19E3779F9)
-_P4 = np.uint64(0x85EBCA77C2B2AE63)
-_P5 = np.uint64(0x27D4EB2F165667C5)
-_SEED_HI = np.uint64(0x6B697A756E612D31)  # "kizuna-1"
-_SEED_LO = np.uint64(0x6B697A756E612D32)  # "kizuna-2"
-
-
-def _rotl(x: np.ndarray, r: int) -> np.ndarray:
-    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
-
-
-def _avalanche(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * _P2
-    h = h ^ (h >> np.uint64(29))
-    h = h * _P3
-    return h ^ (h >> np.uint64(32))
-
-
-def message_digests(message_ids: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
-    """The 128-bit digests of ``message_ids`` (UTF-8), as an ``(n, 2)`` uint64 array.
-
-    Two independent 64-bit lanes in the style of XXH64 (different seeds, primes and
-    rotations; each word multiplied, rotated and folded in, the length mixed in, a
-    full avalanche at the end), computed for a whole batch at once with numpy: a
-    few nanoseconds per id instead of a Python call per id.
-    """
-    if isinstance(message_ids, pa.ChunkedArray):
-        message_ids = message_ids.combine_chunks()
-    if not isinstance(message_ids, pa.Array):
-        message_ids = pa.array(list(message_ids), pa.string())
-    if message_ids.null_count:
-        raise ValueError("message ids must not be null")
-    arr = message_ids.cast(pa.large_string())
-    n = len(arr)
-    out = np.empty((n, 2), dtype=np.uint64)
-    if n == 0:
-        return out
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
-    raw = arr.buffers()[2]
-    data = np.zeros(offsets[-1] + 16, dtype=np.uint8)
-    if raw is not None and offsets[-1] > offsets[0]:
-        data[offsets[0] : offsets[-1]] = np.frombuffer(raw, dtype=np.uint8)[
-            offsets[0] : offsets[-1]
-        ]
-    # words8[i] is the 8 bytes starting at byte i (unaligned, little endian)
-    words8 = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    starts = offsets[:-1]
-    lengths = (offsets[1:] - starts).astype(np.int64)
-    hi = np.full(n, _SEED_HI, dtype=np.uint64) + _P5 + lengths.astype(np.uint64)
-    lo = np.full(n, _SEED_LO, dtype=np.uint64) + _P1 + lengths.astype(np.uint64) * _P4
-    with np.errstate(over="ignore"):
-        for j in range((int(lengths.max()) + 7) // 8):
-            rem = lengths - 8 * j
-            live = rem > 0
-            rows = np.flatnonzero(live) if not live.all() else None
-            pos = starts + 8 * j if rows is None else starts[rows] + 8 * j
-            w = words8[pos]
-            r = rem if rows is None else rem[rows]
-            partial = r < 8
-            if partial.any():
-                bits = (np.minimum(r, 8) * 8).astype(np.uint64)
-                mask = np.where(
-                    partial,
-                    (np.uint64(1) << (bits % np.uint64(64))) - np.uint64(1),
-                    np.uint64(_M64),
-                )
-                w = w & mask
-            k1 = _rotl(w * _P2, 31) * _P1
-            k2 = _rotl(w * _P4, 29) * _P3
-            if rows is None:
-                hi = _rotl(hi ^ k1, 27) * _P1 + _P4
-                lo = _rotl(lo ^ k2, 31) * _P2 + _P5
-            else:
-                hi[rows] = _rotl(hi[rows] ^ k1, 27) * _P1 + _P4
-                lo[rows] = _rotl(lo[rows] ^ k2, 31) * _P2 + _P5
-        out[:, 0] = _avalanche(hi)
-        out[:, 1] = _avalanche(lo ^ (hi >> np.uint64(17)))
-    return out
-
-
-def _run_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    cached = _RUN_MAPS.get(path)
-    if cached is None:
-        words = np.memmap(path, dtype="<u8", mode="r")
-        half = len(words) // 2
-        cached = _RUN_MAPS[path] = (words[:half], words[half:])
-    return cached
-
-
-def _write_run(path: Path, digests: np.ndarray) -> None:
-    """Write ``digests`` (sorted by their upper half) as a run file, durably."""
-    tmp = path.with_name(path.name + TEMP_SUFFIX)
-    with open(tmp, "wb") as handle:
-        handle.write(np.ascontiguousarray(digests[:, 0], dtype="<u8").tobytes())
-        handle.write(np.ascontiguousarray(digests[:, 1], dtype="<u8").tobytes())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def _sorted_digests(digests: np.ndarray) -> np.ndarray:
-    order = np.argsort(digests[:, 0], kind="stable")
-    return digests[order]
 
 
 def staged_path(path: Path) -> Path:
@@ -355,8 +226,9 @@ class LakeIndex:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MB
-        # One row per run file of digests (see the module doc).
-        conn.execute("CREATE TABLE IF NOT EXISTS runs (name TEXT PRIMARY KEY, events INTEGER)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS messages (message_id TEXT PRIMARY KEY) WITHOUT ROWID"
+        )
         conn.execute("CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY)")
         # merged = 1: a file the compaction writes; 0: a file it replaces.
         conn.execute(
@@ -394,163 +266,21 @@ class LakeIndex:
                 path.with_name(path.name + TEMP_SUFFIX).unlink(missing_ok=True)
             self.conn.execute("DELETE FROM pending")
         self._settle_compaction()
-        self._drop_stray_runs()
-        self._convert_legacy_ids()
-
-    # -- the digest runs --------------------------------------------------------------
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.folder / "runs"
-
-    def _run_rows(self) -> list[tuple[str, int]]:
-        rows = self.conn.execute("SELECT name, events FROM runs ORDER BY name").fetchall()
-        return [(str(name), int(events)) for name, events in rows]
-
-    def _drop_stray_runs(self) -> None:
-        """Delete run files no commit recorded (a writer died before its commit),
-        and those a merge replaced (it died before deleting them)."""
-        if not self.runs_dir.exists():
-            return
-        recorded = {name for name, _ in self._run_rows()}
-        stray = [p for p in self.runs_dir.iterdir() if p.name not in recorded]
-        if stray:
-            for path in stray:
-                _RUN_MAPS.pop(path, None)
-            _delete_durably(stray)
-
-    def _convert_legacy_ids(self) -> None:
-        """Turn the ids of an index written before digests into runs, in one commit."""
-        conn = self.conn
-        tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "messages" not in tables:
-            return
-        names: list[tuple[str, int]] = []
-        cursor = conn.execute("SELECT message_id FROM messages")
-        while True:
-            chunk = [m for (m,) in cursor.fetchmany(1_000_000)]
-            if not chunk:
-                break
-            names.append(self._new_run(message_digests(chunk)))
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO runs (name, events) VALUES (?, ?)", names)
-            conn.execute("DROP TABLE messages")
-        self._merge_runs()
-        conn.execute("VACUUM")
-
-    def _new_run(self, digests: np.ndarray) -> tuple[str, int]:
-        """Write a run file (not yet recorded) of ``digests``; its (name, events)."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        name = f"run-{uuid.uuid4().hex}{_RUN_SUFFIX}"
-        _write_run(self.runs_dir / name, _sorted_digests(digests))
-        return name, len(digests)
-
-    def _runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        rows = self._run_rows()
-        live = {self.runs_dir / name for name, _ in rows}
-        for path in [p for p in _RUN_MAPS if p.parent == self.runs_dir and p not in live]:
-            del _RUN_MAPS[path]
-        return [_run_arrays(self.runs_dir / name) for name, events in rows if events]
-
-    def contains(self, digests: np.ndarray) -> np.ndarray:
-        """A boolean mask: which of ``digests`` (from :func:`message_digests`) are known."""
-        n = len(digests)
-        if n == 0:
-            return np.zeros(0, dtype=bool)
-        order = np.argsort(digests[:, 0], kind="stable")
-        qhi = digests[order, 0]
-        qlo = digests[order, 1]
-        hit = np.zeros(n, dtype=bool)
-        for rhi, rlo in self._runs():
-            size = len(rhi)
-            pos = np.searchsorted(rhi, qhi)
-            inside = pos < size
-            at = np.where(inside, pos, 0)
-            same_hi = inside & (rhi[at] == qhi)
-            match = same_hi & (rlo[at] == qlo)
-            # Rare: more than one digest in the run shares this upper half.
-            for i in np.flatnonzero(same_hi & ~match):
-                j = int(pos[i]) + 1
-                while j < size and rhi[j] == qhi[i]:
-                    if rlo[j] == qlo[i]:
-                        match[i] = True
-                        break
-                    j += 1
-            hit |= match
-        found = np.zeros(n, dtype=bool)
-        found[order] = hit
-        return found
-
-    def commit_digests(self, digests: np.ndarray) -> None:
-        """Make a written batch permanent: its digests become known, nothing is pending.
-
-        The digests must be new (not :meth:`contains`) and distinct.
-        """
-        name = self._new_run(digests) if len(digests) else None
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            if name is not None:
-                self.conn.execute("INSERT INTO runs (name, events) VALUES (?, ?)", name)
-            self.conn.execute("DELETE FROM pending")
-        self._merge_runs()
-
-    def _merge_runs(self) -> None:
-        """Merge runs of about the same size (by powers of :data:`MERGE_FAN_IN`)."""
-        while True:
-            tiers: dict[int, list[tuple[str, int]]] = {}
-            for name, events in self._run_rows():
-                tier = 0
-                while MERGE_FAN_IN ** (tier + 1) * 256 <= events:
-                    tier += 1
-                tiers.setdefault(tier, []).append((name, events))
-            group = next(
-                (
-                    rows[:MERGE_FAN_IN]
-                    for _, rows in sorted(tiers.items())
-                    if len(rows) >= MERGE_FAN_IN
-                    and sum(e for _, e in rows[:MERGE_FAN_IN]) <= MERGE_CAP
-                ),
-                None,
-            )
-            if group is None:
-                return
-            parts = []
-            for name, _ in group:
-                rhi, rlo = _run_arrays(self.runs_dir / name)
-                parts.append(np.stack([np.asarray(rhi), np.asarray(rlo)], axis=1))
-            merged = self._new_run(np.concatenate(parts))
-            with self.conn:
-                self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.execute("INSERT INTO runs (name, events) VALUES (?, ?)", merged)
-                self.conn.executemany(
-                    "DELETE FROM runs WHERE name = ?", [(name,) for name, _ in group]
-                )
-            old = [self.runs_dir / name for name, _ in group]
-            for path in old:
-                _RUN_MAPS.pop(path, None)
-            _delete_durably(old)
-
-    def clear(self) -> None:
-        """Forget every message id (the lake's events were removed)."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("DELETE FROM runs")
-        self._drop_stray_runs()
-
-    def index_bytes(self) -> int:
-        """Disk used by the index (runs and the SQLite file), in bytes."""
-        files = [p for p in self.folder.rglob("*") if p.is_file()]
-        return sum(p.stat().st_size for p in files)
 
     def pending_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM pending").fetchone()[0])
 
     def known(self, message_ids: Sequence[str]) -> set[str]:
         """The ids among ``message_ids`` that are already in the lake."""
-        ids = list(message_ids)
-        mask = self.contains(message_digests(ids))
-        return {m for m, known in zip(ids, mask.tolist(), strict=True) if known}
+        found: set[str] = set()
+        for start in range(0, len(message_ids), _CHUNK):
+            chunk = message_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            cursor = self.conn.execute(
+                f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk
+            )
+            found.update(row[0] for row in cursor)
+        return found
 
     def begin_batch(self, paths: Iterable[Path]) -> None:
         """Record the part files a batch is about to write (committed at once)."""
@@ -559,14 +289,14 @@ class LakeIndex:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("INSERT OR REPLACE INTO pending (path) VALUES (?)", rows)
 
-    def commit_batch(self, message_ids: Iterable[str] | pa.Array | pa.ChunkedArray) -> None:
-        """Make a written batch permanent: its ids become known, nothing is pending.
-
-        The ids must be new to the lake and distinct.
-        """
-        if not isinstance(message_ids, pa.Array | pa.ChunkedArray):
-            message_ids = pa.array(list(message_ids), pa.string())
-        self.commit_digests(message_digests(message_ids))
+    def commit_batch(self, message_ids: Iterable[str]) -> None:
+        """Make a written batch permanent: its ids become known, nothing is pending."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(
+                "INSERT INTO messages (message_id) VALUES (?)", ((m,) for m in message_ids)
+            )
+            self.conn.execute("DELETE FROM pending")
 
     def begin_compaction(self, merged: Sequence[Path], replaced: Sequence[Path]) -> None:
         """Record a compaction before any of its files is written (committed at once).
@@ -668,5 +398,4 @@ class LakeIndex:
 
     def count(self) -> int:
         """How many message ids the lake holds."""
-        row = self.conn.execute("SELECT coalesce(sum(events), 0) FROM runs").fetchone()
-        return int(row[0])
+        return int(self.conn.execute("SELECT count(*) FROM messages").fetchone()[0])

@@ -28,9 +28,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from naive_index import LakeIndex  # the SQLite index of ids, as it was
 
 from kizuna.errors import InvalidInput, NotFound, Problem
-from naive_index import LakeIndex  # the SQLite index of ids, as it was
 from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
 from kizuna.lake.normalise import Rejected, TimestampRules, normalise, raw_text
 from kizuna.lake.quarantine import QUARANTINE_SCHEMA, quarantine_path

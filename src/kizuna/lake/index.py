@@ -351,7 +351,8 @@ class LakeIndex:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        # shared by the threads of a process, one at a time (under _THREAD_LOCK)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MB

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -746,13 +747,25 @@ def _jsonl_blocks(path: Path, size: int) -> Iterator[_Chunk]:
                 nums = numbers[start : start + size]
                 block = _dict_block(
                     part,
-                    lambda i, nums=nums: f"{source} line {nums[i]}",
-                    lambda i, nums=nums: nums[i],
+                    partial(_where_line, source, nums),
+                    nums.__getitem__,
                     lambda i: source,
                 )
                 yield block, handle.tell(), total
         if number == 0:
             yield _record_block([], source, "line", 0), total, total
+
+
+def _where_line(source: str, numbers: list[int], i: int) -> str:
+    return f"{source} line {numbers[i]}"
+
+
+def _where_csv(source: str, offset: int, i: int) -> str:
+    return f"{source} line {offset + i + 2}"  # the header is line 1
+
+
+def _number_csv(offset: int, i: int) -> int:
+    return offset + i + 2
 
 
 def _csv_reader_names(path: Path) -> list[str] | None:
@@ -808,8 +821,8 @@ def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
                 columns,
                 slow,
                 items,
-                lambda i, offset=offset: f"{source} line {offset + i + 2}",
-                lambda i, offset=offset: offset + i + 2,
+                partial(_where_csv, source, offset),
+                partial(_number_csv, offset),
                 lambda i: source,
             ),
             min(total, handle.tell()),
