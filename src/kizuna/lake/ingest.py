@@ -52,7 +52,12 @@ import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.lake.index import LakeIndex, message_digests
-from kizuna.lake.layout import EVENT_SCHEMA, LakeLayout, atomic_write_parquet
+from kizuna.lake.layout import (
+    EVENT_SCHEMA,
+    LakeLayout,
+    atomic_write_parquet,
+    atomic_write_parquets,
+)
 from kizuna.lake.normalise import (
     Rejected,
     TimestampRules,
@@ -78,9 +83,9 @@ __all__ = [
 ]
 
 #: Records per batch when a caller passes a long iterable or a file.
-CHUNK_SIZE = 200_000
+CHUNK_SIZE = 500_000
 #: Records per batch of the bulk path (a first history load).
-BULK_CHUNK_SIZE = 1_000_000
+BULK_CHUNK_SIZE = 2_000_000
 #: Problems kept in one report; the quarantine always holds every record.
 MAX_PROBLEMS = 1_000
 FORMATS = ("jsonl", "csv", "parquet", "json")
@@ -472,8 +477,7 @@ def _land(
             atomic_write_parquet(
                 _quarantine_table(block, rejected, at=received_at), q_path, sort=False
             )
-        for path, part in parts:
-            atomic_write_parquet(part, path, sort=False)
+        atomic_write_parquets([(part, path) for path, part in parts])
         if pending:
             index.commit_digests(
                 digests[new] if digests is not None else np.zeros((0, 2), np.uint64)

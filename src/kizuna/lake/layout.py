@@ -142,3 +142,35 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def atomic_write_parquets(parts: list[tuple[pa.Table, Path]], *, compression: str = "zstd") -> None:
+    """Write several tables (each already sorted) so that each file is all there or absent.
+
+    The same guarantee as :func:`atomic_write_parquet` for each file, at a fraction of
+    its cost for many small files (a batch touching every day of a year): every
+    temporary file is written first, then all are fsynced, renamed, and each folder
+    fsynced once — the file system commits them together instead of once per file.
+    """
+    temps: list[tuple[Path, Path]] = []
+    for table, path in parts:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + TEMP_SUFFIX)
+        pq.write_table(
+            table,
+            tmp,
+            compression=compression,
+            row_group_size=ROW_GROUP_SIZE,
+            write_statistics=True,
+        )
+        temps.append((tmp, path))
+    for tmp, _ in temps:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for tmp, path in temps:
+        os.replace(tmp, path)
+    for folder in sorted({path.parent for _, path in temps}):
+        fsync_dir(folder)
