@@ -361,3 +361,6 @@ from kizuna.store import plans_models as _plans_models  # noqa: E402, F401
 
 # Opportunities and their stage history (issue 18, revenue).
 from kizuna.store import revenue_models as _revenue_models  # noqa: E402, F401
+
+# The daily run's log and the locks between processes (issue 19, operability).
+from kizuna.store import ops_models as _ops_models  # noqa: E402, F401
