@@ -63,8 +63,7 @@ class DailyRunBusy(Conflict):
 
     def __init__(self, holder: str) -> None:
         super().__init__(
-            f"another daily run is in progress ({holder}); wait for it to finish "
-            "(kizuna runs list)"
+            f"another daily run is in progress ({holder}); wait for it to finish (kizuna runs list)"
         )
         self.holder = holder
 

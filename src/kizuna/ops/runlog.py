@@ -154,18 +154,15 @@ class RunLog:
     # -- before a run ---------------------------------------------------------
 
     @staticmethod
-    def close_abandoned(store: Store, clock: Clock | None = None) -> list[int]:
+    def close_abandoned(store: Store) -> list[int]:
         """Mark runs still ``running`` as ``killed`` (and their running step ``failed``).
 
         Call only while holding the daily lock: then no other run is alive, so a
         ``running`` run is one whose process stopped without finishing its log.
         """
-        now = (clock or SystemClock()).now()
         with store.session() as session:
             runs = list(
-                session.scalars(
-                    sa.select(DailyRunRecord).where(DailyRunRecord.status == "running")
-                )
+                session.scalars(sa.select(DailyRunRecord).where(DailyRunRecord.status == "running"))
             )
             for run in runs:
                 step = session.scalars(

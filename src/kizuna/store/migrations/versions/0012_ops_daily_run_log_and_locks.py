@@ -14,7 +14,6 @@ from alembic import op
 
 import kizuna.store.models
 
-
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
