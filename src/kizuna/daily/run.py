@@ -45,6 +45,9 @@ __all__ = [
     "run_daily",
 ]
 
+#: The most dates one run covers (ten years of days); a longer backfill is split.
+MAX_DATES = 3660
+
 STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "risk", "portfolio", "rules", "revenue")
 
 
@@ -111,24 +114,33 @@ class DailyRun:
 
 
 def daily_dates(
-    as_of: date | None, start: date | None, end: date | None, today: date
+    as_of: date | None, start: date | None, end: date | None, today: date, step: int = 1
 ) -> list[date]:
-    """The dates a run covers: ``as_of``, every day of ``[start, end]``, else ``today``.
+    """The dates a run covers: ``as_of``, every ``step``-th day of ``[start, end]``
+    (``start``, ``start + step``, … up to ``end``), else ``today``.
 
-    Problems name the fields (``as_of``, ``start``, ``end``); each edge words them
-    its own way (the CLI names its flags).
+    Problems name the fields (``as_of``, ``start``, ``end``, ``step``); each edge
+    words them its own way (the CLI names its flags).
     """
     problems = []
+    if step < 1:
+        problems.append(Problem("step must be a whole number of days, at least 1", field="step"))
+    elif step > 1 and start is None:
+        problems.append(Problem("step needs a range (start and end)", field="step"))
     if as_of is not None and (start or end):
         problems.append(Problem("give either as_of or start and end, not both", field="as_of"))
     if (start is None) != (end is None):
         problems.append(Problem("a range needs both start and end", field="start"))
     if start and end and end < start:
         problems.append(Problem("end is before start", field="end"))
+    elif start and end and step >= 1 and (end - start).days // step + 1 > MAX_DATES:
+        problems.append(
+            Problem(f"a run covers at most {MAX_DATES} dates; split the range", field="end")
+        )
     if problems:
         raise InvalidInput("invalid dates for the daily run", problems)
     if start is not None and end is not None:
-        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        return [start + timedelta(days=i) for i in range(0, (end - start).days + 1, step)]
     return [as_of or today]
 
 
