@@ -89,6 +89,7 @@ from kizuna.daily.run import (
     StepResult,
     daily_dates,
     run_daily,
+    step_functions,
 )
 
 __all__ = [
@@ -130,6 +131,7 @@ __all__ = [
     "read_portfolio",
     "run_daily",
     "snapshot_folder",
+    "step_functions",
     "window_start",
     "write_portfolio",
 ]

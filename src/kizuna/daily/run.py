@@ -43,6 +43,7 @@ __all__ = [
     "StepResult",
     "daily_dates",
     "run_daily",
+    "step_functions",
 ]
 
 #: The most dates one run covers (ten years of days); a longer backfill is split.
@@ -346,6 +347,12 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     )
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
     return f"{opened}; the fifteen metrics saved for {day}"
+
+
+def step_functions() -> dict[str, StepFunction]:
+    """The daily run's step functions by name, in the order of :data:`STEPS` (to wrap
+    one, e.g. to time it, and pass the lot to :func:`run_daily`)."""
+    return _default_steps()
 
 
 def _default_steps() -> dict[str, StepFunction]:
