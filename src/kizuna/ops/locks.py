@@ -89,11 +89,10 @@ class StoreLock:
         """Take the lock if it is free, expired or already ours; ``True`` when held."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.ttl)
-        table = OpsLock.__table__
         try:
             with self.store.engine.begin() as conn:
                 conn.execute(
-                    sa.insert(table).values(
+                    sa.insert(OpsLock).values(
                         name=self.name, owner=self.owner, acquired_at=now, expires_at=expires
                     )
                 )
@@ -102,10 +101,10 @@ class StoreLock:
             pass
         with self.store.engine.begin() as conn:
             taken = conn.execute(
-                sa.update(table)
+                sa.update(OpsLock)
                 .where(
-                    table.c.name == self.name,
-                    sa.or_(table.c.expires_at <= now, table.c.owner == self.owner),
+                    OpsLock.name == self.name,
+                    sa.or_(OpsLock.expires_at <= now, OpsLock.owner == self.owner),
                 )
                 .values(owner=self.owner, acquired_at=now, expires_at=expires)
             )
@@ -113,11 +112,10 @@ class StoreLock:
 
     def renew(self) -> bool:
         """Push the expiry ``ttl`` seconds ahead; ``False`` if the lock is no longer ours."""
-        table = OpsLock.__table__
         with self.store.engine.begin() as conn:
             done = conn.execute(
-                sa.update(table)
-                .where(table.c.name == self.name, table.c.owner == self.owner)
+                sa.update(OpsLock)
+                .where(OpsLock.name == self.name, OpsLock.owner == self.owner)
                 .values(expires_at=self.clock.now() + timedelta(seconds=self.ttl))
             )
         return done.rowcount == 1
@@ -128,10 +126,9 @@ class StoreLock:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        table = OpsLock.__table__
         with self.store.engine.begin() as conn:
             conn.execute(
-                sa.delete(table).where(table.c.name == self.name, table.c.owner == self.owner)
+                sa.delete(OpsLock).where(OpsLock.name == self.name, OpsLock.owner == self.owner)
             )
 
     def keep_alive(self, also: list[object] | None = None) -> None:

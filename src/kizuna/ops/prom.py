@@ -27,6 +27,7 @@ import ipaddress
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -46,6 +47,7 @@ __all__ = [
     "HttpMetricsMiddleware",
     "OpsMetrics",
     "RunLogCollector",
+    "fresh_multiprocess_dir",
     "scrape_allowed",
     "token_hash",
 ]
@@ -190,11 +192,13 @@ class OpsMetrics:
         return generate_latest(self.registry)
 
 
-def _route_of(scope: Scope) -> str:
+def _route_of(scope: Scope, status: int) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
-        return "unmatched"
+        # A route that does not say its template (FastAPI's /openapi.json, /docs): its
+        # path, when it answered; an unknown path stays "unmatched" (bounded labels).
+        return str(scope.get("path", "unmatched")) if status < 400 else "unmatched"
     return f"{scope.get('root_path', '')}{path}" if path != "" else scope.get("root_path", "/")
 
 
@@ -220,7 +224,17 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = _route_of(scope)
+            route = _route_of(scope, status[0])
             method = str(scope.get("method", ""))
             self.metrics.requests.labels(method, route, str(status[0])).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - began)
+
+
+def fresh_multiprocess_dir(folder: Path) -> Path:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an emptied ``folder`` (before the workers start:
+    they inherit the variable, and counters of an earlier server must not be added in)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROC_ENV] = str(folder)
+    return folder
