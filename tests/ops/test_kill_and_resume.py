@@ -4,10 +4,7 @@ read models as an uninterrupted run; running the date again changes nothing."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -16,10 +13,8 @@ import textwrap
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import pyarrow.parquet as pq
-import sqlalchemy as sa
+from ops_fingerprint import fingerprint
 
 from kizuna.clock import FixedClock
 from kizuna.daily import DailyRunBusy, run_daily
@@ -28,14 +23,10 @@ from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.sim import SimConfig
 from kizuna.sim.demo import run_demo
-from kizuna.store.models import Base
 
 DAY = date(2025, 6, 30)
 NOW = datetime(2025, 7, 1, 3, 0, tzinfo=UTC)
 BOOK = SimConfig(accounts=40, seed=11, start_date=date(2025, 1, 1), end_date=DAY)
-#: The run's own bookkeeping, which differs between runs by design.
-LOG_TABLES = {"daily_runs", "daily_run_steps", "ops_locks"}
-PROPOSED_ID = re.compile(r"plan-[0-9a-f]{12}")
 
 KILLED_RUN = textwrap.dedent(
     """
@@ -69,52 +60,6 @@ KILLED_RUN = textwrap.dedent(
 def _platform(home: Path, db: Path) -> Platform:
     settings = Settings(home=home, database_url=f"sqlite:///{db}", daily_lock_seconds=2)
     return Platform.from_settings(settings, clock=FixedClock(NOW))
-
-
-def _fingerprint(platform: Platform, since: datetime) -> dict[str, Any]:
-    """Every store table (but the run log) and every file of the data folder, by content.
-
-    Two things differ between two stores by design and are named, not compared:
-    a time stamped when a row was written (wall-clock, at or after ``since``; the
-    book's own times come from the fixed clock, in 2025) and the random id of a
-    success plan the plans step proposed (named by its account, template and start,
-    also inside the ids of its parts, e.g. ``<plan id>-evaluator``).
-    """
-    plans = Base.metadata.tables["plans"]
-    with platform.store.engine.connect() as conn:
-        aliases = {
-            r.id: f"plan of {r.account_id} from {r.template} on {r.start_date}"
-            for r in conn.execute(sa.select(plans))
-            if PROPOSED_ID.fullmatch(r.id)
-        }
-
-    def value(v: object) -> str:
-        if isinstance(v, datetime) and (v if v.tzinfo else v.replace(tzinfo=UTC)) >= since:
-            return "<written at>"
-        if isinstance(v, str):  # a proposed plan's id, alone or in its parts' ids
-            return repr(PROPOSED_ID.sub(lambda m: aliases.get(m.group(0), m.group(0)), v))
-        return repr(v)
-
-    found: dict[str, Any] = {}
-    with platform.store.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            if table.name in LOG_TABLES:
-                continue
-            rows = [tuple(map(value, r)) for r in conn.execute(sa.select(table))]
-            found[f"table {table.name}"] = sorted(rows)
-    home = platform.settings.home
-    for path in sorted(home.rglob("*")):
-        if not path.is_file() or path.name.startswith("secret_key"):
-            continue
-        name = str(path.relative_to(home))
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
-            found[name] = sorted(map(repr, table.to_pylist()))
-        elif path.suffix == ".json":
-            found[name] = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
 
 
 def test_a_killed_run_resumes_from_the_step_it_was_in_with_the_same_results(
@@ -180,13 +125,13 @@ def test_a_killed_run_resumes_from_the_step_it_was_in_with_the_same_results(
     # 3. The same store and read models as a run that was never interrupted.
     whole = _platform(whole_home, whole_db)
     run_daily(whole, [DAY])
-    after_resume, uninterrupted = _fingerprint(platform, since), _fingerprint(whole, since)
+    after_resume, uninterrupted = fingerprint(platform, since), fingerprint(whole, since)
     assert after_resume.keys() == uninterrupted.keys()
     assert [k for k in after_resume if after_resume[k] != uninterrupted[k]] == []
 
     # 4. Idempotence: running the date again changes nothing.
     run_daily(whole, [DAY])
-    again = _fingerprint(whole, since)
+    again = fingerprint(whole, since)
     assert [k for k in again if again[k] != uninterrupted.get(k)] == []
     assert again.keys() == uninterrupted.keys()
     platform.close()
