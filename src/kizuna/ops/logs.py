@@ -18,7 +18,11 @@ from typing import Any
 __all__ = ["JsonFormatter", "configure_logging", "logging_config"]
 
 #: Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
 
 
 class JsonFormatter(logging.Formatter):
