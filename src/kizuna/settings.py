@@ -10,7 +10,9 @@ Environment variables override the defaults: ``KIZUNA_HOME``,
 plans ``KIZUNA_PLAN_AT_RISK_GAP``, ``KIZUNA_PLAN_OFF_TRACK_GAP``,
 ``KIZUNA_PLAN_EVALUATOR_TOUCH_DAYS``; for revenue ``KIZUNA_OPPORTUNITY_CREATES_LINES``; for
 documents ``KIZUNA_PUBLIC_URL``, ``KIZUNA_DOCUMENTS_TEMPLATES_DIR``, ``KIZUNA_VENDOR_NAME``,
-``KIZUNA_VENDOR_LOGO``, ``KIZUNA_VENDOR_COLOR``.
+``KIZUNA_VENDOR_LOGO``, ``KIZUNA_VENDOR_COLOR``; for operations ``KIZUNA_DAILY_TIME``,
+``KIZUNA_DAILY_LOCK_SECONDS``, ``KIZUNA_SCHEDULER_POLL_SECONDS``,
+``KIZUNA_OPS_METRICS_TOKEN_HASH``, ``KIZUNA_OPS_METRICS_ADDRESSES``, ``KIZUNA_LOG_FORMAT``.
 """
 
 from __future__ import annotations
@@ -213,6 +215,48 @@ class Settings(BaseSettings):
         description="The vendor's main colour (#RRGGBB) for document headings and charts.",
     )
 
+    # -- operations: the daily run, the scheduler, metrics and logs (issue 19) ------
+    daily_time: str = Field(
+        default="06:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description=(
+            "When 'kizuna scheduler' starts the daily run (HH:MM in the business timezone); "
+            "the run computes that day."
+        ),
+    )
+    daily_lock_seconds: float = Field(
+        default=120,
+        gt=0,
+        description=(
+            "The daily run's lock in the store expires this long after its holder last "
+            "renewed it (every third of it): a killed run's lock falls free after this."
+        ),
+    )
+    scheduler_poll_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often 'kizuna scheduler' checks whether the daily run is due.",
+    )
+    ops_metrics_token_hash: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "SHA-256 (hex) of the bearer token that may read /ops/metrics "
+            "('kizuna ops metrics-token' makes one). Unset: only ops_metrics_addresses."
+        ),
+    )
+    ops_metrics_addresses: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Client addresses or networks (e.g. 10.0.0.0/8, 127.0.0.1) that may read "
+            "/ops/metrics without a token; JSON list in KIZUNA_OPS_METRICS_ADDRESSES."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as plain text, or as one JSON object per line ('json').",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -222,6 +266,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown timezone {value!r}; use an IANA name such as 'UTC' or 'Asia/Tokyo'"
             ) from None
+        return value
+
+    @field_validator("ops_metrics_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        bad = []
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                bad.append(item)
+        if bad:
+            raise ValueError(f"not an address or network: {', '.join(map(repr, bad))}")
         return value
 
     @field_validator("reporting_currency")

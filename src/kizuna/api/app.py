@@ -23,6 +23,7 @@ from kizuna.api import problems, routes
 from kizuna.api.sessions import SessionSigner
 from kizuna.auth.keys import session_secret
 from kizuna.auth.tokens import TokenCache
+from kizuna.ops.prom import HttpMetricsMiddleware, OpsMetrics
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 
@@ -108,6 +109,9 @@ def create_app(
     app.state.session_signer = SessionSigner(session_secret(platform.settings))
     app.state.ingest = ingest
     app.state.token_cache = TokenCache(ttl=token_cache_seconds)
+    # Prometheus (/ops/metrics): request counts and latencies, events, the run log.
+    app.state.ops_metrics = OpsMetrics(platform.store)
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.ops_metrics)
     app.add_middleware(RequestIdMiddleware)
     problems.install(app)
     for router in [*discover_routers(), *extra_routers]:

@@ -31,29 +31,64 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    with_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler",
+            help="Also start 'kizuna scheduler' as a process of its own beside the workers.",
+        ),
+    ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="Log lines as 'text' or 'json' (default: KIZUNA_LOG_FORMAT)."),
+    ] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json, docs at /docs) with uvicorn."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from kizuna.api.serving import HTTP_PROTOCOL
+    from kizuna.ops.logs import logging_config
+    from kizuna.ops.prom import fresh_multiprocess_dir
 
     get_platform()  # refuse to start on a store that is missing or not migrated
     if state.home is not None:  # workers build their settings from the environment
         os.environ["KIZUNA_HOME"] = str(state.home)
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise typer.BadParameter("use 'text' or 'json'", param_hint="--log-format")
+        os.environ["KIZUNA_LOG_FORMAT"] = log_format
     settings = load_settings()
+    # Each worker counts requests in its own process; Prometheus sums them from here.
+    fresh_multiprocess_dir(settings.home / "prometheus")
     console.print(
         f"Kizuna API on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}), "
         f"store {settings.store_url.split('@')[-1]}"
     )
-    uvicorn.run(
-        "kizuna.server:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        http=HTTP_PROTOCOL,
-    )
+    scheduler = None
+    if with_scheduler:  # its own process: a daily run never shares a worker's CPU or memory
+        scheduler = subprocess.Popen([sys.executable, "-m", "kizuna", "scheduler"])
+        console.print(f"scheduler process {scheduler.pid}: the daily run at {settings.daily_time}")
+    try:
+        uvicorn.run(
+            "kizuna.server:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=logging_config(settings.log_format, log_level),
+            http=HTTP_PROTOCOL,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            try:
+                scheduler.wait(30)
+            except subprocess.TimeoutExpired:
+                scheduler.kill()
 
 
 @user_app.command("add")

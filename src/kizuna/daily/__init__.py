@@ -82,10 +82,14 @@ from kizuna.daily.portfolio import (
 from kizuna.daily.run import (
     STEPS,
     DailyRun,
+    DailyRunBusy,
     DailyStepFailed,
+    StepFunction,
+    StepOutcome,
     StepResult,
     daily_dates,
     run_daily,
+    step_functions,
 )
 
 __all__ = [
@@ -99,6 +103,7 @@ __all__ = [
     "AccountFigures",
     "ArrBook",
     "DailyRun",
+    "DailyRunBusy",
     "DailyStepFailed",
     "LifecycleBook",
     "LifecycleDetail",
@@ -106,6 +111,8 @@ __all__ = [
     "OnboardingState",
     "PortfolioSnapshot",
     "StageStep",
+    "StepFunction",
+    "StepOutcome",
     "StepResult",
     "Window",
     "accounts_matching",
@@ -124,6 +131,7 @@ __all__ = [
     "read_portfolio",
     "run_daily",
     "snapshot_folder",
+    "step_functions",
     "window_start",
     "write_portfolio",
 ]

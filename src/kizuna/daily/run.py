@@ -20,11 +20,13 @@ from kizuna.daily.files import portfolio_path, read_portfolio, snapshot_folder, 
 from kizuna.daily.lifecycle_book import build_lifecycle_book
 from kizuna.daily.portfolio import build_portfolio
 from kizuna.daily.rule_facts import rule_facts_from_snapshot
-from kizuna.errors import InvalidInput, KizunaError, Problem
+from kizuna.errors import Conflict, InvalidInput, KizunaError, Problem
 from kizuna.health import compute_health_range
 from kizuna.lake.compact import compact_lake
 from kizuna.lifecycle import compute_lifecycle, definition_for
 from kizuna.metrics import compute_metrics
+from kizuna.ops.locks import DAILY_LOCK, StoreLock, lock_holder, new_owner
+from kizuna.ops.runlog import RunLog
 from kizuna.plans import record_plan_status
 from kizuna.platform import Platform
 from kizuna.revenue.readmodel import build_framework_windows, write_framework
@@ -34,11 +36,18 @@ from kizuna.risk.registry import latest_version, load_model
 __all__ = [
     "STEPS",
     "DailyRun",
+    "DailyRunBusy",
     "DailyStepFailed",
+    "StepFunction",
+    "StepOutcome",
     "StepResult",
     "daily_dates",
     "run_daily",
+    "step_functions",
 ]
+
+#: The most dates one run covers (ten years of days); a longer backfill is split.
+MAX_DATES = 3660
 
 STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "risk", "portfolio", "rules", "revenue")
 
@@ -46,19 +55,50 @@ STEPS = ("lake", "metrics", "health", "lifecycle", "plans", "risk", "portfolio",
 class DailyStepFailed(KizunaError):
     """A step of the daily run failed; ``step`` names it, the cause is chained."""
 
-    def __init__(self, step: str, as_of: date, cause: Exception) -> None:
+    def __init__(self, step: str, as_of: date, cause: Exception, run_id: int | None = None) -> None:
         super().__init__(f"daily run step '{step}' failed for {as_of.isoformat()}: {cause}")
         self.step = step
         self.as_of = as_of
+        self.run_id = run_id
+
+
+class DailyRunBusy(Conflict):
+    """Another daily run holds the store's daily lock (one run at a time)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(
+            f"another daily run is in progress ({holder}); wait for it to finish (kizuna runs list)"
+        )
+        self.holder = holder
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What a step function may return instead of a plain detail: the detail and
+    how many rows it wrote (for the run log and the metrics)."""
+
+    detail: str
+    rows: int | None = None
+
+
+#: A step: ``step(platform, days)`` does its work for ``days`` (oldest first) and
+#: persists what later steps need; it returns a detail line or a :class:`StepOutcome`.
+StepFunction = Callable[[Platform, list[date]], "str | StepOutcome"]
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    """One step of a daily run: what it did and how long it took (seconds)."""
+    """One step of a daily run: what it did and how long it took (seconds).
+
+    ``status`` is ``succeeded``, or ``reused`` when a resumed run took the step's
+    outputs from the unfinished run it resumed.
+    """
 
     step: str
     seconds: float
     detail: str
+    rows: int | None = None
+    status: str = "succeeded"
 
 
 @dataclass
@@ -70,27 +110,38 @@ class DailyRun:
     seconds: float
     snapshots: list[Path]
     notes: list[str] = field(default_factory=list)
+    run_id: int | None = None
+    resumed_from: int | None = None
 
 
 def daily_dates(
-    as_of: date | None, start: date | None, end: date | None, today: date
+    as_of: date | None, start: date | None, end: date | None, today: date, step: int = 1
 ) -> list[date]:
-    """The dates a run covers: ``as_of``, every day of ``[start, end]``, else ``today``.
+    """The dates a run covers: ``as_of``, every ``step``-th day of ``[start, end]``
+    (``start``, ``start + step``, … up to ``end``), else ``today``.
 
-    Problems name the fields (``as_of``, ``start``, ``end``); each edge words them
-    its own way (the CLI names its flags).
+    Problems name the fields (``as_of``, ``start``, ``end``, ``step``); each edge
+    words them its own way (the CLI names its flags).
     """
     problems = []
+    if step < 1:
+        problems.append(Problem("step must be a whole number of days, at least 1", field="step"))
+    elif step > 1 and start is None:
+        problems.append(Problem("step needs a range (start and end)", field="step"))
     if as_of is not None and (start or end):
         problems.append(Problem("give either as_of or start and end, not both", field="as_of"))
     if (start is None) != (end is None):
         problems.append(Problem("a range needs both start and end", field="start"))
     if start and end and end < start:
         problems.append(Problem("end is before start", field="end"))
+    elif start and end and step >= 1 and (end - start).days // step + 1 > MAX_DATES:
+        problems.append(
+            Problem(f"a run covers at most {MAX_DATES} dates; split the range", field="end")
+        )
     if problems:
         raise InvalidInput("invalid dates for the daily run", problems)
     if start is not None and end is not None:
-        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        return [start + timedelta(days=i) for i in range(0, (end - start).days + 1, step)]
     return [as_of or today]
 
 
@@ -99,9 +150,22 @@ def run_daily(
     dates: Sequence[date],
     *,
     progress: Callable[[str, date, str], None] = lambda step, day, state: None,
-    steps: dict[str, Callable[[Platform, list[date]], str]] | None = None,
+    steps: dict[str, StepFunction] | None = None,
+    trigger: str = "cli",
+    date_step: int = 1,
+    resume: bool = True,
+    owner: str | None = None,
 ) -> DailyRun:
     """Run the daily steps for ``dates`` (oldest first) and save each date's portfolio snapshot.
+
+    One run at a time: the run holds the store's daily lock (renewed while it
+    runs) and raises :class:`DailyRunBusy` if another run holds it. Every run and
+    step is written to the run log (:mod:`kizuna.ops.runlog`) with its
+    ``trigger`` (``cli``, ``scheduler``, ``api``). With ``resume``, a failed or
+    killed run for the same dates continues from its first step that did not
+    finish: the steps it completed are ``reused``, since every step persists
+    what later steps read (store tables, read-model files) and passes nothing in
+    memory. ``date_step`` records a backfill's spacing of dates.
 
     ``progress(step, last_date, "start" | "done")`` is called around every
     step. ``steps`` replaces the step functions (tests inject a failing one);
@@ -111,17 +175,53 @@ def run_daily(
     if not days:
         raise ValueError("no dates")
     chosen = steps if steps is not None else _default_steps()
-    began = time.perf_counter()
-    results = []
-    for name, step in chosen.items():
-        progress(name, days[-1], "start")
-        t0 = time.perf_counter()
-        try:
-            detail = step(platform, days)
-        except Exception as exc:
-            raise DailyStepFailed(name, days[-1], exc) from exc
-        results.append(StepResult(name, time.perf_counter() - t0, detail))
-        progress(name, days[-1], "done")
+    store = platform.store
+    lock = StoreLock(
+        store, DAILY_LOCK, owner or new_owner(trigger), ttl=platform.settings.daily_lock_seconds
+    )
+    if not lock.acquire():
+        holder = lock_holder(store, DAILY_LOCK)
+        raise DailyRunBusy(holder.owner if holder is not None else "its holder just finished")
+    try:
+        RunLog.close_abandoned(store)
+        previous = RunLog.resumable(store, days, date_step, list(chosen)) if resume else None
+        log = RunLog.start(
+            store,
+            days,
+            date_step=date_step,
+            trigger=trigger,
+            owner=lock.owner,
+            resumed_from=previous[0] if previous else None,
+        )
+        lock.keep_alive([log.heartbeat])
+        began = time.perf_counter()
+        results = []
+        for position, (name, step) in enumerate(chosen.items()):
+            if previous is not None and name in previous[1]:
+                log.step_reused(name, position, previous[0])
+                results.append(StepResult(name, 0.0, f"done by run {previous[0]}", None, "reused"))
+                progress(name, days[-1], "start")
+                progress(name, days[-1], "done")
+                continue
+            progress(name, days[-1], "start")
+            log.step_started(name, position)
+            t0 = time.perf_counter()
+            try:
+                outcome = step(platform, days)
+            except Exception as exc:
+                seconds = time.perf_counter() - t0
+                message = f"{exc.__class__.__name__}: {exc}"
+                log.step_finished(name, seconds=seconds, detail="", rows=None, error=message)
+                log.finished(failed_step=name, error=message)
+                raise DailyStepFailed(name, days[-1], exc, log.run_id) from exc
+            done = outcome if isinstance(outcome, StepOutcome) else StepOutcome(str(outcome))
+            seconds = time.perf_counter() - t0
+            log.step_finished(name, seconds=seconds, detail=done.detail, rows=done.rows)
+            results.append(StepResult(name, seconds, done.detail, done.rows))
+            progress(name, days[-1], "done")
+        log.finished()
+    finally:
+        lock.release()
     return DailyRun(
         dates=days,
         steps=results,
@@ -131,6 +231,8 @@ def run_daily(
             for d in days
             if portfolio_path(platform.settings, d).exists()
         ],
+        run_id=log.run_id,
+        resumed_from=previous[0] if previous else None,
     )
 
 
@@ -149,17 +251,20 @@ def _lake_step(platform: Platform, days: list[date]) -> str:
     return detail
 
 
-def _metrics_step(platform: Platform, days: list[date]) -> str:
+def _metrics_step(platform: Platform, days: list[date]) -> StepOutcome:
     run = compute_metrics(platform, days)
-    return f"{len(run.metrics)} metrics × {run.accounts} accounts × {len(days)} date(s)"
+    return StepOutcome(
+        f"{len(run.metrics)} metrics × {run.accounts} accounts × {len(days)} date(s)",
+        rows=len(run.metrics) * run.accounts * len(days),
+    )
 
 
-def _health_step(platform: Platform, days: list[date]) -> str:
+def _health_step(platform: Platform, days: list[date]) -> StepOutcome:
     scored = 0
     for day in days:
         for run in compute_health_range(platform, day, day):
             scored += run.scored
-    return f"{scored} account scores on {len(days)} date(s)"
+    return StepOutcome(f"{scored} account scores on {len(days)} date(s)", rows=scored)
 
 
 def _lifecycle_step(platform: Platform, days: list[date]) -> str:
@@ -169,7 +274,7 @@ def _lifecycle_step(platform: Platform, days: list[date]) -> str:
     return f"{result.accounts} accounts, {result.transitions_written} transitions"
 
 
-def _plans_step(platform: Platform, days: list[date]) -> str:
+def _plans_step(platform: Platform, days: list[date]) -> StepOutcome:
     """Store every active success plan's status per date (an achieved KGI closes
     the plan and proposes the next one)."""
     stored = achieved = 0
@@ -177,7 +282,9 @@ def _plans_step(platform: Platform, days: list[date]) -> str:
         run = record_plan_status(platform, day)
         stored += run.plans
         achieved += len(run.achieved)
-    return f"{stored} plan statuses on {len(days)} date(s), {achieved} plan(s) achieved"
+    return StepOutcome(
+        f"{stored} plan statuses on {len(days)} date(s), {achieved} plan(s) achieved", rows=stored
+    )
 
 
 def _rules_step(platform: Platform, days: list[date]) -> str:
@@ -206,14 +313,17 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
     return "; ".join(details[-3:])
 
 
-def _risk_step(platform: Platform, days: list[date]) -> str:
+def _risk_step(platform: Platform, days: list[date]) -> str | StepOutcome:
     """Score churn risk with the newest trained model (nothing to do before one exists)."""
     if latest_version(platform.settings) is None:
         return "no churn model trained yet ('kizuna risk train'): skipped"
     model = load_model(platform.settings)
     runs = [score(platform, day, model) for day in days]
     high = sum(r.bands["high"] for r in runs)
-    return f"{runs[-1].accounts} accounts scored with model {model.version}, {high} high risk"
+    return StepOutcome(
+        f"{runs[-1].accounts} accounts scored with model {model.version}, {high} high risk",
+        rows=sum(r.accounts for r in runs),
+    )
 
 
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
@@ -239,9 +349,15 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     return f"{opened}; the fifteen metrics saved for {day}"
 
 
-def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:
+def step_functions() -> dict[str, StepFunction]:
+    """The daily run's step functions by name, in the order of :data:`STEPS` (to wrap
+    one, e.g. to time it, and pass the lot to :func:`run_daily`)."""
+    return _default_steps()
+
+
+def _default_steps() -> dict[str, StepFunction]:
     """The step functions in the order of :data:`STEPS` (the one place that orders them)."""
-    functions = {
+    functions: dict[str, StepFunction] = {
         "lake": _lake_step,
         "metrics": _metrics_step,
         "health": _health_step,

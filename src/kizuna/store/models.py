@@ -356,6 +356,9 @@ from kizuna.store import health_models as _health_models  # noqa: E402, F401
 # Milestone completions, stage transitions and lifecycle runs (issue 6, lifecycle).
 from kizuna.store import lifecycle_models as _lifecycle_models  # noqa: E402, F401
 
+# The daily run's log and the locks between processes (issue 19, operability).
+from kizuna.store import ops_models as _ops_models  # noqa: E402, F401
+
 # Success plans and their parts (issue 14, plans).
 from kizuna.store import plans_models as _plans_models  # noqa: E402, F401
 

@@ -152,6 +152,9 @@ async def _collect(
         report = await loop.run_in_executor(
             _INGEST_THREAD, partial(ingest, platform, records, source=name)
         )
+    request.app.state.ops_metrics.ingested(  # Prometheus: events accepted and quarantined
+        accepted=report.accepted, duplicates=report.duplicates, quarantined=report.quarantined
+    )
     errors = [
         p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in report.problems
     ]

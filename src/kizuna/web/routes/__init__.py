@@ -18,5 +18,6 @@ PAGE_MODULES: tuple[str, ...] = (
     "plans",
     "actions",
     "documents",
+    "runs",
     "admin",
 )
