@@ -24,6 +24,7 @@ from kizuna.lifecycle.onboarding import (
     OnboardingReport,
     OnboardingSummary,
     onboarding_report,
+    onboarding_report_of,
     time_to_value,
 )
 from kizuna.lifecycle.stages import (
@@ -33,6 +34,7 @@ from kizuna.lifecycle.stages import (
     complete_milestone,
     compute_lifecycle,
     current_stages,
+    lifecycles_of,
     show_account,
     show_accounts,
     stored_transitions,
@@ -58,8 +60,10 @@ __all__ = [
     "compute_lifecycle",
     "current_stages",
     "definition_for",
+    "lifecycles_of",
     "load_definition",
     "onboarding_report",
+    "onboarding_report_of",
     "parse_definition",
     "show_account",
     "show_accounts",

@@ -48,6 +48,7 @@ __all__ = [
     "complete_milestone",
     "compute_lifecycle",
     "evaluate_accounts",
+    "lifecycles_of",
     "show_account",
     "show_accounts",
     "stored_transitions",
@@ -65,6 +66,11 @@ class ComputeResult:
     transitions_written: int
     automatic_completions: int
     stages: dict[str, int] = field(default_factory=dict)
+    #: The evaluation the transitions came from (each account's schedule and completions
+    #: through ``as_of``), so later steps build their views from it instead of evaluating again.
+    evaluated: dict[str, AccountResult] = field(default_factory=dict, repr=False, compare=False)
+    #: The day onboarding tracking began (None: every account is tracked).
+    tracking_started: date | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,8 @@ def compute_lifecycle(
             )
             previous = {a: (from_date, stage) for a, stage in session.execute(q)}
 
-    results = evaluate_book(load_book(platform, definition, as_of), definition, previous)
+    book = load_book(platform, definition, as_of)
+    results = evaluate_book(book, definition, previous)
     now = platform.clock.now()
     final_stages: Counter[str] = Counter()
     finals: dict[str, str | None] = {}
@@ -203,6 +210,8 @@ def compute_lifecycle(
         transitions_written=len(rows),
         automatic_completions=auto_written,
         stages={s: final_stages[s] for s in order if final_stages[s]},
+        evaluated=results,
+        tracking_started=book.tracking_started,
     )
 
 
@@ -275,19 +284,21 @@ def stored_transitions(
     platform: Platform, account_id: str | None = None, until: date | None = None
 ) -> dict[str, list[Transition]]:
     """Stored transitions per account, oldest first."""
-    q = sa.select(StageTransition).order_by(
-        StageTransition.account_id, StageTransition.transition_date
-    )
+    q = sa.select(
+        StageTransition.account_id,
+        StageTransition.transition_date,
+        StageTransition.from_stage,
+        StageTransition.to_stage,
+        StageTransition.reason,
+    ).order_by(StageTransition.account_id, StageTransition.transition_date)
     if account_id is not None:
         q = q.where(StageTransition.account_id == account_id)
     if until is not None:
         q = q.where(StageTransition.transition_date <= until)
     out: dict[str, list[Transition]] = {}
-    with platform.store.session() as session:
-        for t in session.scalars(q):
-            out.setdefault(t.account_id, []).append(
-                Transition(t.transition_date, t.from_stage, t.to_stage, t.reason)
-            )
+    with platform.store.engine.connect() as conn:
+        for a, day, before, after, reason in conn.execute(q):
+            out.setdefault(a, []).append(Transition(day, before, after, reason))
     return out
 
 
@@ -316,14 +327,32 @@ def show_accounts(
     account_ids: list[str] | None = None,
 ) -> dict[str, AccountLifecycle]:
     """:func:`show_account` for ``account_ids`` (None: every account), from one evaluation."""
+    one = account_ids[0] if account_ids is not None and len(account_ids) == 1 else None
+    return lifecycles_of(
+        platform,
+        definition,
+        as_of,
+        evaluate_accounts(platform, definition, as_of, account_ids),
+        stored_transitions(platform, one, until=as_of),
+        account_ids,
+    )
+
+
+def lifecycles_of(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    evaluated: dict[str, AccountResult],
+    histories: dict[str, list[Transition]],
+    account_ids: list[str] | None = None,
+) -> dict[str, AccountLifecycle]:
+    """:func:`show_accounts` from an evaluation already made (e.g. :attr:`ComputeResult.evaluated`)
+    and the stored stage histories through ``as_of``."""
     query = sa.select(Account.id, Account.name, Account.segment)
     if account_ids is not None:
         query = query.where(Account.id.in_(account_ids))
-    with platform.store.session() as session:
-        accounts = {a: (n, seg) for a, n, seg in session.execute(query)}
-    one = account_ids[0] if account_ids is not None and len(account_ids) == 1 else None
-    histories = stored_transitions(platform, one, until=as_of)
-    evaluated = evaluate_accounts(platform, definition, as_of, account_ids)
+    with platform.store.engine.connect() as conn:
+        accounts = {a: (n, seg) for a, n, seg in conn.execute(query)}
     out = {}
     for account_id, (name, segment) in accounts.items():
         history = histories.get(account_id, [])
