@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from kizuna.lifecycle import (
     AccountLifecycle,
-    ComputeResult,
+    Evaluation,
     LifecycleDefinition,
     OnboardingReport,
     definition_for,
@@ -211,17 +211,17 @@ def build_lifecycle_book(platform: Platform, as_of: date) -> LifecycleBook:
 
 
 def lifecycle_book_from(
-    platform: Platform, definition: LifecycleDefinition, computed: ComputeResult
+    platform: Platform, definition: LifecycleDefinition, computed: Evaluation
 ) -> LifecycleBook:
     """:func:`build_lifecycle_book` from the lifecycle step's own evaluation (no second one).
 
-    ``computed`` is what :func:`kizuna.lifecycle.compute_lifecycle` returned and stored;
+    ``computed`` is what :func:`kizuna.lifecycle.compute_and_keep` evaluated and stored;
     the stage histories are read back from the store it has just written.
     """
     as_of = computed.as_of
     stamps = lifecycle_stamps(platform, definition, as_of)
     histories = stored_transitions(platform, until=as_of)
-    lives = lifecycles_of(platform, definition, as_of, computed.evaluated, histories)
+    lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
     return LifecycleBook(
         as_of=as_of,
         stamps={a: stamps[a] for a in lives if a in stamps},
@@ -229,10 +229,10 @@ def lifecycle_book_from(
     )
 
 
-def onboarding_from(definition: LifecycleDefinition, computed: ComputeResult) -> OnboardingReport:
+def onboarding_from(definition: LifecycleDefinition, computed: Evaluation) -> OnboardingReport:
     """The book-wide onboarding report (every contract start) of the lifecycle step's
     evaluation, as :func:`kizuna.lifecycle.onboarding_report` gives it from ``EPOCH``."""
     day = computed.as_of
     return onboarding_report_of(
-        computed.evaluated, definition, EPOCH, day, day, computed.tracking_started
+        computed.accounts, definition, EPOCH, day, day, computed.tracking_started
     )

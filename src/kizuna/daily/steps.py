@@ -2,7 +2,7 @@
 through the files it is saved to.
 
 :func:`lifecycle_outputs` evaluates the book's lifecycle once
-(:func:`kizuna.lifecycle.compute_lifecycle`), stores the transitions and saves, from the
+(:func:`kizuna.lifecycle.compute_and_keep`), stores the transitions and saves, from the
 same evaluation, each account's lifecycle detail and the onboarding report
 (:func:`kizuna.daily.files.write_lifecycle`). :func:`portfolio_outputs` builds the
 portfolio snapshot from those files (stages, overdue milestones, onboarding) and the
@@ -27,7 +27,7 @@ from kizuna.daily.lifecycle_book import (
 )
 from kizuna.daily.portfolio import build_portfolio
 from kizuna.errors import KizunaError
-from kizuna.lifecycle import compute_lifecycle, definition_for
+from kizuna.lifecycle import compute_and_keep, definition_for
 from kizuna.platform import Platform
 
 __all__ = ["lifecycle_outputs", "portfolio_outputs"]
@@ -39,15 +39,15 @@ def lifecycle_outputs(platform: Platform, days: list[date]) -> str:
     too) and save each date's lifecycle details and onboarding report."""
     definition = definition_for(platform.settings.home)
     last = days[-1]
-    result = compute_lifecycle(platform, definition, last)
+    result, evaluation = compute_and_keep(platform, definition, last)
     for day in days[:-1]:  # a range: the earlier dates' views, each as of itself
         write_lifecycle(platform.settings, build_lifecycle_book(platform, day), None)
     try:
-        onboarding = onboarding_from(definition, result)
+        onboarding = onboarding_from(definition, evaluation)
     except KizunaError:
         onboarding = None  # the portfolio notes why (it computes the report itself)
     write_lifecycle(
-        platform.settings, lifecycle_book_from(platform, definition, result), onboarding
+        platform.settings, lifecycle_book_from(platform, definition, evaluation), onboarding
     )
     return f"{result.accounts} accounts, {result.transitions_written} transitions"
 

@@ -41,6 +41,7 @@ from kizuna.lifecycle.definitions import (
     evaluation_order,
 )
 from kizuna.lifecycle.milestones import Completion, Schedule
+from kizuna.lifecycle.usage import series_key
 
 CATCH_ALL_REASON = "no earlier stage's entry rule held"
 #: Grid cells per chunk (accounts × days); bounds memory at ~8 MB per float array.
@@ -260,40 +261,42 @@ class _Chunk:
             values = ends - np.take_along_axis(running, self.anc[:, None], axis=1)
         return np.where(self.valid, values, np.nan)
 
+    def _series(self, spec: EventsSpec, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This chunk's rows of one usage series: grid row, day column, value."""
+        series = self.book.events.get(series_key(spec, part), self.book.size)
+        pos = series.rows(self.rows)
+        return (
+            self.row_of[series.account[pos]],
+            series.day[pos] - self.origin,
+            series.value[pos],
+        )
+
     def _events(self, spec: EventsSpec) -> np.ndarray:
-        ev = self.book.events
-        wanted = [i for i, n in enumerate(ev.names) if n in spec.names]
-        r = self.row_of[ev.account]
-        sel = (r >= 0) & np.isin(ev.event, wanted) & (ev.day >= self.origin)
-        r, day = r[sel], ev.day[sel] - self.origin
         if spec.measure == "count":
-            return self._window(
-                self._per_day(r, day, ev.count[sel].astype(np.float64)), spec.window_days
-            )
-        user = ev.user[sel]
-        named = user >= 0
-        r, user, day = r[named], user[named], day[named]
+            r, day, n = self._series(spec, "n")
+            return self._window(self._per_day(r, day, n), spec.window_days)
+        if spec.window_days:
+            # users active in (D - W, D]: run starts in the window plus the runs still
+            # open at the end of D - W (the roll-up's run columns, see kizuna.metrics.rollup)
+            w = spec.window_days
+            r, day, starts = self._series(spec, "ua")
+            running = self._per_day(r, day, starts)
+            ends = running[:, 1:]
+            begins = running[:, np.maximum(self.col + 1 - w, 0)]
+            r, day, level = self._series(spec, "uo")
+            pos = self._latest_rows(r, day)
+            open_runs = np.where(pos >= 0, level[np.maximum(pos, 0)], 0.0) if len(level) else 0.0
+            shifted = np.zeros((self.R, self.D))
+            if w < self.D:
+                shifted[:, w:] = (open_runs * np.ones((self.R, self.D)))[:, : self.D - w]
+            return np.where(self.valid, ends - begins + shifted, np.nan)
+        # since the contract start: a user counts from their first event day on or after it
+        r, day, code = self._series(spec, "users")
+        user = code.astype(np.int64)
+        since = (day >= self.anc[r]) if len(r) else np.zeros(0, dtype=bool)
+        r, user, day = r[since], user[since], day[since]
         order = np.lexsort((day, user, r))
         r, user, day = r[order], user[order], day[order]
-        first = np.ones(len(r), dtype=bool)
-        first[1:] = (r[1:] != r[:-1]) | (user[1:] != user[:-1]) | (day[1:] != day[:-1])
-        r, user, day = r[first], user[first], day[first]
-        same_next = (r[1:] == r[:-1]) & (user[1:] == user[:-1])
-        width = self.D + 1
-        if spec.window_days:
-            # a user counts on the days [event day, event day + window); consecutive
-            # event days of one user make one interval, so each day counts the user once
-            end = day + spec.window_days
-            end[:-1] = np.where(same_next, np.minimum(end[:-1], day[1:]), end[:-1])
-            end = np.minimum(end, self.D)
-            delta = np.bincount(r * width + day, minlength=self.R * width) - np.bincount(
-                r * width + end, minlength=self.R * width
-            )
-            counts = np.cumsum(delta.reshape(self.R, width), axis=1)[:, : self.D]
-            return np.where(self.valid, counts.astype(np.float64), np.nan)
-        # since the contract start: a user counts from their first event day on or after it
-        since = day >= self.anc[r]
-        r, user, day = r[since], user[since], day[since]
         new_user = np.ones(len(r), dtype=bool)
         new_user[1:] = (r[1:] != r[:-1]) | (user[1:] != user[:-1])
         running = self._per_day(r[new_user], day[new_user], np.ones(int(new_user.sum())))
@@ -315,6 +318,23 @@ class _Chunk:
         sel = match & (r >= 0) & (b.activity_day >= self.origin)
         running = self._per_day(r[sel], b.activity_day[sel] - self.origin, np.ones(int(sel.sum())))
         return self._window(running, spec.window_days)
+
+    def _latest_rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Per cell, the index (into ``r``/``c``) of the latest row on or before it (-1: none);
+        ``r`` grid rows, ``c`` day columns (rows before the grid count on its first day)."""
+        out = np.full((self.R, self.D), -1, dtype=np.int64)
+        if not len(r):
+            return out
+        cc = np.maximum(c, 0)
+        order = np.lexsort((c, cc, r))
+        rs, cs = r[order], cc[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = (rs[1:] != rs[:-1]) | (cs[1:] != cs[:-1])
+        keep = np.flatnonzero(last)
+        rank = np.full((self.R, self.D), -1, dtype=np.int64)
+        rank[rs[keep], cs[keep]] = keep
+        filled = np.maximum.accumulate(rank, axis=1)
+        return np.where(filled >= 0, order[np.maximum(filled, 0)], -1)
 
     def _latest(self, account: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
         """Per cell, the index of the latest snapshot on or before it (-1: none).

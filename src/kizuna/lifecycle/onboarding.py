@@ -188,7 +188,7 @@ def onboarding_report_of(
     tracking_started: date | None,
 ) -> OnboardingReport:
     """:func:`onboarding_report` from an evaluation through ``as_of`` already made (e.g. the
-    lifecycle step's :attr:`~kizuna.lifecycle.ComputeResult.evaluated`)."""
+    lifecycle step's :class:`~kizuna.lifecycle.Evaluation`)."""
     _check_period(start, end, as_of)
     window = definition.onboarding.activation_window_days
     rows: list[AccountOnboarding] = []

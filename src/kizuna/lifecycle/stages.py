@@ -44,8 +44,10 @@ __all__ = [
     "CATCH_ALL_REASON",
     "AccountLifecycle",
     "ComputeResult",
+    "Evaluation",
     "Transition",
     "complete_milestone",
+    "compute_and_keep",
     "compute_lifecycle",
     "evaluate_accounts",
     "lifecycles_of",
@@ -66,11 +68,18 @@ class ComputeResult:
     transitions_written: int
     automatic_completions: int
     stages: dict[str, int] = field(default_factory=dict)
-    #: The evaluation the transitions came from (each account's schedule and completions
-    #: through ``as_of``), so later steps build their views from it instead of evaluating again.
-    evaluated: dict[str, AccountResult] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation a :func:`compute_and_keep` stored: each account's schedule, completions
+    and new transitions through ``as_of``, so later steps build their views from it instead of
+    evaluating the book again."""
+
+    as_of: date
+    accounts: dict[str, AccountResult]
     #: The day onboarding tracking began (None: every account is tracked).
-    tracking_started: date | None = None
+    tracking_started: date | None
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,20 @@ def compute_lifecycle(
     *,
     from_date: date | None = None,
 ) -> ComputeResult:
-    """Evaluate stages and milestones through ``as_of`` and store the results.
+    """Evaluate stages and milestones through ``as_of`` and store the results
+    (:func:`compute_and_keep` without the evaluation)."""
+    return compute_and_keep(platform, definition, as_of, from_date=from_date)[0]
+
+
+def compute_and_keep(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    *,
+    from_date: date | None = None,
+) -> tuple[ComputeResult, Evaluation]:
+    """Evaluate stages and milestones through ``as_of``, store the results and return them
+    with the evaluation they came from.
 
     ``from_date`` (default: the day after the latest earlier run) is the first
     day re-evaluated; accounts with no stored transition before it are evaluated
@@ -203,16 +225,15 @@ def compute_lifecycle(
             )
         )
     order = [s.id for s in definition.stages]
-    return ComputeResult(
+    result = ComputeResult(
         as_of=as_of,
         from_date=from_date,
         accounts=len(results),
         transitions_written=len(rows),
         automatic_completions=auto_written,
         stages={s: final_stages[s] for s in order if final_stages[s]},
-        evaluated=results,
-        tracking_started=book.tracking_started,
     )
+    return result, Evaluation(as_of, results, book.tracking_started)
 
 
 def _chain_next(session: sa.orm.Session, as_of: date, finals: dict[str, str | None]) -> None:
@@ -346,8 +367,8 @@ def lifecycles_of(
     histories: dict[str, list[Transition]],
     account_ids: list[str] | None = None,
 ) -> dict[str, AccountLifecycle]:
-    """:func:`show_accounts` from an evaluation already made (e.g. :attr:`ComputeResult.evaluated`)
-    and the stored stage histories through ``as_of``."""
+    """:func:`show_accounts` from an evaluation already made (e.g. :class:`Evaluation`'s
+    accounts) and the stored stage histories through ``as_of``."""
     query = sa.select(Account.id, Account.name, Account.segment)
     if account_ids is not None:
         query = query.where(Account.id.in_(account_ids))
