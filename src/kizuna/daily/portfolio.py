@@ -153,6 +153,16 @@ def arr_book_of(ledger: Ledger, today: date, due: RenewalReport | None = None) -
     )
 
 
+def _opening(ledger: Ledger, book: ArrBook, day: date) -> dict[str, Decimal]:
+    """ARR > 0 per account on ``day``: read from the ARR history when ``day`` is one of its
+    month ends (every window opens the day after one), else :func:`arr_at`."""
+    if day in book.months:
+        i = book.months.index(day)
+        found = [(series[i], a) for a, series in book.history.items() if series[i] > 0]
+        return {a: arr for arr, a in sorted(found, key=lambda x: (-x[0], x[1]))}
+    return {a.account_id: a.arr for a in arr_at(ledger, day).accounts}
+
+
 def window_start(today: date, window: str) -> date:
     """First day of the month, quarter or year to date, or of the last twelve months."""
     if window == "month":
@@ -303,12 +313,11 @@ def build_portfolio(
         windows = {}
         for name in WINDOWS:
             start = starts[name]
-            opening = arr_at(ledger, start - timedelta(days=1))
             moves = account_movements(ledger, [Period(start, today)])
             windows[name] = Window(
                 start=start,
                 end=today,
-                opening={a.account_id: a.arr for a in opening.accounts},
+                opening=_opening(ledger, book, start - timedelta(days=1)),
                 moves={m.account_id: m for m in moves},
                 lines=[line for line in due.lines if start <= line.end_date <= today],
             )
