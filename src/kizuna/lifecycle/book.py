@@ -131,10 +131,10 @@ def lake_tracking_start(platform: Platform, share: float | None = None) -> date 
         found = engine.to_pyarrow(
             events.aggregate(day=business_day(events.timestamp, segments).min())
         )
-        day = found.column("day")[0].as_py() if found.num_rows else None
+        earliest = found.column("day")[0].as_py() if found.num_rows else None
     finally:
         engine.close()
-    return None if day is None else from_day_number(int(day))
+    return None if earliest is None else from_day_number(int(earliest))
 
 
 def tracking_start(platform: Platform, definition: LifecycleDefinition) -> date | None:
@@ -157,11 +157,12 @@ def load_book(
     ids: list[str] = []
     names: list[str] = []
     segments: list[str | None] = []
-    with platform.store.session() as session:
+    # Core connections for the bulk reads (the ORM's row handling costs more than the query)
+    with platform.store.engine.connect() as conn, platform.store.session() as session:
         q = sa.select(Account.id, Account.name, Account.segment).order_by(Account.id)
         if account_ids is not None:
             q = q.where(Account.id.in_(account_ids))
-        for account_id, name, segment in session.execute(q):
+        for account_id, name, segment in conn.execute(q):
             ids.append(account_id)
             names.append(name)
             segments.append(segment)
@@ -181,18 +182,22 @@ def load_book(
         ).order_by(ContractLine.account_id, ContractLine.start_date, ContractLine.id)
         line_rows = [
             (index[a], s.toordinal(), e.toordinal(), float(arr))
-            for a, s, e, arr in session.execute(lines)
+            for a, s, e, arr in conn.execute(lines)
             if a in index
         ]
+        # the kind as its stored text (the enum's value), without the enum round trip
         acts = scoped(
             sa.select(
-                Activity.account_id, Activity.activity_date, Activity.kind, Activity.text
+                Activity.account_id,
+                Activity.activity_date,
+                sa.cast(Activity.kind, sa.String),
+                Activity.text,
             ).where(Activity.activity_date <= as_of),
             Activity.account_id,
         ).order_by(Activity.account_id, Activity.activity_date, Activity.id)
         act_rows = [
-            (index[a], d.toordinal(), str(kind.value), (text or "").lower())
-            for a, d, kind, text in session.execute(acts)
+            (index[a], d.toordinal(), kind, (text or "").lower())
+            for a, d, kind, text in conn.execute(acts)
             if a in index
         ]
         manual: dict[int, dict[str, ManualCompletion]] = {}
