@@ -29,7 +29,13 @@ import sqlalchemy as sa
 from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.lifecycle.book import load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
-from kizuna.lifecycle.grid import CATCH_ALL_REASON, AccountResult, Transition, evaluate_book
+from kizuna.lifecycle.grid import (
+    CATCH_ALL_REASON,
+    AccountResult,
+    Known,
+    Transition,
+    evaluate_book,
+)
 from kizuna.lifecycle.milestones import MilestoneStatus, milestone_statuses
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import (
@@ -154,6 +160,7 @@ def compute_and_keep(
         )
     store = platform.store
     previous: dict[str, tuple[date, str | None]] = {}
+    known: dict[str, Known] = {}
     with store.session() as session:
         if from_date is None:
             last = session.scalar(
@@ -178,9 +185,23 @@ def compute_and_keep(
                 ),
             )
             previous = {a: (from_date, stage) for a, stage in session.execute(q)}
+            # milestones settled before the range: accounts whose every rule has a stored
+            # first day have only their stages evaluated, from the range on
+            for a, m, day, condition in session.execute(
+                sa.select(
+                    MilestoneCompletion.account_id,
+                    MilestoneCompletion.milestone_id,
+                    MilestoneCompletion.completed_on,
+                    MilestoneCompletion.condition,
+                ).where(
+                    MilestoneCompletion.source == CompletionSource.AUTOMATIC,
+                    MilestoneCompletion.completed_on < from_date,
+                )
+            ):
+                known.setdefault(a, {})[m] = (day, condition)
 
     book = load_book(platform, definition, as_of)
-    results = evaluate_book(book, definition, previous)
+    results = evaluate_book(book, definition, previous, known if from_date else None)
     now = platform.clock.now()
     final_stages: Counter[str] = Counter()
     finals: dict[str, str | None] = {}
