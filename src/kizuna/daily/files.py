@@ -22,11 +22,13 @@ from pydantic import TypeAdapter, ValidationError
 from kizuna.daily.lifecycle_book import LifecycleBook
 from kizuna.daily.portfolio import AccountFigures, PortfolioSnapshot
 from kizuna.errors import KizunaError
+from kizuna.lifecycle import OnboardingReport
 from kizuna.settings import Settings
 
 __all__ = [
     "ACCOUNTS_SCHEMA",
     "LIFECYCLE_FILE",
+    "ONBOARDING_FILE",
     "PORTFOLIO_FILE",
     "daily_dir",
     "latest_portfolio",
@@ -34,13 +36,16 @@ __all__ = [
     "portfolio_dates",
     "portfolio_path",
     "read_lifecycle_book",
+    "read_onboarding",
     "read_portfolio",
     "snapshot_folder",
+    "write_lifecycle",
     "write_portfolio",
 ]
 
 PORTFOLIO_FILE = "portfolio.json"
 LIFECYCLE_FILE = "lifecycle.json"
+ONBOARDING_FILE = "onboarding.json"
 
 _DIR = re.compile(r"^as_of=(\d{4}-\d{2}-\d{2})$")
 
@@ -81,20 +86,66 @@ def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     os.replace(tmp, path)
 
 
+def write_lifecycle(
+    settings: Settings, book: LifecycleBook, onboarding: OnboardingReport | None
+) -> Path:
+    """Save the lifecycle step's read models of ``book.as_of``: each account's lifecycle
+    detail and the book-wide onboarding report (removed when None), each atomically.
+
+    The portfolio step reads them (:func:`read_lifecycle_book`, :func:`read_onboarding`)
+    instead of evaluating the lifecycle again.
+    """
+    folder = snapshot_folder(settings, book.as_of)
+    _atomic_write(folder / LIFECYCLE_FILE, lambda h: h.write(_lifecycle_json().dump_json(book)))
+    if onboarding is None:
+        (folder / ONBOARDING_FILE).unlink(missing_ok=True)
+    else:
+        _atomic_write(
+            folder / ONBOARDING_FILE, lambda h: h.write(_onboarding_json().dump_json(onboarding))
+        )
+    return folder
+
+
+def read_onboarding(settings: Settings, as_of: date) -> OnboardingReport | None:
+    """The onboarding report the lifecycle step saved for ``as_of`` (None: none saved)."""
+    path = snapshot_folder(settings, as_of) / ONBOARDING_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return _onboarding_json().validate_json(data)
+    except ValidationError as exc:
+        raise KizunaError(
+            f"the daily onboarding file {path} is unreadable ({exc.error_count()} problems); "
+            f"re-run 'kizuna daily --as-of {as_of}'"
+        ) from None
+
+
+@cache
+def _onboarding_json() -> TypeAdapter[OnboardingReport]:
+    return TypeAdapter(OnboardingReport)
+
+
 def write_portfolio(
-    settings: Settings, snapshot: PortfolioSnapshot, lifecycle: LifecycleBook | None = None
+    settings: Settings,
+    snapshot: PortfolioSnapshot,
+    lifecycle: LifecycleBook | None = None,
+    *,
+    keep_lifecycle: bool = False,
 ) -> Path:
     """Write (or replace) the snapshot of its date; each file replaced atomically.
 
     ``lifecycle`` (each account's lifecycle detail) is saved with it; without it,
-    a lifecycle file an earlier run saved for the date is removed.
+    a lifecycle file an earlier run saved for the date is removed, unless
+    ``keep_lifecycle`` (the lifecycle step of the same run wrote it).
     """
     folder = snapshot_folder(settings, snapshot.as_of)
     if lifecycle is not None:
         _atomic_write(
             folder / LIFECYCLE_FILE, lambda h: h.write(_lifecycle_json().dump_json(lifecycle))
         )
-    else:
+    elif not keep_lifecycle:
         (folder / LIFECYCLE_FILE).unlink(missing_ok=True)
     rows = [
         {

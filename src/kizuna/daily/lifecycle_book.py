@@ -16,21 +16,37 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from kizuna.lifecycle import AccountLifecycle, LifecycleDefinition, definition_for, show_accounts
+from kizuna.lifecycle import (
+    AccountLifecycle,
+    Evaluation,
+    LifecycleDefinition,
+    OnboardingReport,
+    definition_for,
+    lifecycles_of,
+    onboarding_report_of,
+    show_accounts,
+    stored_transitions,
+)
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
 from kizuna.store.models import Account, ContractLine
 
 __all__ = [
+    "EPOCH",
     "LifecycleBook",
     "LifecycleDetail",
     "MilestoneRow",
     "OnboardingState",
     "StageStep",
     "build_lifecycle_book",
+    "lifecycle_book_from",
     "lifecycle_detail_of",
     "lifecycle_stamps",
+    "onboarding_from",
 ]
+
+#: The first contract start the book-wide onboarding report covers (all of them).
+EPOCH = date(1900, 1, 1)
 
 OnboardingState = Literal["finished_on_time", "finished_late", "in_progress", "overdue"]
 
@@ -191,4 +207,32 @@ def build_lifecycle_book(platform: Platform, as_of: date) -> LifecycleBook:
         as_of=as_of,
         stamps={a: stamps[a] for a in lives if a in stamps},
         details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
+    )
+
+
+def lifecycle_book_from(
+    platform: Platform, definition: LifecycleDefinition, computed: Evaluation
+) -> LifecycleBook:
+    """:func:`build_lifecycle_book` from the lifecycle step's own evaluation (no second one).
+
+    ``computed`` is what :func:`kizuna.lifecycle.compute_and_keep` evaluated and stored;
+    the stage histories are read back from the store it has just written.
+    """
+    as_of = computed.as_of
+    stamps = lifecycle_stamps(platform, definition, as_of)
+    histories = stored_transitions(platform, until=as_of)
+    lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
+    return LifecycleBook(
+        as_of=as_of,
+        stamps={a: stamps[a] for a in lives if a in stamps},
+        details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
+    )
+
+
+def onboarding_from(definition: LifecycleDefinition, computed: Evaluation) -> OnboardingReport:
+    """The book-wide onboarding report (every contract start) of the lifecycle step's
+    evaluation, as :func:`kizuna.lifecycle.onboarding_report` gives it from ``EPOCH``."""
+    day = computed.as_of
+    return onboarding_report_of(
+        computed.accounts, definition, EPOCH, day, day, computed.tracking_started
     )

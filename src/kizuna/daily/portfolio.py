@@ -27,7 +27,7 @@ from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, arr_movements, 
 from kizuna.retention.cohorts import CohortRow, cohort_retention
 from kizuna.retention.movements import AccountMovement, PeriodMovements, account_movements
 from kizuna.retention.periods import Period, split_periods
-from kizuna.retention.renewals import RenewalLine, RenewalTotals, summarise
+from kizuna.retention.renewals import RenewalLine, RenewalReport, RenewalTotals, summarise
 from kizuna.store.models import Account
 
 __all__ = [
@@ -92,7 +92,14 @@ def _month_start(day: date, months_back: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def arr_book_of(ledger: Ledger, today: date) -> ArrBook:
+def _renewals_once(ledger: Ledger, today: date, earliest: date) -> RenewalReport:
+    """Every line up for renewal from ``earliest`` (and the grace period) to the horizon,
+    as of ``today``: one query whose lines the next renewal and each window filter."""
+    start = min(earliest, today - timedelta(days=DEFAULT_GRACE_DAYS + 1))
+    return renewals(ledger, start, today + timedelta(days=RENEWAL_HORIZON_DAYS), as_of=today)
+
+
+def arr_book_of(ledger: Ledger, today: date, due: RenewalReport | None = None) -> ArrBook:
     """ARR per account now, at each month end of the last :data:`ARR_HISTORY_MONTHS`, next renewal.
 
     * ARR today: :func:`kizuna.retention.arr_at`;
@@ -102,6 +109,8 @@ def arr_book_of(ledger: Ledger, today: date) -> ArrBook:
       open for renewal (:func:`kizuna.retention.renewals` and its grace period);
     * cohort: the month of the account's first day with ARR
       (:meth:`kizuna.retention.Ledger.first_arr_dates`), as retention's cohorts count it.
+
+    ``due`` (lines up for renewal over a wider range, as of ``today``) saves the query.
     """
     start = _month_start(today, ARR_HISTORY_MONTHS - 1)
     now = arr_at(ledger, today)
@@ -121,15 +130,13 @@ def arr_book_of(ledger: Ledger, today: date) -> ArrBook:
             value = changes[account_id].get(i, value)
             series.append(value)
         history[account_id] = series
-    due = renewals(
-        ledger,
-        today - timedelta(days=DEFAULT_GRACE_DAYS + 1),
-        today + timedelta(days=RENEWAL_HORIZON_DAYS),
-        as_of=today,
-    )
+    if due is None:
+        due = _renewals_once(ledger, today, today)
     renewal: dict[str, date] = {}
     for line in due.lines:
-        if line.status == "open":
+        if line.status == "open" and line.end_date >= today - timedelta(
+            days=DEFAULT_GRACE_DAYS + 1
+        ):
             known = renewal.get(line.account_id)
             renewal[line.account_id] = min(known or line.renewal_date, line.renewal_date)
     cohort = {
@@ -144,6 +151,16 @@ def arr_book_of(ledger: Ledger, today: date) -> ArrBook:
         renewal=renewal,
         cohort=cohort,
     )
+
+
+def _opening(ledger: Ledger, book: ArrBook, day: date) -> dict[str, Decimal]:
+    """ARR > 0 per account on ``day``: read from the ARR history when ``day`` is one of its
+    month ends (every window opens the day after one), else :func:`arr_at`."""
+    if day in book.months:
+        i = book.months.index(day)
+        found = [(series[i], a) for a, series in book.history.items() if series[i] > 0]
+        return {a: arr for arr, a in sorted(found, key=lambda x: (-x[0], x[1]))}
+    return {a.account_id: a.arr for a in arr_at(ledger, day).accounts}
 
 
 def window_start(today: date, window: str) -> date:
@@ -270,28 +287,39 @@ def _health(
     }
 
 
-def build_portfolio(platform: Platform, as_of: date) -> PortfolioSnapshot:
+def build_portfolio(
+    platform: Platform,
+    as_of: date,
+    *,
+    stages: dict[str, str] | None = None,
+    onboarding: OnboardingReport | None = None,
+) -> PortfolioSnapshot:
     """Compute the book-wide figures as of ``as_of`` from the services' results.
 
     Reads the stored health snapshots and lifecycle transitions (the daily
     run's earlier steps), the contract ledger (per account, no roll-up) and the
     event lake (onboarding). Nothing is written.
+
+    ``stages`` (each account's stage id on ``as_of``) and ``onboarding`` (the book-wide
+    onboarding report) are what the lifecycle step saved; without them they are
+    computed here (one more evaluation of the book's lifecycle).
     """
     today = as_of
     notes: list[str] = []
     with Ledger.load(platform.store, platform.settings, rollup=False) as ledger:
-        book = arr_book_of(ledger, today)
+        starts = {name: window_start(today, name) for name in WINDOWS}
+        due = _renewals_once(ledger, today, min(starts.values()))
+        book = arr_book_of(ledger, today, due)
         windows = {}
         for name in WINDOWS:
-            start = window_start(today, name)
-            opening = arr_at(ledger, start - timedelta(days=1))
+            start = starts[name]
             moves = account_movements(ledger, [Period(start, today)])
             windows[name] = Window(
                 start=start,
                 end=today,
-                opening={a.account_id: a.arr for a in opening.accounts},
+                opening=_opening(ledger, book, start - timedelta(days=1)),
                 moves={m.account_id: m for m in moves},
-                lines=renewals(ledger, start, today, as_of=today).lines,
+                lines=[line for line in due.lines if start <= line.end_date <= today],
             )
         months = split_periods(window_start(today, "last12"), today, "month")
         monthly = account_movements(ledger, months)
@@ -300,13 +328,14 @@ def build_portfolio(platform: Platform, as_of: date) -> PortfolioSnapshot:
     health = _health(platform, today)
     if not health:
         notes.append("no health snapshot on or before this date")
-    definition = definition_for(platform.settings.home)
-    stages = current_stages(platform, until=today)
-    try:
-        onboarding = onboarding_report(platform, definition, EPOCH, today, today)
-    except KizunaError as exc:
-        onboarding = None
-        notes.append(f"onboarding outcomes unavailable: {exc}")
+    if stages is None:
+        stages = current_stages(platform, until=today)
+    if onboarding is None:
+        try:
+            definition = definition_for(platform.settings.home)
+            onboarding = onboarding_report(platform, definition, EPOCH, today, today)
+        except KizunaError as exc:
+            notes.append(f"onboarding outcomes unavailable: {exc}")
     overdue = (
         {r.account_id: r.overdue_milestones for r in onboarding.accounts} if onboarding else {}
     )

@@ -16,14 +16,12 @@ from pathlib import Path
 from kizuna import revenue
 from kizuna.actions import run_rules
 from kizuna.actions.notify import deliver_pending, enqueue_digests
-from kizuna.daily.files import portfolio_path, read_portfolio, snapshot_folder, write_portfolio
-from kizuna.daily.lifecycle_book import build_lifecycle_book
-from kizuna.daily.portfolio import build_portfolio
+from kizuna.daily.files import portfolio_path, read_portfolio, snapshot_folder
 from kizuna.daily.rule_facts import rule_facts_from_snapshot
+from kizuna.daily.steps import lifecycle_outputs, portfolio_outputs
 from kizuna.errors import Conflict, InvalidInput, KizunaError, Problem
 from kizuna.health import compute_health_range
 from kizuna.lake.compact import compact_lake
-from kizuna.lifecycle import compute_lifecycle, definition_for
 from kizuna.metrics import compute_metrics
 from kizuna.ops.locks import DAILY_LOCK, StoreLock, lock_holder, new_owner
 from kizuna.ops.runlog import RunLog
@@ -268,10 +266,8 @@ def _health_step(platform: Platform, days: list[date]) -> StepOutcome:
 
 
 def _lifecycle_step(platform: Platform, days: list[date]) -> str:
-    # From the day after the previous run (lifecycle's own default): a re-run of
-    # a date replaces its transitions; a gap since the last run is evaluated too.
-    result = compute_lifecycle(platform, definition_for(platform.settings.home), days[-1])
-    return f"{result.accounts} accounts, {result.transitions_written} transitions"
+    # Evaluated once; the details and onboarding report saved for the portfolio step.
+    return lifecycle_outputs(platform, days)
 
 
 def _plans_step(platform: Platform, days: list[date]) -> StepOutcome:
@@ -327,11 +323,7 @@ def _risk_step(platform: Platform, days: list[date]) -> str | StepOutcome:
 
 
 def _portfolio_step(platform: Platform, days: list[date]) -> str:
-    for day in days:
-        write_portfolio(
-            platform.settings, build_portfolio(platform, day), build_lifecycle_book(platform, day)
-        )
-    return f"{len(days)} snapshot(s)"
+    return portfolio_outputs(platform, days)
 
 
 def _revenue_step(platform: Platform, days: list[date]) -> str:

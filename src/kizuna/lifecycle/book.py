@@ -1,9 +1,10 @@
 """Everything lifecycle rules read about the whole book, as columns, in one pass.
 
 :func:`load_book` reads the store once (accounts, contract lines, activities,
-manual completions), the lake once (one DuckDB scan rolled up per account ×
-business day × event, and per account × user × day for the events that
-distinct-user conditions count) and the metric and health snapshots once. Days
+manual completions), the lake's daily roll-up of the events the rules count
+(:mod:`kizuna.lifecycle.usage`: built and refreshed through the metrics' roll-up cache
+on the configured engine, never a scan of its own) and the metric and health snapshots
+once. Days
 are proleptic ordinals (``date.toordinal()``) so they index arrays directly.
 
 Only data known on the as-of date is kept: contract lines started by then,
@@ -17,7 +18,7 @@ past date sees the same one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from kizuna.engine import Engine
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.reader import committed_parts
 from kizuna.lifecycle.definitions import LifecycleDefinition
@@ -35,27 +37,13 @@ from kizuna.lifecycle.sources import (
     read_health_snapshots,
     read_metric_values,
 )
+from kizuna.lifecycle.usage import Usage, load_usage
+from kizuna.metrics.rollup import business_day, day_number, from_day_number, utc_offsets
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import CompletionSource, MilestoneCompletion
 from kizuna.store.models import Account, Activity, ContractLine
 
 _EPOCH = date(1970, 1, 1).toordinal()
-
-
-@dataclass
-class EventRollup:
-    """Events per account × business day × event (``user`` -1 when not split by user).
-
-    Rows of events that distinct-user conditions count are split per user
-    (``user`` >= 0 codes a non-empty user id, -1 an anonymous event).
-    """
-
-    account: np.ndarray  # int64 account index
-    day: np.ndarray  # int64 ordinal
-    event: np.ndarray  # int64 index into ``names``
-    user: np.ndarray  # int64 user code, -1: not split / anonymous
-    count: np.ndarray  # int64 events
-    names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,7 +66,8 @@ class Book:
     activity_text: list[str]
     #: account index -> milestone id -> manual completion dated by the as-of date
     manual: dict[int, dict[str, ManualCompletion]]
-    events: EventRollup
+    #: the usage each events condition reads, from the lake's roll-up
+    events: Usage
     #: metric -> (account index, ordinal day, value) of snapshots taken by the as-of date
     metrics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
     #: health snapshots in load order: account index, ordinal day, band, score
@@ -134,29 +123,24 @@ def lake_tracking_start(platform: Platform, share: float | None = None) -> date 
             if needed and pc.count_distinct(ids).as_py() >= needed:
                 first = day
                 break
-    con = _duckdb()
+    engine = Engine.from_settings(platform.settings)
     try:
-        rel = con.sql(
-            'SELECT min(CAST(timezone($tz, "timestamp") AS DATE)) AS day '
-            "FROM read_parquet($files::VARCHAR[], hive_partitioning = false)",
-            params={"tz": platform.settings.timezone, "files": by_day[first]},
+        events = engine.read_parquet(by_day[first], "kizuna_tracking_events")
+        number = day_number(first)
+        segments = utc_offsets(platform.settings.tz, number - 1, number + 1)
+        found = engine.to_pyarrow(
+            events.aggregate(day=business_day(events.timestamp, segments).min())
         )
-        rows = rel.fetchall()
+        earliest = found.column("day")[0].as_py() if found.num_rows else None
     finally:
-        con.close()
-    return rows[0][0] if rows else None
+        engine.close()
+    return None if earliest is None else from_day_number(int(earliest))
 
 
 def tracking_start(platform: Platform, definition: LifecycleDefinition) -> date | None:
     """The day onboarding tracking began: the definition's ``tracking_started``, else the
     lake's first event day, else None (every account is tracked)."""
     return definition.onboarding.tracking_started or lake_tracking_start(platform)
-
-
-def _duckdb() -> Any:
-    import duckdb
-
-    return duckdb.connect(config={"threads": "2"})
 
 
 def load_book(
@@ -167,24 +151,18 @@ def load_book(
 ) -> Book:
     """Load the accounts (all, or ``account_ids``) with everything the definition's rules read."""
     conditions = definition.all_conditions()
-    count_events = {n for c in conditions if c.events for n in c.events.names}
-    user_events = {
-        n
-        for c in conditions
-        if c.events and c.events.measure == "distinct_users"
-        for n in c.events.names
-    }
     metric_names = sorted({c.metric for c in conditions if c.metric})
     with_health = any(c.health for c in conditions)
 
     ids: list[str] = []
     names: list[str] = []
     segments: list[str | None] = []
-    with platform.store.session() as session:
+    # Core connections for the bulk reads (the ORM's row handling costs more than the query)
+    with platform.store.engine.connect() as conn, platform.store.session() as session:
         q = sa.select(Account.id, Account.name, Account.segment).order_by(Account.id)
         if account_ids is not None:
             q = q.where(Account.id.in_(account_ids))
-        for account_id, name, segment in session.execute(q):
+        for account_id, name, segment in conn.execute(q):
             ids.append(account_id)
             names.append(name)
             segments.append(segment)
@@ -204,18 +182,22 @@ def load_book(
         ).order_by(ContractLine.account_id, ContractLine.start_date, ContractLine.id)
         line_rows = [
             (index[a], s.toordinal(), e.toordinal(), float(arr))
-            for a, s, e, arr in session.execute(lines)
+            for a, s, e, arr in conn.execute(lines)
             if a in index
         ]
+        # the kind as its stored text (the enum's value), without the enum round trip
         acts = scoped(
             sa.select(
-                Activity.account_id, Activity.activity_date, Activity.kind, Activity.text
+                Activity.account_id,
+                Activity.activity_date,
+                sa.cast(Activity.kind, sa.String),
+                Activity.text,
             ).where(Activity.activity_date <= as_of),
             Activity.account_id,
         ).order_by(Activity.account_id, Activity.activity_date, Activity.id)
         act_rows = [
-            (index[a], d.toordinal(), str(kind.value), (text or "").lower())
-            for a, d, kind, text in session.execute(acts)
+            (index[a], d.toordinal(), kind, (text or "").lower())
+            for a, d, kind, text in conn.execute(acts)
             if a in index
         ]
         manual: dict[int, dict[str, ManualCompletion]] = {}
@@ -235,9 +217,7 @@ def load_book(
     def column(rows: list[tuple[Any, ...]], i: int, dtype: Any) -> np.ndarray:
         return np.array([r[i] for r in rows], dtype=dtype)
 
-    events = _event_rollup(
-        platform, index, as_of, sorted(count_events), user_events, account_ids is not None
-    )
+    events = load_usage(platform, definition, as_of, index)
     metrics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if metric_names:
         table = read_metric_values(platform, as_of=as_of, metrics=metric_names)
@@ -280,69 +260,4 @@ def load_book(
         health_band=[h[2] for h in health],
         health_score=column(health, 3, np.float64),
         tracking_started=tracking_start(platform, definition),
-    )
-
-
-def _event_rollup(
-    platform: Platform,
-    index: dict[str, int],
-    as_of: date,
-    names: list[str],
-    user_events: set[str],
-    scoped: bool,
-) -> EventRollup:
-    """One grouped scan of the lake: events per account × business day × event (× user)."""
-    empty = np.zeros(0, dtype=np.int64)
-    rollup = EventRollup(empty, empty, empty, empty, empty, names)
-    files = [str(p) for p in LakeLayout(platform.settings.lake_dir).event_files()]
-    if not files or not names or not index:
-        return rollup
-    # The business day decides which day an event counts for (settings.timezone).
-    sql = """
-        SELECT account_id, CAST(timezone($tz, "timestamp") AS DATE) AS day, event,
-               CASE WHEN list_contains($user_events::VARCHAR[], event)
-                    THEN coalesce(user_id, '') END AS user_id,
-               count(*) AS n
-        FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
-        WHERE list_contains($names::VARCHAR[], event)
-          AND CAST(timezone($tz, "timestamp") AS DATE) <= $as_of
-          {scope}
-        GROUP BY ALL
-    """
-    params: dict[str, Any] = {
-        "tz": platform.settings.timezone,
-        "files": files,
-        "names": names,
-        "user_events": sorted(user_events),
-        "as_of": as_of,
-    }
-    scope = ""
-    if scoped:
-        scope = "AND list_contains($ids::VARCHAR[], account_id)"
-        params["ids"] = sorted(index)
-    con = _duckdb()
-    try:
-        table = con.sql(sql.format(scope=scope), params=params).to_arrow_table()
-    finally:
-        con.close()
-    # events of accounts not in the store are the lake's business, not lifecycle's
-    account = pc.index_in(table["account_id"], value_set=pa.array(list(index), pa.string()))
-    table = table.append_column("a", account).filter(pc.is_valid(account))
-    if not table.num_rows:
-        return rollup
-    users = pc.dictionary_encode(table["user_id"].combine_chunks())
-    user_code = users.indices.to_numpy(zero_copy_only=False).astype(np.float64)
-    user_text = users.dictionary.to_pylist()
-    anonymous = np.array([u == "" for u in user_text] + [True], dtype=bool)
-    user = np.where(np.isnan(user_code), -1, user_code).astype(np.int64)
-    user[anonymous[np.where(user < 0, len(user_text), user)]] = -1
-    day = table["day"].combine_chunks().cast(pa.int32()).to_numpy().astype(np.int64) + _EPOCH
-    event = pc.index_in(table["event"], value_set=pa.array(names, pa.string()))
-    return EventRollup(
-        account=table["a"].combine_chunks().to_numpy().astype(np.int64),
-        day=day,
-        event=event.to_numpy(zero_copy_only=False).astype(np.int64),
-        user=user,
-        count=table["n"].combine_chunks().to_numpy().astype(np.int64),
-        names=names,
     )

@@ -41,6 +41,7 @@ from kizuna.lifecycle.definitions import (
     evaluation_order,
 )
 from kizuna.lifecycle.milestones import Completion, Schedule
+from kizuna.lifecycle.usage import series_key
 
 CATCH_ALL_REASON = "no earlier stage's entry rule held"
 #: Grid cells per chunk (accounts × days); bounds memory at ~8 MB per float array.
@@ -135,38 +136,58 @@ class Values:
 View = dict[str, np.ndarray]
 
 
+#: An account's automatic completions stored by earlier runs: milestone -> (day, condition).
+Known = dict[str, tuple[date, str | None]]
+
+
 def evaluate_book(
     book: Book,
     definition: LifecycleDefinition,
     starts: dict[str, tuple[date, str | None]] | None = None,
+    known: dict[str, Known] | None = None,
 ) -> dict[str, AccountResult]:
     """Milestones and stage transitions of every account with a started contract line.
 
     ``starts`` maps an account to the first day whose transition is wanted and
     the stage it held the day before; accounts not in it get their whole
     history from the contract start.
+
+    ``known`` (automatic completions stored before each account's first wanted day)
+    makes the evaluation incremental: an account whose milestones are all settled
+    before that day — untracked, or every milestone with a rule completed automatically
+    by then (a rule's first day cannot move once data is known) — has only its stages
+    evaluated, on the days from its first wanted day (less the longest window) on. Its
+    milestones come from the store. The result is the same as evaluating it from its
+    contract start; stage rules that count since the contract start turn this off.
     """
-    anchors = book.contract_starts()
+    anchors, lead, templates, by_template = _groups(book, definition)
     as_of = book.as_of.toordinal()
-    windows = [
-        spec.window_days
-        for c in definition.all_conditions()
-        for spec in (c.events, c.activity)
-        if spec is not None and spec.window_days
-    ]
-    lead = max(windows, default=0)
-    by_template: dict[int, list[int]] = {}
-    templates: list[OnboardingTemplate] = []
-    for i in np.flatnonzero(anchors >= 0):
-        template = definition.template_for(book.segments[i])
-        t = next((k for k, x in enumerate(templates) if x is template), None)
-        if t is None:
-            templates.append(template)
-            t = len(templates) - 1
-        by_template.setdefault(t, []).append(int(i))
     out: dict[str, AccountResult] = {}
     shared: dict[Any, np.ndarray] = {}
+    settled = _settled(book, definition, starts, known)
+    for (t, first), members in settled.items():
+        rows = np.array(members, dtype=np.int64)
+        origin = first - lead
+        step = max(1, CHUNK_CELLS // (as_of - origin + 1))
+        for lo in range(0, len(rows), step):
+            part = rows[lo : lo + step]
+            chunk = _Chunk(
+                book,
+                definition,
+                templates[t],
+                part,
+                anchors[part],
+                lead,
+                shared,
+                origin=origin,
+                known=known or {},
+            )
+            out.update(chunk.results(starts or {}))
+    done = {i for members in settled.values() for i in members}
     for t, members in by_template.items():
+        members = [i for i in members if i not in done]
+        if not members:
+            continue
         rows = np.array(sorted(members, key=lambda i: -anchors[i]), dtype=np.int64)
         lo = 0
         while lo < len(rows):
@@ -184,6 +205,83 @@ def evaluate_book(
     return dict(sorted(out.items()))
 
 
+def _groups(
+    book: Book, definition: LifecycleDefinition
+) -> tuple[np.ndarray, int, list[OnboardingTemplate], dict[int, list[int]]]:
+    """Contract starts, the longest window, and the accounts with one by template."""
+    anchors = book.contract_starts()
+    windows = [
+        spec.window_days
+        for c in definition.all_conditions()
+        for spec in (c.events, c.activity)
+        if spec is not None and spec.window_days
+    ]
+    lead = max(windows, default=0)
+    by_template: dict[int, list[int]] = {}
+    templates: list[OnboardingTemplate] = []
+    for i in np.flatnonzero(anchors >= 0):
+        template = definition.template_for(book.segments[i])
+        t = next((k for k, x in enumerate(templates) if x is template), None)
+        if t is None:
+            templates.append(template)
+            t = len(templates) - 1
+        by_template.setdefault(t, []).append(int(i))
+    return anchors, lead, templates, by_template
+
+
+def settled_accounts(
+    book: Book,
+    definition: LifecycleDefinition,
+    starts: dict[str, tuple[date, str | None]] | None,
+    known: dict[str, Known] | None,
+) -> set[str]:
+    """The accounts :func:`evaluate_book` evaluates from their first wanted day only."""
+    return {
+        book.account_ids[i]
+        for members in _settled(book, definition, starts, known).values()
+        for i in members
+    }
+
+
+def _settled(
+    book: Book,
+    definition: LifecycleDefinition,
+    starts: dict[str, tuple[date, str | None]] | None,
+    known: dict[str, Known] | None,
+) -> dict[tuple[int, int], list[int]]:
+    """Accounts whose stages alone need evaluating, by (template, first wanted day)."""
+    anchors, lead, templates, by_template = _groups(book, definition)
+    out: dict[tuple[int, int], list[int]] = {}
+    if not starts or known is None:
+        return out
+    since_start = any(
+        spec is not None and not spec.window_days
+        for stage in definition.stages
+        if stage.entry is not None
+        for c in stage.entry.conditions
+        for spec in (c.events, c.activity)
+    )
+    if since_start:
+        return out
+    tracking = book.tracking_started.toordinal() if book.tracking_started else None
+    for t, members in by_template.items():
+        ruled = [m.id for m in templates[t].milestones if m.complete_when is not None]
+        for i in members:
+            account = book.account_ids[i]
+            wanted = starts.get(account)
+            if wanted is None:
+                continue
+            first = wanted[0].toordinal()
+            if anchors[i] + lead >= first:
+                continue  # a young account: its whole history is as short
+            tracked = tracking is None or anchors[i] >= tracking
+            stored = known.get(account, {})
+            if tracked and not all(m in stored and stored[m][0].toordinal() < first for m in ruled):
+                continue
+            out.setdefault((t, first), []).append(int(i))
+    return out
+
+
 class _Chunk:
     """R accounts sharing a template, on days [origin, as_of] (columns 0..D-1)."""
 
@@ -196,13 +294,19 @@ class _Chunk:
         anchors: np.ndarray,
         lead: int,
         shared: dict[Any, np.ndarray],
+        *,
+        origin: int | None = None,
+        known: dict[str, Known] | None = None,
     ) -> None:
         self.book = book
         self.shared = shared  # per-book work shared by the chunks (activity matches)
         self.definition = definition
         self.template = template
         self.rows = rows
-        self.origin = int(anchors.min()) - lead
+        # settled accounts (see evaluate_book): a grid from ``origin``, after their
+        # contract start, with their milestones from ``known``
+        self.known = known
+        self.origin = int(anchors.min()) - lead if origin is None else origin
         self.R = len(rows)
         self.D = book.as_of.toordinal() - self.origin + 1
         self.col = np.arange(self.D, dtype=np.int64)
@@ -238,7 +342,14 @@ class _Chunk:
             np.maximum(max_end[r, s:e], b.line_end[i], out=max_end[r, s:e])
         self.in_force = in_force > 0
         self.arr = arr
-        self.arr_at_start = arr[np.arange(self.R), self.anc]
+        if self.known is None:
+            self.arr_at_start = arr[np.arange(self.R), self.anc]
+        else:  # the contract start is before the grid: add its lines in the same order
+            self.arr_at_start = np.zeros(self.R)
+            for i in sel:
+                r = self.row_of[b.line_account[i]]
+                if b.line_start[i] - self.origin <= self.anc[r] <= b.line_end[i] - self.origin:
+                    self.arr_at_start[r] += b.line_arr[i]
         self.max_end = max_end
 
     def _per_day(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -260,40 +371,42 @@ class _Chunk:
             values = ends - np.take_along_axis(running, self.anc[:, None], axis=1)
         return np.where(self.valid, values, np.nan)
 
+    def _series(self, spec: EventsSpec, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This chunk's rows of one usage series: grid row, day column, value."""
+        series = self.book.events.get(series_key(spec, part), self.book.size)
+        pos = series.rows(self.rows)
+        return (
+            self.row_of[series.account[pos]],
+            series.day[pos] - self.origin,
+            series.value[pos],
+        )
+
     def _events(self, spec: EventsSpec) -> np.ndarray:
-        ev = self.book.events
-        wanted = [i for i, n in enumerate(ev.names) if n in spec.names]
-        r = self.row_of[ev.account]
-        sel = (r >= 0) & np.isin(ev.event, wanted) & (ev.day >= self.origin)
-        r, day = r[sel], ev.day[sel] - self.origin
         if spec.measure == "count":
-            return self._window(
-                self._per_day(r, day, ev.count[sel].astype(np.float64)), spec.window_days
-            )
-        user = ev.user[sel]
-        named = user >= 0
-        r, user, day = r[named], user[named], day[named]
+            r, day, n = self._series(spec, "n")
+            return self._window(self._per_day(r, day, n), spec.window_days)
+        if spec.window_days:
+            # users active in (D - W, D]: run starts in the window plus the runs still
+            # open at the end of D - W (the roll-up's run columns, see kizuna.metrics.rollup)
+            w = spec.window_days
+            r, day, starts = self._series(spec, "ua")
+            running = self._per_day(r, day, starts)
+            ends = running[:, 1:]
+            begins = running[:, np.maximum(self.col + 1 - w, 0)]
+            r, day, level = self._series(spec, "uo")
+            pos = self._latest_rows(r, day)
+            open_runs = np.where(pos >= 0, level[np.maximum(pos, 0)], 0.0) if len(level) else 0.0
+            shifted = np.zeros((self.R, self.D))
+            if w < self.D:
+                shifted[:, w:] = (open_runs * np.ones((self.R, self.D)))[:, : self.D - w]
+            return np.where(self.valid, ends - begins + shifted, np.nan)
+        # since the contract start: a user counts from their first event day on or after it
+        r, day, code = self._series(spec, "users")
+        user = code.astype(np.int64)
+        since = (day >= self.anc[r]) if len(r) else np.zeros(0, dtype=bool)
+        r, user, day = r[since], user[since], day[since]
         order = np.lexsort((day, user, r))
         r, user, day = r[order], user[order], day[order]
-        first = np.ones(len(r), dtype=bool)
-        first[1:] = (r[1:] != r[:-1]) | (user[1:] != user[:-1]) | (day[1:] != day[:-1])
-        r, user, day = r[first], user[first], day[first]
-        same_next = (r[1:] == r[:-1]) & (user[1:] == user[:-1])
-        width = self.D + 1
-        if spec.window_days:
-            # a user counts on the days [event day, event day + window); consecutive
-            # event days of one user make one interval, so each day counts the user once
-            end = day + spec.window_days
-            end[:-1] = np.where(same_next, np.minimum(end[:-1], day[1:]), end[:-1])
-            end = np.minimum(end, self.D)
-            delta = np.bincount(r * width + day, minlength=self.R * width) - np.bincount(
-                r * width + end, minlength=self.R * width
-            )
-            counts = np.cumsum(delta.reshape(self.R, width), axis=1)[:, : self.D]
-            return np.where(self.valid, counts.astype(np.float64), np.nan)
-        # since the contract start: a user counts from their first event day on or after it
-        since = day >= self.anc[r]
-        r, user, day = r[since], user[since], day[since]
         new_user = np.ones(len(r), dtype=bool)
         new_user[1:] = (r[1:] != r[:-1]) | (user[1:] != user[:-1])
         running = self._per_day(r[new_user], day[new_user], np.ones(int(new_user.sum())))
@@ -315,6 +428,23 @@ class _Chunk:
         sel = match & (r >= 0) & (b.activity_day >= self.origin)
         running = self._per_day(r[sel], b.activity_day[sel] - self.origin, np.ones(int(sel.sum())))
         return self._window(running, spec.window_days)
+
+    def _latest_rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Per cell, the index (into ``r``/``c``) of the latest row on or before it (-1: none);
+        ``r`` grid rows, ``c`` day columns (rows before the grid count on its first day)."""
+        out = np.full((self.R, self.D), -1, dtype=np.int64)
+        if not len(r):
+            return out
+        cc = np.maximum(c, 0)
+        order = np.lexsort((c, cc, r))
+        rs, cs = r[order], cc[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = (rs[1:] != rs[:-1]) | (cs[1:] != cs[:-1])
+        keep = np.flatnonzero(last)
+        rank = np.full((self.R, self.D), -1, dtype=np.int64)
+        rank[rs[keep], cs[keep]] = keep
+        filled = np.maximum.accumulate(rank, axis=1)
+        return np.where(filled >= 0, order[np.maximum(filled, 0)], -1)
 
     def _latest(self, account: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
         """Per cell, the index of the latest snapshot on or before it (-1: none).
@@ -498,6 +628,18 @@ class _Chunk:
         auto: dict[str, np.ndarray] = {m: inf.copy() for m in ids}
         reasons: dict[tuple[str, int], str] = {}
         untracked = np.where(self.tracked, np.inf, self.anc.astype(np.float64))
+        if self.known is not None:  # settled: every rule's first day is stored
+            for r, account in enumerate(self.rows):
+                if not self.tracked[r]:
+                    continue
+                for m_id, (day, condition) in self.known.get(
+                    self.book.account_ids[account], {}
+                ).items():
+                    if m_id in auto:
+                        auto[m_id][r] = day.toordinal() - self.origin
+                        reasons[(m_id, r)] = condition or ""
+            final = {k: np.minimum(np.minimum(manual[k], auto[k]), untracked) for k in ids}
+            return final, auto, reasons
         for m_id in evaluation_order(template):
             rule = template.milestone(m_id).complete_when  # type: ignore[union-attr]
             if rule is None:

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from kizuna.errors import InvalidInput, Problem
 from kizuna.lifecycle.book import load_book
 from kizuna.lifecycle.definitions import LifecycleDefinition
-from kizuna.lifecycle.grid import evaluate_book
+from kizuna.lifecycle.grid import AccountResult, evaluate_book
 from kizuna.lifecycle.milestones import milestone_statuses
 from kizuna.platform import Platform
 
@@ -162,6 +162,14 @@ def onboarding_report(
     when every milestone was done by the planned date (contract start plus the
     largest due offset of the template).
     """
+    _check_period(start, end, as_of)
+    book = load_book(platform, definition, as_of)
+    return onboarding_report_of(
+        evaluate_book(book, definition), definition, start, end, as_of, book.tracking_started
+    )
+
+
+def _check_period(start: date, end: date, as_of: date) -> None:
     problems = []
     if end < start:
         problems.append(Problem(f"--to {end} is before --from {start}", field="to"))
@@ -169,11 +177,23 @@ def onboarding_report(
         problems.append(Problem(f"--as-of {as_of} is before --from {start}", field="as_of"))
     if problems:
         raise InvalidInput("invalid onboarding report period", problems)
+
+
+def onboarding_report_of(
+    evaluated: dict[str, AccountResult],
+    definition: LifecycleDefinition,
+    start: date,
+    end: date,
+    as_of: date,
+    tracking_started: date | None,
+) -> OnboardingReport:
+    """:func:`onboarding_report` from an evaluation through ``as_of`` already made (e.g. the
+    lifecycle step's :class:`~kizuna.lifecycle.Evaluation`)."""
+    _check_period(start, end, as_of)
     window = definition.onboarding.activation_window_days
     rows: list[AccountOnboarding] = []
     untracked = 0
-    book = load_book(platform, definition, as_of)
-    for account_id, ev in evaluate_book(book, definition).items():
+    for account_id, ev in evaluated.items():
         anchor = ev.schedule.anchor
         if not start <= anchor <= end:
             continue
@@ -225,7 +245,7 @@ def onboarding_report(
         end=end,
         as_of=as_of,
         activation_window_days=window,
-        tracking_started=book.tracking_started,
+        tracking_started=tracking_started,
         untracked_accounts=untracked,
         overall=summarise(rows),
         by_segment={k: summarise(v) for k, v in sorted(by_segment.items())},

@@ -29,7 +29,13 @@ import sqlalchemy as sa
 from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.lifecycle.book import load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
-from kizuna.lifecycle.grid import CATCH_ALL_REASON, AccountResult, Transition, evaluate_book
+from kizuna.lifecycle.grid import (
+    CATCH_ALL_REASON,
+    AccountResult,
+    Known,
+    Transition,
+    evaluate_book,
+)
 from kizuna.lifecycle.milestones import MilestoneStatus, milestone_statuses
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import (
@@ -44,10 +50,13 @@ __all__ = [
     "CATCH_ALL_REASON",
     "AccountLifecycle",
     "ComputeResult",
+    "Evaluation",
     "Transition",
     "complete_milestone",
+    "compute_and_keep",
     "compute_lifecycle",
     "evaluate_accounts",
+    "lifecycles_of",
     "show_account",
     "show_accounts",
     "stored_transitions",
@@ -65,6 +74,18 @@ class ComputeResult:
     transitions_written: int
     automatic_completions: int
     stages: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation a :func:`compute_and_keep` stored: each account's schedule, completions
+    and new transitions through ``as_of``, so later steps build their views from it instead of
+    evaluating the book again."""
+
+    as_of: date
+    accounts: dict[str, AccountResult]
+    #: The day onboarding tracking began (None: every account is tracked).
+    tracking_started: date | None
 
 
 @dataclass(frozen=True)
@@ -112,7 +133,20 @@ def compute_lifecycle(
     *,
     from_date: date | None = None,
 ) -> ComputeResult:
-    """Evaluate stages and milestones through ``as_of`` and store the results.
+    """Evaluate stages and milestones through ``as_of`` and store the results
+    (:func:`compute_and_keep` without the evaluation)."""
+    return compute_and_keep(platform, definition, as_of, from_date=from_date)[0]
+
+
+def compute_and_keep(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    *,
+    from_date: date | None = None,
+) -> tuple[ComputeResult, Evaluation]:
+    """Evaluate stages and milestones through ``as_of``, store the results and return them
+    with the evaluation they came from.
 
     ``from_date`` (default: the day after the latest earlier run) is the first
     day re-evaluated; accounts with no stored transition before it are evaluated
@@ -126,6 +160,7 @@ def compute_lifecycle(
         )
     store = platform.store
     previous: dict[str, tuple[date, str | None]] = {}
+    known: dict[str, Known] = {}
     with store.session() as session:
         if from_date is None:
             last = session.scalar(
@@ -150,8 +185,23 @@ def compute_lifecycle(
                 ),
             )
             previous = {a: (from_date, stage) for a, stage in session.execute(q)}
+            # milestones settled before the range: accounts whose every rule has a stored
+            # first day have only their stages evaluated, from the range on
+            for a, m, day, condition in session.execute(
+                sa.select(
+                    MilestoneCompletion.account_id,
+                    MilestoneCompletion.milestone_id,
+                    MilestoneCompletion.completed_on,
+                    MilestoneCompletion.condition,
+                ).where(
+                    MilestoneCompletion.source == CompletionSource.AUTOMATIC,
+                    MilestoneCompletion.completed_on < from_date,
+                )
+            ):
+                known.setdefault(a, {})[m] = (day, condition)
 
-    results = evaluate_book(load_book(platform, definition, as_of), definition, previous)
+    book = load_book(platform, definition, as_of)
+    results = evaluate_book(book, definition, previous, known if from_date else None)
     now = platform.clock.now()
     final_stages: Counter[str] = Counter()
     finals: dict[str, str | None] = {}
@@ -196,7 +246,7 @@ def compute_lifecycle(
             )
         )
     order = [s.id for s in definition.stages]
-    return ComputeResult(
+    result = ComputeResult(
         as_of=as_of,
         from_date=from_date,
         accounts=len(results),
@@ -204,6 +254,7 @@ def compute_lifecycle(
         automatic_completions=auto_written,
         stages={s: final_stages[s] for s in order if final_stages[s]},
     )
+    return result, Evaluation(as_of, results, book.tracking_started)
 
 
 def _chain_next(session: sa.orm.Session, as_of: date, finals: dict[str, str | None]) -> None:
@@ -275,19 +326,21 @@ def stored_transitions(
     platform: Platform, account_id: str | None = None, until: date | None = None
 ) -> dict[str, list[Transition]]:
     """Stored transitions per account, oldest first."""
-    q = sa.select(StageTransition).order_by(
-        StageTransition.account_id, StageTransition.transition_date
-    )
+    q = sa.select(
+        StageTransition.account_id,
+        StageTransition.transition_date,
+        StageTransition.from_stage,
+        StageTransition.to_stage,
+        StageTransition.reason,
+    ).order_by(StageTransition.account_id, StageTransition.transition_date)
     if account_id is not None:
         q = q.where(StageTransition.account_id == account_id)
     if until is not None:
         q = q.where(StageTransition.transition_date <= until)
     out: dict[str, list[Transition]] = {}
-    with platform.store.session() as session:
-        for t in session.scalars(q):
-            out.setdefault(t.account_id, []).append(
-                Transition(t.transition_date, t.from_stage, t.to_stage, t.reason)
-            )
+    with platform.store.engine.connect() as conn:
+        for a, day, before, after, reason in conn.execute(q):
+            out.setdefault(a, []).append(Transition(day, before, after, reason))
     return out
 
 
@@ -316,14 +369,32 @@ def show_accounts(
     account_ids: list[str] | None = None,
 ) -> dict[str, AccountLifecycle]:
     """:func:`show_account` for ``account_ids`` (None: every account), from one evaluation."""
+    one = account_ids[0] if account_ids is not None and len(account_ids) == 1 else None
+    return lifecycles_of(
+        platform,
+        definition,
+        as_of,
+        evaluate_accounts(platform, definition, as_of, account_ids),
+        stored_transitions(platform, one, until=as_of),
+        account_ids,
+    )
+
+
+def lifecycles_of(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    evaluated: dict[str, AccountResult],
+    histories: dict[str, list[Transition]],
+    account_ids: list[str] | None = None,
+) -> dict[str, AccountLifecycle]:
+    """:func:`show_accounts` from an evaluation already made (e.g. :class:`Evaluation`'s
+    accounts) and the stored stage histories through ``as_of``."""
     query = sa.select(Account.id, Account.name, Account.segment)
     if account_ids is not None:
         query = query.where(Account.id.in_(account_ids))
-    with platform.store.session() as session:
-        accounts = {a: (n, seg) for a, n, seg in session.execute(query)}
-    one = account_ids[0] if account_ids is not None and len(account_ids) == 1 else None
-    histories = stored_transitions(platform, one, until=as_of)
-    evaluated = evaluate_accounts(platform, definition, as_of, account_ids)
+    with platform.store.engine.connect() as conn:
+        accounts = {a: (n, seg) for a, n, seg in conn.execute(query)}
     out = {}
     for account_id, (name, segment) in accounts.items():
         history = histories.get(account_id, [])

@@ -1,0 +1,259 @@
+"""The usage lifecycle rules read, from the lake through the metrics roll-up (the engine seam).
+
+Lifecycle event conditions are a metric set of their own (:func:`usage_metrics`): an event
+count per condition and, for distinct users in a trailing window, the roll-up's run columns.
+Its daily roll-up is built and cached by :class:`kizuna.metrics.cache.RollupCache` on the
+configured engine (DuckDB, or Spark) exactly as the metrics' own is, so a new day of
+events rebuilds only the days whose lake partitions changed; the lifecycle then reads the
+cached day files, never the raw events.
+
+What each condition reads (days are proleptic ordinals, accounts the book's indexes):
+
+* ``count`` events: the events per account and business day (``n`` column);
+* ``distinct_users`` over ``W`` days: users active in ``(D - W, D]`` = the run starts in that
+  window plus the runs still open at the end of ``D - W`` (see :mod:`kizuna.metrics.rollup`);
+* ``distinct_users`` since the contract start (no window), which the roll-up cannot express:
+  one Ibis query through the same engine, per account × user × business day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kizuna.engine import Engine
+from kizuna.lake.layout import LakeLayout
+from kizuna.lake.reader import event_files
+from kizuna.lifecycle.definitions import EventsSpec, LifecycleDefinition
+from kizuna.metrics.cache import RollupCache
+from kizuna.metrics.definitions import EventFilter, MetricDefinition, MetricSet
+from kizuna.metrics.rollup import (
+    Condition,
+    RollupSpec,
+    business_day,
+    day_number,
+    utc_offsets,
+)
+from kizuna.platform import Platform
+
+__all__ = ["Series", "Usage", "load_usage", "usage_metrics"]
+
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+@dataclass
+class Series:
+    """One value per account × business day (or × user), sorted by account.
+
+    ``offsets[i]:offsets[i + 1]`` are the rows of account index ``i``.
+    """
+
+    account: np.ndarray  # int64 account index
+    day: np.ndarray  # int64 ordinal
+    value: np.ndarray  # float64 (user code for the per-user series)
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, account: np.ndarray, day: np.ndarray, value: np.ndarray, size: int) -> Series:
+        order = np.lexsort((day, account))
+        account = account[order]
+        return cls(
+            account,
+            day[order],
+            value[order],
+            np.searchsorted(account, np.arange(size + 1), side="left"),
+        )
+
+    def rows(self, accounts: np.ndarray) -> np.ndarray:
+        """Positions of the rows of ``accounts`` (book indexes), account by account."""
+        lo, hi = self.offsets[accounts], self.offsets[accounts + 1]
+        lens = hi - lo
+        total = int(lens.sum())
+        if not total:
+            return np.zeros(0, dtype=np.int64)
+        shift = np.repeat(lo - (np.cumsum(lens) - lens), lens)
+        return np.arange(total, dtype=np.int64) + shift
+
+
+@dataclass
+class Usage:
+    """The series each events condition reads, by :func:`series_key`."""
+
+    series: dict[tuple[object, ...], Series] = field(default_factory=dict)
+    rollup_days_rebuilt: int = 0
+
+    def get(self, key: tuple[object, ...], size: int) -> Series:
+        found = self.series.get(key)
+        if found is None:
+            none = np.zeros(0, dtype=np.int64)
+            return Series.of(none, none, np.zeros(0), size)
+        return found
+
+
+def series_key(spec: EventsSpec, part: str) -> tuple[object, ...]:
+    """``part``: ``n`` (counts), ``ua``/``uo`` (run starts, open runs), ``users``."""
+    return (part, tuple(sorted(spec.names)), spec.window_days if part in ("ua", "uo") else None)
+
+
+def _specs(definition: LifecycleDefinition) -> list[EventsSpec]:
+    return [c.events for c in definition.all_conditions() if c.events is not None]
+
+
+def usage_metrics(definition: LifecycleDefinition) -> MetricSet:
+    """The lifecycle's event conditions as a metric set (its roll-up columns are what they
+    read; the metrics themselves are never computed)."""
+    metrics: dict[str, MetricDefinition] = {}
+    for spec in _specs(definition):
+        names = tuple(sorted(spec.names))
+        flt = EventFilter(events=names)
+        if spec.measure == "count":
+            key = f"count:{names}"
+            kind = "count"
+            window = spec.window_days or 1
+        elif spec.window_days:
+            key = f"users:{names}:{spec.window_days}"
+            kind = "distinct_users"
+            window = spec.window_days
+        else:
+            continue  # since the contract start: read per user (see load_usage)
+        if key not in metrics:
+            metrics[key] = MetricDefinition(
+                name=f"lifecycle_{len(metrics)}", kind=kind, filter=flt, window_days=window
+            )
+    return MetricSet(metrics=list(metrics.values()))
+
+
+def load_usage(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    as_of: date,
+    index: dict[str, int],
+    engine: Engine | None = None,
+) -> Usage:
+    """Refresh the lifecycle's roll-up through ``as_of`` and read it for the book's accounts."""
+    usage = Usage()
+    specs = _specs(definition)
+    if not specs or not index:
+        return usage
+    own = engine is None
+    engine = engine or Engine.from_settings(platform.settings)
+    try:
+        metrics = usage_metrics(definition)
+        if metrics.metrics:
+            _read_rollup(platform, engine, metrics, specs, as_of, index, usage)
+        since = {
+            tuple(sorted(s.names))
+            for s in specs
+            if s.measure == "distinct_users" and not s.window_days
+        }
+        for names in sorted(since):
+            usage.series[("users", names, None)] = _user_days(
+                platform, engine, list(names), as_of, index
+            )
+    finally:
+        if own:
+            engine.close()
+    return usage
+
+
+def _read_rollup(
+    platform: Platform,
+    engine: Engine,
+    metrics: MetricSet,
+    specs: list[EventsSpec],
+    as_of: date,
+    index: dict[str, int],
+    usage: Usage,
+) -> None:
+    spec = RollupSpec(metrics)
+    cache = RollupCache(LakeLayout(platform.settings.lake_dir), spec, platform.settings.tz, engine)
+    refreshed = cache.refresh(day_number(as_of))
+    usage.rollup_days_rebuilt = refreshed.days_rebuilt
+    if refreshed.first is None or refreshed.last is None:
+        return
+    names = cache.accounts()
+    wanted = None
+    if len(index) < 1000:  # a few accounts (one page): read only their rows
+        keys = pc.index_in(pa.array(list(index), pa.string()), value_set=names).drop_null()
+        wanted = keys.cast(pa.int32())
+    paths = [cache.day_path(d) for d in range(refreshed.first, refreshed.last + 1)]
+    tables = []
+    for path in paths:
+        if path.exists():
+            part = pq.read_table(path)
+            if wanted is not None:
+                part = part.filter(pc.is_in(part.column("account"), value_set=wanted))
+            tables.append(part)
+    if not tables:
+        return
+    table = pa.concat_tables(tables)
+    position = pc.index_in(names, value_set=pa.array(list(index), pa.string()))
+    where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
+    keep = ~np.isnan(where.astype(np.float64))
+    account = where[keep].astype(np.int64)
+    day = table.column("day").to_numpy()[keep].astype(np.int64) + _EPOCH
+    size = len(index)
+
+    def column(name: str) -> np.ndarray:
+        return table.column(name).to_numpy()[keep]
+
+    for events in specs:
+        flt = EventFilter(events=tuple(sorted(events.names)))
+        if events.measure == "count":
+            values = column(spec.counts[Condition(flt).key()]).astype(np.float64)
+            nz = values > 0
+            usage.series[series_key(events, "n")] = Series.of(
+                account[nz], day[nz], values[nz], size
+            )
+        elif events.window_days:
+            ua_name, uo_name = spec.user_columns(flt, events.window_days)
+            ua = column(ua_name).astype(np.float64)
+            uo = column(uo_name).astype(np.float64)
+            started, level = ua > 0, uo > 0  # uo is the open-run level plus one; 0: no record
+            usage.series[series_key(events, "ua")] = Series.of(
+                account[started], day[started], ua[started], size
+            )
+            usage.series[series_key(events, "uo")] = Series.of(
+                account[level], day[level], uo[level] - 1, size
+            )
+
+
+def _user_days(
+    platform: Platform, engine: Engine, names: list[str], as_of: date, index: dict[str, int]
+) -> Series:
+    """Account × user × business day of the named events through ``as_of`` (value: user code)."""
+    layout = LakeLayout(platform.settings.lake_dir)
+    files = [str(f) for f in event_files(layout, date(1900, 1, 1), as_of)]
+    size = len(index)
+    none = np.zeros(0, dtype=np.int64)
+    if not files:
+        return Series.of(none, none, np.zeros(0), size)
+    events = engine.read_parquet(files, "kizuna_lifecycle_user_events")
+    last = day_number(as_of)
+    segments = utc_offsets(platform.settings.tz, day_number(date(2000, 1, 1)), last)
+    upper = datetime.combine(as_of + timedelta(days=2), time.min, UTC)
+    scoped = events.filter(
+        events.event.isin(names),
+        events.user_id.notnull(),
+        events.user_id != "",
+        events.timestamp < ibis.literal(upper),
+    )
+    scoped = scoped.mutate(day=business_day(scoped.timestamp, segments))
+    scoped = scoped.filter(scoped.day <= last)
+    table = engine.to_pyarrow(scoped.select("account_id", "user_id", "day").distinct())
+    position = pc.index_in(table.column("account_id"), value_set=pa.array(list(index)))
+    where = position.to_numpy(zero_copy_only=False).astype(np.float64)
+    keep = ~np.isnan(where)
+    users = pc.dictionary_encode(table.column("user_id").combine_chunks()).indices
+    return Series.of(
+        where[keep].astype(np.int64),
+        table.column("day").to_numpy()[keep].astype(np.int64) + _EPOCH,
+        users.to_numpy(zero_copy_only=False)[keep].astype(np.float64),
+        size,
+    )
