@@ -6,6 +6,7 @@ owner of each deal type and product, the renewal lead time and the CRM column
 mappings. See ``docs/revenue.md``.
 """
 
+from kizuna.revenue.closing import link_won_renewals, lose, win
 from kizuna.revenue.definition import (
     CrmMapping,
     OwnerRule,
@@ -35,16 +36,13 @@ from kizuna.revenue.framework import (
 )
 from kizuna.revenue.opportunities import (
     OpportunityView,
-    RenewalRun,
     create_opportunity,
     get_opportunity,
-    link_won_renewals,
     list_opportunities,
-    lose,
     move_stage,
-    open_renewals,
-    win,
+    reassign,
 )
+from kizuna.revenue.renewals import RenewalRun, open_renewals
 
 __all__ = [
     "METRICS",
@@ -76,6 +74,7 @@ __all__ = [
     "move_stage",
     "open_renewals",
     "parse_definition",
+    "reassign",
     "renewal_forecast",
     "win",
 ]
