@@ -89,6 +89,19 @@ def test_who_may_open_and_close_opportunities(rapi: Api) -> None:
     assert ("csm-a", "stage", "opportunities") in actions
 
 
+def test_reassigning_an_opportunity(rapi: Api) -> None:
+    opp_id = rapi.post("csm-a", "/revenue/opportunities", UPSELL).json()["id"]
+    given = rapi.post("csm-a", f"/revenue/opportunities/{opp_id}/owner", {"owner_id": "ae"})
+    assert (given.status_code, given.json()["owner_id"]) == (200, "ae")
+    assert (
+        rapi.post("csm-b", f"/revenue/opportunities/{opp_id}/owner", {"owner_id": "csm-b"})
+    ).status_code == 403
+    unknown = rapi.post("admin", f"/revenue/opportunities/{opp_id}/owner", {"owner_id": "zed"})
+    assert unknown.status_code == 422 and "zed" in unknown.text
+    entry = next(e for e in list_audit(rapi.platform, limit=20) if e.action == "owner")
+    assert (entry.actor_id, entry.resource, entry.resource_id) == ("csm-a", "opportunities", opp_id)
+
+
 def test_a_scoped_csm_sees_only_their_book(scoped: Api) -> None:
     acme = scoped.post("csm-a", "/revenue/opportunities", UPSELL).json()["id"]
     globex = scoped.post(

@@ -108,3 +108,70 @@ def test_revenue_pages(site: str, browser: object) -> None:  # noqa: F811
     expect(page.locator("tr[data-metric=close_rate] strong")).to_have_text("成約率")
     _shot(page, "framework-ja")
     context.close()
+
+
+def test_pipeline_actions(site: str, browser: object) -> None:  # noqa: F811
+    """Open, advance, win and lose opportunities through the pipeline's forms."""
+    expect = sync_api.expect
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    _login(page, site, "carl")
+    page.goto(f"{site}/ui/opportunities")
+
+    page.click("#new-opportunity summary")
+    form = page.locator("#new-opportunity form")
+    form.locator("[name=account_id]").fill("bolt")
+    form.locator("[name=type]").select_option("upsell")
+    form.locator("[name=arr_change]").fill("abc")
+    form.locator("[name=expected_close_date]").fill("2025-10-31")
+    form.locator("[name=products]").fill("analytics")
+    form.locator("button[data-action=create]").click()
+    # the problem is said beside its field, and what was typed stays
+    expect(form.locator("[data-error-for=arr_change]")).to_have_text(
+        "Enter an amount, e.g. 12000 or 12000.50."
+    )
+    expect(form.locator("[name=account_id]")).to_have_value("bolt")
+    form.locator("[name=arr_change]").fill("4000")
+    form.locator("[name=stage]").select_option("discovery")
+    form.locator("button[data-action=create]").click()
+
+    expect(page.locator("#opportunity [data-fact=stage]")).to_have_attribute(
+        "data-stage", "discovery"
+    )
+    expect(page.locator("#opportunity h1")).to_have_text("Bolt Ltd — upsell")
+    opp_id = page.locator("#opportunity").get_attribute("data-opportunity")
+    page.locator("#move-stage [name=stage]").select_option("negotiation")
+    page.locator("#move-stage button[data-action=stage]").click()
+    expect(page.locator("#opportunity [data-fact=stage]")).to_have_attribute(
+        "data-stage", "negotiation"
+    )
+    expect(page.locator("#history tbody tr")).to_have_count(2)
+    page.locator("#mark-won [name=on]").fill("2025-06-30")
+    page.locator("#mark-won button[data-action=won]").click()
+    expect(page.locator("#opportunity")).to_have_attribute("data-status", "won")
+    expect(page.locator("#mark-won")).to_have_count(0)  # closed: no more actions
+    _shot(page, "opportunity-won")
+
+    page.goto(f"{site}/ui/opportunities")
+    expect(page.locator(f"[data-opportunity={opp_id}]")).to_have_count(0)  # no longer open
+    page.click("#new-opportunity summary")
+    form.locator("[name=account_id]").fill("bolt")
+    form.locator("[name=type]").select_option("downsell")
+    form.locator("[name=arr_change]").fill("-1500")
+    form.locator("[name=expected_close_date]").fill("2025-12-31")
+    form.locator("button[data-action=create]").click()
+    expect(page.locator("#opportunity")).to_have_attribute("data-status", "open")
+
+    # in Japanese: a loss without its reason is refused, in the form
+    page.click("a[data-lang=ja]")
+    expect(page.locator("#mark-lost h2")).to_have_text("失注")
+    page.locator("#mark-lost button[data-action=lost]").click()
+    expect(page.locator("#mark-lost [data-error-for=reason]")).to_have_text(
+        "失注の理由を入力してください。"
+    )
+    page.locator("#mark-lost [name=reason]").fill("予算削減")
+    page.locator("#mark-lost button[data-action=lost]").click()
+    expect(page.locator("#opportunity")).to_have_attribute("data-status", "lost")
+    expect(page.locator("#opportunity [data-fact=reason]")).to_have_text("予算削減")
+    _shot(page, "opportunity-lost-ja")
+    context.close()

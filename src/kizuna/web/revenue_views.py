@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from kizuna.auth.policy import Caller, account_scope
-from kizuna.customers.service import authorise_account
+from kizuna.auth.users import list_users
+from kizuna.customers.service import authorise_account, list_records
 from kizuna.platform import Platform
 from kizuna.revenue import (
     METRICS,
@@ -25,6 +26,7 @@ from kizuna.revenue import (
     list_opportunities,
     renewal_forecast,
 )
+from kizuna.revenue.access import OwnerChoice, owner_choices, readable_opportunity
 from kizuna.revenue.forecast import AccuracyRow
 from kizuna.revenue.growth import GrowthPlan, growth_plan
 from kizuna.revenue.readmodel import WINDOWS, read_framework
@@ -66,6 +68,7 @@ REVENUE_MESSAGES = (
     N_("opportunity"),
     N_("risk_model"),
     N_("decided"),
+    N_("open"),
 )
 
 #: The fifteen metrics' names and definitions (``framework_metrics.yaml``) as msgids.
@@ -230,6 +233,66 @@ def _amount(o: OpportunityView) -> Decimal:
     if o.type == "renewal" and o.arr_total is not None:
         return o.arr_total
     return o.arr_change
+
+
+@dataclass(frozen=True)
+class PipelineForms:
+    """What the pipeline's and an opportunity's forms offer: stages, owners, accounts."""
+
+    open_stages: list[str]
+    owners: list[OwnerChoice]
+    accounts: list[tuple[str, str]]
+
+    @property
+    def owner_ids(self) -> set[str]:
+        return {o.id for o in self.owners}
+
+    @property
+    def owner_names(self) -> dict[str, str]:
+        return {o.id: o.name for o in self.owners}
+
+    @property
+    def owner_pairs(self) -> list[tuple[str, str]]:
+        return [(o.id, o.name) for o in self.owners]
+
+    @property
+    def stage_pairs(self) -> list[tuple[str, str]]:
+        return [(s, s) for s in self.open_stages]
+
+    @property
+    def type_pairs(self) -> list[tuple[str, str]]:
+        return [(t, t) for t in ("renewal", "upsell", "cross_sell", "downsell")]
+
+
+#: Accounts the "new opportunity" form suggests (a search field accepts any id).
+ACCOUNT_SUGGESTIONS = 500
+
+
+def pipeline_forms(platform: Platform, caller: Caller) -> PipelineForms:
+    definition = definition_for(platform.settings.home)
+    accounts = list_records(
+        platform, caller, "accounts", sort="name", limit=ACCOUNT_SUGGESTIONS
+    ).items
+    return PipelineForms(
+        open_stages=[s.id for s in definition.pipeline if s.outcome == "open"],
+        owners=owner_choices(platform),
+        accounts=[(a.id, a.name) for a in accounts],
+    )
+
+
+@dataclass(frozen=True)
+class OpportunityPage:
+    opportunity: OpportunityView
+    account_name: str
+    owner_names: dict[str, str]
+
+
+def opportunity_page(platform: Platform, caller: Caller, opportunity_id: str) -> OpportunityPage:
+    """One opportunity with its history, if the caller may read its account (else 404)."""
+    view = readable_opportunity(platform, caller, opportunity_id)
+    account = authorise_account(platform, caller, view.account_id, "opportunities")
+    names = {u.id: u.name for u in list_users(platform)}
+    return OpportunityPage(view, account.name, names)
 
 
 def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
