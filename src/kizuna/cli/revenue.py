@@ -19,7 +19,6 @@ from kizuna.errors import InvalidInput, Problem
 from kizuna.jsonable import to_jsonable
 from kizuna.revenue import (
     METRICS,
-    HealthContext,
     OpportunityView,
     create_opportunity,
     definition_for,
@@ -30,6 +29,7 @@ from kizuna.revenue import (
     lose,
     move_stage,
     open_renewals,
+    renewal_contexts,
     renewal_forecast,
     win,
 )
@@ -364,7 +364,7 @@ def forecast_command(
         end,
         as_of=today,
         period=period.value,
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
     )
     accuracy = forecast_accuracy(platform, definition, as_of=today, quarters=quarters)
     result = {**to_jsonable(report), "accuracy": to_jsonable(accuracy)}

@@ -7,6 +7,14 @@ mappings. See ``docs/revenue.md``.
 """
 
 from kizuna.revenue.closing import link_won_renewals, lose, win
+from kizuna.revenue.context import (
+    HealthContext,
+    PlanContext,
+    RenewalContext,
+    RenewalContextSource,
+    RiskContext,
+    renewal_contexts,
+)
 from kizuna.revenue.definition import (
     CrmMapping,
     OwnerRule,
@@ -21,9 +29,6 @@ from kizuna.revenue.forecast import (
     Forecast,
     ForecastPeriod,
     ForecastRenewal,
-    HealthContext,
-    RenewalContext,
-    RenewalContextSource,
     forecast_accuracy,
     renewal_forecast,
 )
@@ -57,10 +62,12 @@ __all__ = [
     "MetricValue",
     "OpportunityView",
     "OwnerRule",
+    "PlanContext",
     "RenewalContext",
     "RenewalContextSource",
     "RenewalRun",
     "RevenueDefinition",
+    "RiskContext",
     "Stage",
     "create_opportunity",
     "definition_for",
@@ -75,6 +82,7 @@ __all__ = [
     "open_renewals",
     "parse_definition",
     "reassign",
+    "renewal_contexts",
     "renewal_forecast",
     "win",
 ]

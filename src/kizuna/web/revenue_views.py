@@ -20,10 +20,10 @@ from kizuna.platform import Platform
 from kizuna.revenue import (
     METRICS,
     Forecast,
-    HealthContext,
     OpportunityView,
     definition_for,
     list_opportunities,
+    renewal_contexts,
     renewal_forecast,
 )
 from kizuna.revenue.access import OwnerChoice, owner_choices, readable_opportunity
@@ -168,7 +168,7 @@ def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCe
         end,
         as_of=today,
         period=unit,
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
         account_owner=own,
     )
     # the accuracy of past quarters is book-wide history: the daily run saves it once a day
@@ -339,5 +339,5 @@ def growth_for(platform: Platform, caller: Caller, account_id: str) -> GrowthPla
         definition_for(platform.settings.home),
         account_id,
         as_of=platform.today(),
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
     )

@@ -27,11 +27,11 @@ from kizuna.customers.service import authorise_account
 from kizuna.errors import InvalidInput, PermissionDenied, Problem
 from kizuna.platform import Platform
 from kizuna.revenue import (
-    HealthContext,
     definition_for,
     forecast_accuracy,
     framework,
     list_opportunities,
+    renewal_contexts,
     renewal_forecast,
 )
 from kizuna.revenue.access import (
@@ -267,7 +267,7 @@ def forecast(
         last,
         as_of=today,
         period=period,
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
         account_owner=own,
     )
     accuracy = forecast_accuracy(
@@ -327,6 +327,6 @@ def growth(
             definition_for(platform.settings.home),
             account_id,
             as_of=day,
-            context=[HealthContext(platform)],
+            context=renewal_contexts(platform),
         )
     )
