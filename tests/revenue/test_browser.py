@@ -14,7 +14,11 @@ from tests.web.test_browser import _login, _serve, _shot, browser, sync_api  # n
 from tests.web.test_scope import _add_book
 
 from kizuna.revenue import create_opportunity, forecast_accuracy, load_definition, open_renewals
-from kizuna.revenue.readmodel import build_framework_windows, write_framework
+from kizuna.revenue.readmodel import (
+    build_framework_windows,
+    save_renewal_centre,
+    write_framework,
+)
 from kizuna.store.models import ContractLine
 from kizuna.store.revenue_models import OpportunityType
 from kizuna.web import insights
@@ -42,6 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         arr_change=Decimal(15000), products=["analytics"], expected_close_date=date(2025, 9, 30),
         stage="proposal", opportunity_id="OPP-X",
     )  # fmt: skip
+    save_renewal_centre(platform, definition, TODAY)
     write_framework(
         platform.settings,
         TODAY,
@@ -69,7 +74,7 @@ def test_revenue_pages(site: str, browser: object) -> None:  # noqa: F811
     expect(page.locator("[data-kpi=renewal-arr]")).to_have_text("$120,000")
     expect(page.locator("[data-kpi=weighted]")).to_have_text("$12,000")  # qualify: 10 %
     # carl reads his own book only: the book-wide accuracy is not shown to him
-    expect(page.locator("#accuracy [data-state=not-computed]")).to_be_visible()
+    expect(page.locator("#accuracy [data-state=no-accuracy]")).to_be_visible()
     _shot(page, "renewals")
     page.click("a[data-period=month]")
     expect(page.locator("td[data-weighted='2025-08']")).to_have_text("$12,000")

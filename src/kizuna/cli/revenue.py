@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +34,7 @@ from kizuna.revenue import (
     renewal_forecast,
     win,
 )
+from kizuna.revenue.readmodel import renewals_csv
 from kizuna.store.revenue_models import OpportunityType
 
 opp_app = typer.Typer(
@@ -347,6 +349,13 @@ def forecast_command(
         ),
     ] = 4,
     as_json: JsonOption = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write every renewal (with health, churn risk and plan status) to FILE.",
+        ),
+    ] = None,
 ) -> None:
     """The renewal forecast: renewals per month or quarter, weighted, and its accuracy."""
     platform = get_platform()
@@ -368,6 +377,8 @@ def forecast_command(
     )
     accuracy = forecast_accuracy(platform, definition, as_of=today, quarters=quarters)
     result = {**to_jsonable(report), "accuracy": to_jsonable(accuracy)}
+    if csv_file is not None:
+        csv_file.write_text(renewals_csv(report.renewals), encoding="utf-8")
 
     def render(_: Any) -> None:
         table = Table(

@@ -235,8 +235,10 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     write_framework(
         platform.settings, day, build_framework_windows(platform, day, onboarding), accuracy
     )
+    # after the plans and risk steps: the centre shows their statuses and scores of the day
+    renewals = revenue.save_renewal_centre(platform, pipeline, day)
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
-    return f"{opened}; the fifteen metrics saved for {day}"
+    return f"{opened}; the fifteen metrics and the renewal centre ({renewals}) saved for {day}"
 
 
 def _default_steps() -> dict[str, Callable[[Platform, list[date]], str]]:

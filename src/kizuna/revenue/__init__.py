@@ -47,6 +47,12 @@ from kizuna.revenue.opportunities import (
     move_stage,
     reassign,
 )
+from kizuna.revenue.readmodel import (
+    RenewalCentre,
+    SavedRenewal,
+    read_renewal_centre,
+    save_renewal_centre,
+)
 from kizuna.revenue.renewals import RenewalRun, open_renewals
 
 __all__ = [
@@ -63,11 +69,13 @@ __all__ = [
     "OpportunityView",
     "OwnerRule",
     "PlanContext",
+    "RenewalCentre",
     "RenewalContext",
     "RenewalContextSource",
     "RenewalRun",
     "RevenueDefinition",
     "RiskContext",
+    "SavedRenewal",
     "Stage",
     "create_opportunity",
     "definition_for",
@@ -81,8 +89,10 @@ __all__ = [
     "move_stage",
     "open_renewals",
     "parse_definition",
+    "read_renewal_centre",
     "reassign",
     "renewal_contexts",
     "renewal_forecast",
+    "save_renewal_centre",
     "win",
 ]

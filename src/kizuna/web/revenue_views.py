@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -19,17 +19,21 @@ from kizuna.customers.service import authorise_account, list_records
 from kizuna.platform import Platform
 from kizuna.revenue import (
     METRICS,
-    Forecast,
     OpportunityView,
     definition_for,
     list_opportunities,
     renewal_contexts,
-    renewal_forecast,
 )
 from kizuna.revenue.access import OwnerChoice, owner_choices, readable_opportunity
 from kizuna.revenue.forecast import AccuracyRow
 from kizuna.revenue.growth import GrowthPlan, growth_plan
-from kizuna.revenue.readmodel import WINDOWS, read_framework
+from kizuna.revenue.readmodel import (
+    WINDOWS,
+    RenewalCentre,
+    read_framework,
+    read_renewal_centre,
+    renewals_csv,
+)
 from kizuna.web.i18n import N_
 
 #: Labels the revenue pages translate from data: deal types, forecast categories,
@@ -142,35 +146,36 @@ METRIC_MESSAGES = (
 )
 
 
+#: Renewals the page lists (the CSV download holds them all).
+RENEWALS_SHOWN = 200
+#: Success plan statuses and churn-risk bands beside a renewal, as msgids.
+PLAN_STATUS_TEXT = {
+    "on_track": N_("On track"),
+    "at_risk": N_("At risk"),
+    "off_track": N_("Off track"),
+    "achieved": N_("Achieved"),
+    "no_data": N_("No data yet"),
+}
+RISK_BAND_TEXT = {"high": N_("High"), "medium": N_("Medium"), "low": N_("Low")}
+
+
 @dataclass(frozen=True)
-class RenewalCentre:
-    forecast: Forecast
+class RenewalCentrePage:
+    centre: RenewalCentre | None  # None: the daily run has not saved it yet
     accuracy: list[AccuracyRow]
     period: str
 
 
-def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCentre:
-    """Renewals expected to close from this period's start for a year, and past accuracy."""
+def _unit(period: str) -> Literal["month", "quarter"]:
+    return "month" if period == "month" else "quarter"
+
+
+def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCentrePage:
+    """The renewal centre the daily run saved (the caller's accounts) and past accuracy."""
     today = platform.today()
-    unit: Literal["month", "quarter"] = "month" if period == "month" else "quarter"
-    start = (
-        today.replace(day=1)
-        if unit == "month"
-        else date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    )
-    end = start + timedelta(days=364)
-    definition = definition_for(platform.settings.home)
+    unit = _unit(period)
     own = account_scope(caller)
-    forecast = renewal_forecast(
-        platform,
-        definition,
-        start,
-        end,
-        as_of=today,
-        period=unit,
-        context=renewal_contexts(platform),
-        account_owner=own,
-    )
+    centre = read_renewal_centre(platform.settings, today, unit, account_owner=own)
     # the accuracy of past quarters is book-wide history: the daily run saves it once a day
     saved = read_framework(platform.settings, today) if own is None else None
     accuracy = [
@@ -186,7 +191,15 @@ def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCe
         )
         for r in ((saved or {}).get("accuracy") or [])
     ]
-    return RenewalCentre(forecast, accuracy, unit)
+    return RenewalCentrePage(centre, accuracy, unit)
+
+
+def renewals_download(platform: Platform, caller: Caller, period: str) -> str | None:
+    """The saved renewal centre's rows in the caller's scope as CSV (None: not saved yet)."""
+    centre = read_renewal_centre(
+        platform.settings, platform.today(), _unit(period), account_owner=account_scope(caller)
+    )
+    return renewals_csv(centre.renewals) if centre is not None else None
 
 
 @dataclass(frozen=True)

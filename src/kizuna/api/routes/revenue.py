@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.api.deps import CallerDep, PlatformDep
@@ -43,6 +44,7 @@ from kizuna.revenue.access import (
     win_as,
 )
 from kizuna.revenue.growth import growth_plan
+from kizuna.revenue.readmodel import renewals_csv
 from kizuna.store.revenue_models import OpportunitySource, OpportunityType
 
 router = APIRouter(prefix="/revenue", tags=["Revenue"], default_response_class=ResultResponse)
@@ -246,6 +248,13 @@ def forecast(
     end: Annotated[date | None, Query(alias="to", description="Last expected close date.")] = None,
     as_of: AsOf = None,
     quarters: Annotated[int, Query(ge=0, le=20, description="Past quarters of accuracy.")] = 4,
+    output: Annotated[
+        Literal["json", "csv"],
+        Query(
+            alias="format",
+            description="csv: every renewal with its health, churn risk and plan status.",
+        ),
+    ] = "json",
 ) -> Any:
     today = as_of or platform.today()
     _check_day(platform, today, "as_of")
@@ -270,6 +279,12 @@ def forecast(
         context=renewal_contexts(platform),
         account_owner=own,
     )
+    if output == "csv":
+        return Response(
+            renewals_csv(report.renewals),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="renewals.csv"'},
+        )
     accuracy = forecast_accuracy(
         platform, definition, as_of=today, quarters=quarters, account_owner=own
     )

@@ -15,6 +15,7 @@ from kizuna.store.revenue_models import OpportunitySource, OpportunityType
 from kizuna.web import revenue_forms, revenue_views
 from kizuna.web.i18n import N_
 from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
+from kizuna.web.views import excel_csv
 
 router = APIRouter()
 NAV = (
@@ -31,7 +32,29 @@ def renewals_page(
     period: Annotated[str, Query(max_length=16)] = "quarter",
 ) -> Response:
     data = revenue_views.renewal_centre(ctx.platform, ctx.caller, period)
-    return render(ctx, "renewals.html", data=data)
+    return render(
+        ctx,
+        "renewals.html",
+        data=data,
+        shown=revenue_views.RENEWALS_SHOWN,
+        PLAN_STATUS_TEXT=revenue_views.PLAN_STATUS_TEXT,
+        RISK_BAND_TEXT=revenue_views.RISK_BAND_TEXT,
+    )
+
+
+@router.get("/renewals.csv", name="renewals_csv")
+def renewals_csv(
+    ctx: Annotated[PageContext, Depends(login_required)],
+    period: Annotated[str, Query(max_length=16)] = "quarter",
+) -> Response:
+    text = revenue_views.renewals_download(ctx.platform, ctx.caller, period)
+    if text is None:
+        raise NotFound("the renewal centre has not been computed yet: run 'kizuna daily'")
+    return Response(
+        excel_csv(text),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="renewals.csv"'},
+    )
 
 
 def _pipeline(
