@@ -52,6 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         TODAY,
         build_framework_windows(platform, TODAY),
         forecast_accuracy(platform, definition, as_of=TODAY),
+        owners=build_framework_windows(platform, TODAY, by="owner"),
     )
     with server as url:
         yield url
@@ -89,6 +90,7 @@ def test_revenue_pages(site: str, browser: object) -> None:  # noqa: F811
 
     page.click("nav a[data-nav=framework]")
     expect(page.locator("#framework tbody tr")).to_have_count(15)
+    expect(page.locator("[data-scope=own]")).to_be_visible()  # carl: his own book's figures
     expect(page.locator("tr[data-metric=close_rate]")).to_contain_text("Opportunities won")
     _shot(page, "framework")
 

@@ -119,3 +119,38 @@ def test_the_page_download_api_and_cli(platform: Platform) -> None:
         c.cookies.set("kizuna_lang", "ja")
         ja = c.get("/ui/renewals").text
         assert 'data-plan-status="off_track">遅れ' in ja and "高" in ja
+
+
+def test_a_scoped_csm_reads_the_metrics_of_their_own_book(platform: Platform) -> None:
+    from kizuna.revenue.readmodel import build_framework_windows, write_framework
+
+    web = _web(platform, "own")
+    seed_book(web)
+    definition = load_definition()
+    for account, owner, won in (("acme", "carl", True), ("cirrus", "cora", False)):
+        opp = create_opportunity(
+            web, definition, account_id=account, type=OpportunityType.UPSELL,
+            arr_change=Decimal(1000), expected_close_date=date(2025, 6, 30), owner_id=owner,
+            on=date(2025, 5, 1),
+        )  # fmt: skip
+        from kizuna.revenue import lose, win
+
+        if won:
+            win(web, definition, opp.id, on=date(2025, 6, 1))
+        else:
+            lose(web, definition, opp.id, reason="budget", on=date(2025, 6, 2))
+    with TestClient(create_standalone_app(web, background=False)) as c:
+        login(c, "carl")
+        assert 'data-state="not-computed"' in c.get("/ui/framework").text
+        write_framework(
+            web.settings, TODAY, build_framework_windows(web, TODAY), None,
+            owners=build_framework_windows(web, TODAY, by="owner"),
+        )  # fmt: skip
+        page = c.get("/ui/framework").text
+        assert 'data-scope="own"' in page
+        close_rate = page[page.index('data-value="close_rate"') :].split("</td>")[0]
+        assert close_rate.endswith(">100.0%") or close_rate.endswith(">100%")
+        login(c, "ada")
+        book = c.get("/ui/framework").text
+        close_rate = book[book.index('data-value="close_rate"') :].split("</td>")[0]
+        assert close_rate.endswith(">50.0%") or close_rate.endswith(">50%")

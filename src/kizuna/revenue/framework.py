@@ -246,6 +246,35 @@ def framework(
     )
 
 
+def own_book(report: FrameworkReport, owner_id: str) -> FrameworkReport:
+    """The figures of one owner's book, from a report grouped by owner.
+
+    For a CSM limited to their own book (``csm_scope=own``): the overall figures
+    are their group's — ARR figures over the entities they own, opportunity
+    figures over the opportunities they own, the rest over their accounts — so
+    no book-wide number is shown to them. Without a group (nothing in their
+    book) every figure is ``None``.
+    """
+    if report.by != "owner":
+        raise ValueError("own_book needs a report grouped by owner")
+    mine = next((g for g in report.groups if g.key == owner_id), None)
+    metrics = (
+        mine.metrics if mine is not None else [MetricValue(m.id, m.category, None) for m in METRICS]
+    )
+    return FrameworkReport(
+        start=report.start,
+        end=report.end,
+        as_of=report.as_of,
+        by="owner",
+        currency=report.currency,
+        health_as_of=report.health_as_of,
+        metrics_as_of=report.metrics_as_of,
+        definitions=report.definitions,
+        overall=metrics,
+        groups=[FrameworkGroup(owner_id, metrics)],
+    )
+
+
 # -- the figures, one capability at a time ----------------------------------------
 
 

@@ -4,7 +4,8 @@ renewal centre.
 Layout (under ``<KIZUNA_HOME>/revenue``)::
 
     framework/as_of=2025-06-30.json   {"as_of": ..., "windows": {"quarter": report, ...},
-                                       "accuracy": [the forecast's accuracy per past quarter]}
+                                       "accuracy": [the forecast's accuracy per past quarter],
+                                       "owner_windows": {"quarter": report by owner, ...}}
     renewals/as_of=2025-06-30.parquet the renewal centre (see below)
 
 Each window is the JSON of a :class:`~kizuna.revenue.framework.FrameworkReport`
@@ -43,7 +44,7 @@ from kizuna.revenue.forecast import (
     ForecastRenewal,
     renewal_forecast,
 )
-from kizuna.revenue.framework import FrameworkReport, framework
+from kizuna.revenue.framework import FrameworkBy, FrameworkReport, framework
 from kizuna.settings import Settings
 from kizuna.store.models import Account
 
@@ -69,12 +70,16 @@ def framework_dir(settings: Settings) -> Path:
 
 
 def build_framework_windows(
-    platform: Platform, as_of: date, onboarding: OnboardingReport | None = None
+    platform: Platform,
+    as_of: date,
+    onboarding: OnboardingReport | None = None,
+    by: FrameworkBy = "segment",
 ) -> dict[str, FrameworkReport]:
-    """The fifteen metrics by segment for every window ending on ``as_of``.
+    """The fifteen metrics by segment (or owner) for every window ending on ``as_of``.
 
     ``onboarding``: an onboarding report as of ``as_of`` covering every window's
     starts (the portfolio step's), so the book's lifecycle is not evaluated again.
+    By owner, each owner's group is what a CSM limited to their own book is shown.
     """
     from kizuna.retention import Ledger
 
@@ -82,7 +87,7 @@ def build_framework_windows(
     with Ledger.load(platform.store, platform.settings) as ledger:
         for window in WINDOWS:
             out[window] = framework(
-                platform, window_start(as_of, window), as_of, by="segment", as_of=as_of,
+                platform, window_start(as_of, window), as_of, by=by, as_of=as_of,
                 ledger=ledger, onboarding=onboarding,
             )  # fmt: skip
     return out
@@ -93,7 +98,10 @@ def write_framework(
     as_of: date,
     reports: dict[str, FrameworkReport],
     accuracy: list[AccuracyRow] | None = None,
+    owners: dict[str, FrameworkReport] | None = None,
 ) -> Path:
+    """Save the windows by segment, the forecast's accuracy and (``owners``) the windows
+    by owner, from which a CSM limited to their own book is shown their group."""
     folder = framework_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"as_of={as_of.isoformat()}.json"
@@ -102,6 +110,7 @@ def write_framework(
         "as_of": as_of.isoformat(),
         "windows": to_jsonable(reports),
         "accuracy": to_jsonable(accuracy) if accuracy is not None else None,
+        "owner_windows": to_jsonable(owners) if owners is not None else None,
     }
     tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)

@@ -308,12 +308,21 @@ def opportunity_page(platform: Platform, caller: Caller, opportunity_id: str) ->
     return OpportunityPage(view, account.name, names)
 
 
-def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
-    """The fifteen metrics of ``window`` as the daily run saved them (None: none saved)."""
+def framework_page(platform: Platform, caller: Caller, window: str) -> dict[str, Any] | None:
+    """The fifteen metrics of ``window`` as the daily run saved them (None: none saved).
+
+    A CSM limited to their own book sees their book's figures (their group of the
+    windows by owner), never the book-wide ones.
+    """
     saved = read_framework(platform.settings, platform.today())
     if saved is None:
         return None
-    report = saved["windows"].get(window if window in WINDOWS else "quarter")
+    window = window if window in WINDOWS else "quarter"
+    own = account_scope(caller)
+    if own is None:
+        report = saved["windows"].get(window)
+    else:
+        report = _own_group(((saved.get("owner_windows") or {}).get(window)), own)
     if report is None:
         return None
     units = {m.id: m.unit for m in METRICS}
@@ -334,6 +343,7 @@ def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
             }
         )
     return {
+        "own": own is not None,
         "as_of": date.fromisoformat(saved["as_of"]),
         "start": date.fromisoformat(report["start"]),
         "end": date.fromisoformat(report["end"]),
@@ -342,6 +352,19 @@ def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
         "health_as_of": report["health_as_of"],
         "metrics_as_of": report["metrics_as_of"],
     }
+
+
+def _own_group(report: dict[str, Any] | None, owner_id: str) -> dict[str, Any] | None:
+    """A saved by-owner report narrowed to one owner's group (all ``None`` without one)."""
+    if report is None:
+        return None
+    mine = next((g for g in report["groups"] if g["key"] == owner_id), None)
+    metrics = (
+        mine["metrics"]
+        if mine is not None
+        else [{**m, "value": None, "parts": {}} for m in report["overall"]]
+    )
+    return {**report, "overall": metrics, "groups": []}
 
 
 def growth_for(platform: Platform, caller: Caller, account_id: str) -> GrowthPlan:

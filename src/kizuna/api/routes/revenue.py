@@ -22,10 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from kizuna.api.deps import CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
 from kizuna.api.params import ID_PATTERN, TEXT_PATTERN, AccountId, AsOf
-from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import account_scope
 from kizuna.customers.service import authorise_account
-from kizuna.errors import InvalidInput, PermissionDenied, Problem
+from kizuna.errors import InvalidInput, Problem
 from kizuna.platform import Platform
 from kizuna.revenue import (
     definition_for,
@@ -43,6 +42,7 @@ from kizuna.revenue.access import (
     reassign_as,
     win_as,
 )
+from kizuna.revenue.framework import own_book
 from kizuna.revenue.growth import growth_plan
 from kizuna.revenue.readmodel import renewals_csv
 from kizuna.store.revenue_models import OpportunitySource, OpportunityType
@@ -312,18 +312,9 @@ def framework_report(
         )
     own = account_scope(caller)
     if own is not None:
-        record_audit(
-            platform,
-            caller,
-            action="read",
-            resource="revenue/framework",
-            allowed=False,
-            detail="book-wide figures",
-        )
-        raise PermissionDenied(
-            "the fifteen metrics are book-wide figures; "
-            "a CSM limited to their own book may not read them"
-        )
+        # a CSM limited to their own book: the figures of their book, none book-wide
+        report = framework(platform, start, end, by="owner", as_of=as_of)
+        return ResultResponse(own_book(report, own))
     return ResultResponse(framework(platform, start, end, by=by, as_of=as_of))
 
 

@@ -237,5 +237,5 @@ def framework_page(
     ctx: Annotated[PageContext, Depends(login_required)],
     window: Annotated[str, Query(max_length=16)] = "quarter",
 ) -> Response:
-    data = revenue_views.framework_page(ctx.platform, window)
+    data = revenue_views.framework_page(ctx.platform, ctx.caller, window)
     return render(ctx, "framework.html", data=data, window=window)
