@@ -30,6 +30,7 @@ from kizuna.revenue import (
     lose,
     move_stage,
     open_renewals,
+    reassign,
     renewal_contexts,
     renewal_forecast,
     win,
@@ -293,6 +294,23 @@ def opp_lost(
             on=d["on"],
             by=by,
         ),
+        as_json,
+        _render_opp,
+    )
+
+
+@opp_app.command("owner")
+def opp_owner(
+    opportunity_id: Annotated[str, typer.Argument(help="Opportunity id.", show_default=False)],
+    member: Annotated[
+        str, typer.Argument(help="The new owner (an active team member id).", show_default=False)
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Give an open opportunity to another owner (a CSM or an account executive)."""
+    platform = get_platform()
+    emit(
+        reassign(platform, definition_for(platform.settings.home), opportunity_id, member),
         as_json,
         _render_opp,
     )
