@@ -169,3 +169,31 @@ def test_another_books_opportunity_is_not_found(web_platform: Platform) -> None:
         csrf = _csrf(c.get("/ui/opportunities").text)
         assert c.post("/ui/opportunities/OPP-C/won", data={"csrf_token": csrf}).status_code == 404
         assert get_opportunity(web_platform, load_definition(), "OPP-C").status == "open"
+
+
+def test_a_viewer_or_a_stale_page_is_told_in_the_form(
+    client: TestClient,  # noqa: F811
+    web_platform: Platform,  # noqa: F811
+) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from kizuna.revenue import create_opportunity, win
+    from kizuna.store.revenue_models import OpportunityType
+
+    definition = load_definition()
+    create_opportunity(
+        web_platform, definition, account_id="acme", type=OpportunityType.UPSELL,
+        arr_change=Decimal(100), expected_close_date=date(2025, 9, 1), opportunity_id="OPP-A",
+    )  # fmt: skip
+    login(client, "vic")
+    csrf = _csrf(client.get("/ui/opportunities/OPP-A").text)
+    r = client.post("/ui/opportunities/OPP-A/stage", data={"csrf_token": csrf, "stage": "commit"})
+    assert r.status_code == 422
+    assert "You may not change this account's opportunities." in r.text
+    login(client, "carl")
+    csrf = _csrf(client.get("/ui/opportunities/OPP-A").text)
+    win(web_platform, definition, "OPP-A", on=date(2025, 6, 30))
+    r = client.post("/ui/opportunities/OPP-A/lost", data={"csrf_token": csrf, "reason": "late"})
+    assert r.status_code == 422 and "It was closed meanwhile: reload the page." in r.text
+    assert get_opportunity(web_platform, definition, "OPP-A").status == "won"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kizuna.errors import InvalidInput, NotFound, PermissionDenied
+from kizuna.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kizuna.revenue import definition_for
 from kizuna.revenue.access import lose_as, move_as, open_as, reassign_as, win_as
 from kizuna.store.revenue_models import OpportunitySource, OpportunityType
@@ -169,6 +169,10 @@ async def _act(
             act(parsed.values)
         except InvalidInput as exc:
             parsed.errors = revenue_forms.service_errors(exc)
+        except PermissionDenied:
+            parsed.errors = {"_form": N_("You may not change this account's opportunities.")}
+        except Conflict:
+            parsed.errors = {"_form": N_("It was closed meanwhile: reload the page.")}
     if parsed.errors:
         return _opportunity(ctx, opportunity_id, 422, {which: parsed.errors}, {which: parsed.typed})
     return RedirectResponse(ctx.url("opportunity", opportunity_id=opportunity_id), 303)
