@@ -89,10 +89,23 @@ def test_who_may_open_and_close_opportunities(rapi: Api) -> None:
     assert ("csm-a", "stage", "opportunities") in actions
 
 
+def test_reassigning_an_opportunity(rapi: Api) -> None:
+    opp_id = rapi.post("csm-a", "/revenue/opportunities", UPSELL).json()["id"]
+    given = rapi.post("csm-a", f"/revenue/opportunities/{opp_id}/owner", {"owner_id": "ae"})
+    assert (given.status_code, given.json()["owner_id"]) == (200, "ae")
+    assert (
+        rapi.post("csm-b", f"/revenue/opportunities/{opp_id}/owner", {"owner_id": "csm-b"})
+    ).status_code == 403
+    unknown = rapi.post("admin", f"/revenue/opportunities/{opp_id}/owner", {"owner_id": "zed"})
+    assert unknown.status_code == 422 and "zed" in unknown.text
+    entry = next(e for e in list_audit(rapi.platform, limit=20) if e.action == "owner")
+    assert (entry.actor_id, entry.resource, entry.resource_id) == ("csm-a", "opportunities", opp_id)
+
+
 def test_a_scoped_csm_sees_only_their_book(scoped: Api) -> None:
     acme = scoped.post("csm-a", "/revenue/opportunities", UPSELL).json()["id"]
     globex = scoped.post(
-        "csm-b", "/revenue/opportunities", {**UPSELL, "account_id": "globex"}
+        "csm-b", "/revenue/opportunities", {**UPSELL, "account_id": "globex", "owner_id": "csm-b"}
     ).json()["id"]
     assert [o["id"] for o in scoped.get("csm-b", "/revenue/opportunities").json()] == [globex]
     assert {o["id"] for o in scoped.get("manager", "/revenue/opportunities").json()} == {
@@ -104,11 +117,32 @@ def test_a_scoped_csm_sees_only_their_book(scoped: Api) -> None:
     assert scoped.post("csm-b", f"/revenue/opportunities/{acme}/won", {}).status_code == 404
     assert scoped.get("csm-b", "/revenue/accounts/acme/growth-plan").status_code == 404
     assert scoped.get("csm-a", "/revenue/accounts/acme/growth-plan").status_code == 200
-    assert (
-        scoped.get("csm-b", "/revenue/framework?from=2025-01-01&to=2025-06-30").status_code == 403
-    )
+    # the fifteen metrics of a scoped CSM: their own book's, never the book-wide figures
+    scoped.post("csm-b", f"/revenue/opportunities/{globex}/won", {"on": "2025-03-01"})
+    scoped.post("csm-a", f"/revenue/opportunities/{acme}/lost", {"on": "2025-03-02", "reason": "x"})
+    period = "/revenue/framework?from=2025-01-01&to=2025-06-30"
+    mine = scoped.get("csm-b", period)
+    assert mine.status_code == 200
+    everyone = scoped.get("manager", period + "&by=owner").json()
+    figures = {m["id"]: m["value"] for m in mine.json()["overall"]}
+    assert (figures["expansion_bookings"], figures["close_rate"]) == (2500.0, 1.0)
+    book = {m["id"]: m["value"] for m in everyone["overall"]}
+    assert (book["expansion_bookings"], book["close_rate"]) == (2500.0, 0.5)
+    assert [g["key"] for g in mine.json()["groups"]] == ["csm-b"]
     f = scoped.get("csm-b", "/revenue/forecast?period=quarter&from=2025-07-01&to=2025-12-31")
     assert f.status_code == 200 and f.json()["totals"]["renewals"] == 0
+
+
+def test_the_forecast_as_csv(scoped: Api) -> None:
+    scoped.post("csm-a", "/revenue/opportunities", {**UPSELL, "type": "renewal", "arr_total": 900})
+    r = scoped.get("csm-a", "/revenue/forecast?from=2025-07-01&to=2025-12-31&format=csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    header, *rows = r.text.splitlines()
+    assert header.startswith("opportunity_id,name,account_id,account_name,owner_id,products")
+    assert header.endswith("churn_risk,risk_band,renewal_probability,plan_status")
+    assert len(rows) == 1 and ",acme," in rows[0]
+    other = scoped.get("csm-b", "/revenue/forecast?from=2025-07-01&to=2025-12-31&format=csv")
+    assert other.text.splitlines()[1:] == []
 
 
 def test_forecast_and_framework(rapi: Api) -> None:

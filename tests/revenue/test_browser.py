@@ -14,7 +14,11 @@ from tests.web.test_browser import _login, _serve, _shot, browser, sync_api  # n
 from tests.web.test_scope import _add_book
 
 from kizuna.revenue import create_opportunity, forecast_accuracy, load_definition, open_renewals
-from kizuna.revenue.readmodel import build_framework_windows, write_framework
+from kizuna.revenue.readmodel import (
+    build_framework_windows,
+    save_renewal_centre,
+    write_framework,
+)
 from kizuna.store.models import ContractLine
 from kizuna.store.revenue_models import OpportunityType
 from kizuna.web import insights
@@ -42,11 +46,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         arr_change=Decimal(15000), products=["analytics"], expected_close_date=date(2025, 9, 30),
         stage="proposal", opportunity_id="OPP-X",
     )  # fmt: skip
+    save_renewal_centre(platform, definition, TODAY)
     write_framework(
         platform.settings,
         TODAY,
         build_framework_windows(platform, TODAY),
         forecast_accuracy(platform, definition, as_of=TODAY),
+        owners=build_framework_windows(platform, TODAY, by="owner"),
     )
     with server as url:
         yield url
@@ -69,7 +75,7 @@ def test_revenue_pages(site: str, browser: object) -> None:  # noqa: F811
     expect(page.locator("[data-kpi=renewal-arr]")).to_have_text("$120,000")
     expect(page.locator("[data-kpi=weighted]")).to_have_text("$12,000")  # qualify: 10 %
     # carl reads his own book only: the book-wide accuracy is not shown to him
-    expect(page.locator("#accuracy [data-state=not-computed]")).to_be_visible()
+    expect(page.locator("#accuracy [data-state=no-accuracy]")).to_be_visible()
     _shot(page, "renewals")
     page.click("a[data-period=month]")
     expect(page.locator("td[data-weighted='2025-08']")).to_have_text("$12,000")
@@ -84,6 +90,7 @@ def test_revenue_pages(site: str, browser: object) -> None:  # noqa: F811
 
     page.click("nav a[data-nav=framework]")
     expect(page.locator("#framework tbody tr")).to_have_count(15)
+    expect(page.locator("[data-scope=own]")).to_be_visible()  # carl: his own book's figures
     expect(page.locator("tr[data-metric=close_rate]")).to_contain_text("Opportunities won")
     _shot(page, "framework")
 
@@ -107,4 +114,71 @@ def test_revenue_pages(site: str, browser: object) -> None:  # noqa: F811
     expect(page.locator("h1")).to_have_text("カスタマーサクセスの15指標")
     expect(page.locator("tr[data-metric=close_rate] strong")).to_have_text("成約率")
     _shot(page, "framework-ja")
+    context.close()
+
+
+def test_pipeline_actions(site: str, browser: object) -> None:  # noqa: F811
+    """Open, advance, win and lose opportunities through the pipeline's forms."""
+    expect = sync_api.expect
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    _login(page, site, "carl")
+    page.goto(f"{site}/ui/opportunities")
+
+    page.click("#new-opportunity summary")
+    form = page.locator("#new-opportunity form")
+    form.locator("[name=account_id]").fill("bolt")
+    form.locator("[name=type]").select_option("upsell")
+    form.locator("[name=arr_change]").fill("abc")
+    form.locator("[name=expected_close_date]").fill("2025-10-31")
+    form.locator("[name=products]").fill("analytics")
+    form.locator("button[data-action=create]").click()
+    # the problem is said beside its field, and what was typed stays
+    expect(form.locator("[data-error-for=arr_change]")).to_have_text(
+        "Enter an amount, e.g. 12000 or 12000.50."
+    )
+    expect(form.locator("[name=account_id]")).to_have_value("bolt")
+    form.locator("[name=arr_change]").fill("4000")
+    form.locator("[name=stage]").select_option("discovery")
+    form.locator("button[data-action=create]").click()
+
+    expect(page.locator("#opportunity [data-fact=stage]")).to_have_attribute(
+        "data-stage", "discovery"
+    )
+    expect(page.locator("#opportunity h1")).to_have_text("Bolt Ltd — upsell")
+    opp_id = page.locator("#opportunity").get_attribute("data-opportunity")
+    page.locator("#move-stage [name=stage]").select_option("negotiation")
+    page.locator("#move-stage button[data-action=stage]").click()
+    expect(page.locator("#opportunity [data-fact=stage]")).to_have_attribute(
+        "data-stage", "negotiation"
+    )
+    expect(page.locator("#history tbody tr")).to_have_count(2)
+    page.locator("#mark-won [name=on]").fill("2025-06-30")
+    page.locator("#mark-won button[data-action=won]").click()
+    expect(page.locator("#opportunity")).to_have_attribute("data-status", "won")
+    expect(page.locator("#mark-won")).to_have_count(0)  # closed: no more actions
+    _shot(page, "opportunity-won")
+
+    page.goto(f"{site}/ui/opportunities")
+    expect(page.locator(f"[data-opportunity={opp_id}]")).to_have_count(0)  # no longer open
+    page.click("#new-opportunity summary")
+    form.locator("[name=account_id]").fill("bolt")
+    form.locator("[name=type]").select_option("downsell")
+    form.locator("[name=arr_change]").fill("-1500")
+    form.locator("[name=expected_close_date]").fill("2025-12-31")
+    form.locator("button[data-action=create]").click()
+    expect(page.locator("#opportunity")).to_have_attribute("data-status", "open")
+
+    # in Japanese: a loss without its reason is refused, in the form
+    page.click("a[data-lang=ja]")
+    expect(page.locator("#mark-lost h2")).to_have_text("失注")
+    page.locator("#mark-lost button[data-action=lost]").click()
+    expect(page.locator("#mark-lost [data-error-for=reason]")).to_have_text(
+        "失注の理由を入力してください。"
+    )
+    page.locator("#mark-lost [name=reason]").fill("予算削減")
+    page.locator("#mark-lost button[data-action=lost]").click()
+    expect(page.locator("#opportunity")).to_have_attribute("data-status", "lost")
+    expect(page.locator("#opportunity [data-fact=reason]")).to_have_text("予算削減")
+    _shot(page, "opportunity-lost-ja")
     context.close()

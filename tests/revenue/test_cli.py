@@ -44,6 +44,11 @@ def test_an_opportunity_through_the_pipeline(book: Book, cli) -> None:  # type: 
         "weighted_arr": 1250.0, "owner_id": "csm1", "source": "manual",
     }  # fmt: skip
     assert cli("opp", "stage", "OPP-1", "commit", "--on", "2025-07-01", "--json")[0] == 0
+    book.member("ae1")
+    code, given = cli("opp", "owner", "OPP-1", "ae1", "--json")
+    assert (code, given["owner_id"]) == (0, "ae1")
+    code, err = cli("opp", "owner", "OPP-1", "nobody")
+    assert code == 1 and "no active team member nobody" in err
     code, won = cli("opp", "won", "OPP-1", "--on", "2025-07-05", "--json")
     assert (code, won["status"], won["closed_on"]) == (0, "won", "2025-07-05")
     code, shown = cli("opp", "show", "OPP-1", "--json")
@@ -74,6 +79,11 @@ def test_forecast_and_framework_json(book: Book, cli) -> None:  # type: ignore[n
     assert code == 0
     assert [(p["arr"], p["weighted_arr"]) for p in f["periods"]] == [(1200.0, 120.0), (0.0, 0.0)]
     assert len(f["accuracy"]) == 4
+    out = book.platform.settings.home.parent / "renewals.csv"
+    code, _ = cli("forecast", "--from", month.isoformat(), "--csv", str(out))
+    header, row = out.read_text(encoding="utf-8").splitlines()
+    assert code == 0 and header.split(",")[:3] == ["opportunity_id", "name", "account_id"]
+    assert row.startswith("REN-L1,") and ",1200.00,0.1,stage," in row
     code, fw = cli(
         "framework", "--from", "2025-01-01", "--to", "2025-06-30", "--by", "segment", "--json"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +20,6 @@ from kizuna.errors import InvalidInput, Problem
 from kizuna.jsonable import to_jsonable
 from kizuna.revenue import (
     METRICS,
-    HealthContext,
     OpportunityView,
     create_opportunity,
     definition_for,
@@ -30,9 +30,12 @@ from kizuna.revenue import (
     lose,
     move_stage,
     open_renewals,
+    reassign,
+    renewal_contexts,
     renewal_forecast,
     win,
 )
+from kizuna.revenue.readmodel import renewals_csv
 from kizuna.store.revenue_models import OpportunityType
 
 opp_app = typer.Typer(
@@ -296,6 +299,23 @@ def opp_lost(
     )
 
 
+@opp_app.command("owner")
+def opp_owner(
+    opportunity_id: Annotated[str, typer.Argument(help="Opportunity id.", show_default=False)],
+    member: Annotated[
+        str, typer.Argument(help="The new owner (an active team member id).", show_default=False)
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Give an open opportunity to another owner (a CSM or an account executive)."""
+    platform = get_platform()
+    emit(
+        reassign(platform, definition_for(platform.settings.home), opportunity_id, member),
+        as_json,
+        _render_opp,
+    )
+
+
 @opp_app.command("open-renewals")
 def opp_open_renewals(
     as_of: Annotated[
@@ -347,6 +367,13 @@ def forecast_command(
         ),
     ] = 4,
     as_json: JsonOption = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write every renewal (with health, churn risk and plan status) to FILE.",
+        ),
+    ] = None,
 ) -> None:
     """The renewal forecast: renewals per month or quarter, weighted, and its accuracy."""
     platform = get_platform()
@@ -364,10 +391,12 @@ def forecast_command(
         end,
         as_of=today,
         period=period.value,
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
     )
     accuracy = forecast_accuracy(platform, definition, as_of=today, quarters=quarters)
     result = {**to_jsonable(report), "accuracy": to_jsonable(accuracy)}
+    if csv_file is not None:
+        csv_file.write_text(renewals_csv(report.renewals), encoding="utf-8")
 
     def render(_: Any) -> None:
         table = Table(

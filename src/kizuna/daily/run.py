@@ -335,10 +335,16 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     onboarding = snapshot.onboarding if snapshot is not None else None
     accuracy = revenue.forecast_accuracy(platform, pipeline, as_of=day)
     write_framework(
-        platform.settings, day, build_framework_windows(platform, day, onboarding), accuracy
+        platform.settings,
+        day,
+        build_framework_windows(platform, day, onboarding),
+        accuracy,
+        owners=build_framework_windows(platform, day, onboarding, by="owner"),
     )
+    # after the plans and risk steps: the centre shows their statuses and scores of the day
+    renewals = revenue.save_renewal_centre(platform, pipeline, day)
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"
-    return f"{opened}; the fifteen metrics saved for {day}"
+    return f"{opened}; the fifteen metrics and the renewal centre ({renewals}) saved for {day}"
 
 
 def step_functions() -> dict[str, StepFunction]:

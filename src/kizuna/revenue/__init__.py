@@ -6,6 +6,15 @@ owner of each deal type and product, the renewal lead time and the CRM column
 mappings. See ``docs/revenue.md``.
 """
 
+from kizuna.revenue.closing import link_won_renewals, lose, win
+from kizuna.revenue.context import (
+    HealthContext,
+    PlanContext,
+    RenewalContext,
+    RenewalContextSource,
+    RiskContext,
+    renewal_contexts,
+)
 from kizuna.revenue.definition import (
     CrmMapping,
     OwnerRule,
@@ -20,9 +29,6 @@ from kizuna.revenue.forecast import (
     Forecast,
     ForecastPeriod,
     ForecastRenewal,
-    HealthContext,
-    RenewalContext,
-    RenewalContextSource,
     forecast_accuracy,
     renewal_forecast,
 )
@@ -35,16 +41,19 @@ from kizuna.revenue.framework import (
 )
 from kizuna.revenue.opportunities import (
     OpportunityView,
-    RenewalRun,
     create_opportunity,
     get_opportunity,
-    link_won_renewals,
     list_opportunities,
-    lose,
     move_stage,
-    open_renewals,
-    win,
+    reassign,
 )
+from kizuna.revenue.readmodel import (
+    RenewalCentre,
+    SavedRenewal,
+    read_renewal_centre,
+    save_renewal_centre,
+)
+from kizuna.revenue.renewals import RenewalRun, open_renewals
 
 __all__ = [
     "METRICS",
@@ -59,10 +68,14 @@ __all__ = [
     "MetricValue",
     "OpportunityView",
     "OwnerRule",
+    "PlanContext",
+    "RenewalCentre",
     "RenewalContext",
     "RenewalContextSource",
     "RenewalRun",
     "RevenueDefinition",
+    "RiskContext",
+    "SavedRenewal",
     "Stage",
     "create_opportunity",
     "definition_for",
@@ -76,6 +89,10 @@ __all__ = [
     "move_stage",
     "open_renewals",
     "parse_definition",
+    "read_renewal_centre",
+    "reassign",
+    "renewal_contexts",
     "renewal_forecast",
+    "save_renewal_centre",
     "win",
 ]

@@ -11,29 +11,27 @@ Past periods also show what actually closed, and :func:`forecast_accuracy`
 compares, for each past quarter, what the pipeline forecast at the quarter's
 start (reconstructed from the stage history) with the ARR that renewed.
 
-Health, plan status and churn risk beside each renewal come from optional
-:class:`RenewalContextSource` implementations (health snapshots here; plans and
-risk plug in when those capabilities land).
+Health, plan status and churn risk beside each renewal come from
+:class:`~kizuna.revenue.context.RenewalContextSource` implementations (health
+snapshots, churn risk scores, success plan statuses: :mod:`kizuna.revenue.context`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, Problem
-from kizuna.health.snapshots import read_snapshot, snapshot_dates
 from kizuna.platform import Platform
 from kizuna.retention.periods import PeriodUnit, period_end, period_label
+from kizuna.revenue.context import RenewalContext, RenewalContextSource, merge_contexts
 from kizuna.revenue.definition import RevenueDefinition
 from kizuna.revenue.opportunities import OpportunityView, forecast_amount, view_of
 from kizuna.store.models import Account
@@ -47,65 +45,6 @@ from kizuna.store.revenue_models import (
 CATEGORIES = ("commit", "best_case", "pipeline", "won", "lost")
 _COLUMNS = tuple(c.name for c in Opportunity.__table__.c)
 _CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True, slots=True)
-class RenewalContext:
-    """What other capabilities know about an account, shown beside its renewal."""
-
-    health_score: float | None = None
-    health_band: str | None = None
-    churn_risk: float | None = None
-    renewal_probability: float | None = None
-    plan_status: str | None = None
-
-
-class RenewalContextSource(Protocol):
-    """Supplies :class:`RenewalContext` per account as of a date (health, risk, plans)."""
-
-    def context(self, account_ids: Sequence[str], as_of: date) -> Mapping[str, RenewalContext]: ...
-
-
-class HealthContext:
-    """Health score and band from the last health snapshot on or before the date."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.settings = platform.settings
-
-    def context(self, account_ids: Sequence[str], as_of: date) -> Mapping[str, RenewalContext]:
-        days = [d for d in snapshot_dates(self.settings) if d <= as_of]
-        if not days or not account_ids:
-            return {}
-        table = read_snapshot(self.settings, days[-1], columns=["account_id", "score", "band"])
-        if table is None:
-            return {}
-        table = table.filter(pc.is_in(table.column("account_id"), pa.array(list(account_ids))))
-        return {
-            a: RenewalContext(health_score=score, health_band=band)
-            for a, score, band in zip(
-                table.column("account_id").to_pylist(),
-                table.column("score").to_pylist(),
-                table.column("band").to_pylist(),
-                strict=True,
-            )
-        }
-
-
-def merge_contexts(
-    sources: Sequence[RenewalContextSource], account_ids: Sequence[str], as_of: date
-) -> dict[str, RenewalContext]:
-    """Each source's non-empty fields, later sources filling what earlier ones left out."""
-    merged: dict[str, RenewalContext] = {}
-    for source in sources:
-        for account_id, ctx in source.context(account_ids, as_of).items():
-            base = merged.get(account_id, RenewalContext())
-            updates = {k: v for k, v in _fields(ctx).items() if v is not None}
-            merged[account_id] = replace(base, **updates)
-    return merged
-
-
-def _fields(ctx: RenewalContext) -> dict[str, Any]:
-    return {k: getattr(ctx, k) for k in RenewalContext.__dataclass_fields__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,9 +325,6 @@ __all__ = [
     "Forecast",
     "ForecastPeriod",
     "ForecastRenewal",
-    "HealthContext",
-    "RenewalContext",
-    "RenewalContextSource",
     "forecast_accuracy",
     "forecast_amount",
     "renewal_forecast",

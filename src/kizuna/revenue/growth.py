@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from kizuna.errors import NotFound
 from kizuna.platform import Platform
+from kizuna.revenue.context import RenewalContext, RenewalContextSource, merge_contexts
 from kizuna.revenue.definition import RevenueDefinition
-from kizuna.revenue.forecast import RenewalContext, RenewalContextSource, merge_contexts
 from kizuna.revenue.opportunities import OpportunityView, list_opportunities
 from kizuna.store.models import Account, Contact, ContractLine, ContractStatus, SuccessRole
 

@@ -1,11 +1,7 @@
-"""Opportunities: create, move through the pipeline, win, lose; renewals opened automatically.
+"""Opportunities: what one is, who owns it, how it is opened, read and moved or reassigned.
 
-Contract lines stay the truth for ARR. Winning a renewal does not change ARR by
-itself: the renewing line arrives with the billing import and is *linked*
-(:func:`link_won_renewals`, matched by account, product and dates). Only with
-the ``opportunity_creates_lines`` setting (teams without a billing feed) does a
-won opportunity create its line. Losing records the reason and date; the churn
-the ledger shows comes from the lines ending unrenewed.
+Winning and losing are in :mod:`kizuna.revenue.closing`; the renewal
+opportunities the daily run opens by itself in :mod:`kizuna.revenue.renewals`.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +18,7 @@ import sqlalchemy as sa
 from kizuna.errors import Conflict, InvalidInput, NotFound, Problem
 from kizuna.platform import Platform
 from kizuna.revenue.definition import RevenueDefinition
-from kizuna.store.models import Account, ContractLine, ContractStatus, TeamMember, TeamRole
+from kizuna.store.models import Account, ContractLine, TeamMember, TeamRole
 from kizuna.store.revenue_models import (
     Opportunity,
     OpportunitySource,
@@ -30,9 +26,6 @@ from kizuna.store.revenue_models import (
     OpportunityStatus,
     OpportunityType,
 )
-
-#: Days after a line's end within which its renewing line may start and still be linked.
-LINK_GRACE_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +62,6 @@ class OpportunityView:
     renews_line_id: str | None
     line_id: str | None
     history: list[StageStep] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RenewalRun:
-    """What :func:`open_renewals` did as of a date."""
-
-    as_of: date
-    lead_days: int
-    dry: bool
-    opened: int
-    linked: int
-    opportunity_ids: list[str] = field(default_factory=list)
 
 
 def forecast_amount(opp: Opportunity | Any) -> Decimal:
@@ -334,7 +315,8 @@ def list_opportunities(
 # -- pipeline moves ------------------------------------------------------------
 
 
-def _open_opportunity(s: Any, opportunity_id: str) -> Opportunity:
+def open_for_update(s: Any, opportunity_id: str) -> Opportunity:
+    """The open opportunity in session ``s`` (NotFound; Conflict once closed)."""
     opp = s.get(Opportunity, opportunity_id)
     if opp is None:
         raise NotFound(f"no opportunity {opportunity_id}")
@@ -343,7 +325,8 @@ def _open_opportunity(s: Any, opportunity_id: str) -> Opportunity:
     return opp
 
 
-def _record_stage(s: Any, opp: Opportunity, stage: str, on: date, by: str | None) -> None:
+def record_stage(s: Any, opp: Opportunity, stage: str, on: date, by: str | None) -> None:
+    """Move ``opp`` to ``stage`` and keep the change in its history."""
     if opp.stage == stage:
         return
     s.add(
@@ -379,266 +362,27 @@ def move_stage(
             ],
         )
     with platform.store.session() as s:
-        opp = _open_opportunity(s, opportunity_id)
-        _record_stage(s, opp, stage, on or platform.today(), by)
+        opp = open_for_update(s, opportunity_id)
+        record_stage(s, opp, stage, on or platform.today(), by)
         s.flush()
         return view_of(opp, definition)
 
 
-def _renewal_candidate(s: Any, opp: Opportunity) -> ContractLine | None:
-    """The imported line that renews ``opp``'s line: same account and product, starting
-    after the old line started and by ``LINK_GRACE_DAYS`` after its end; the linked one
-    (``renews_line_id``) first, then the earliest start."""
-    if opp.renews_line_id is None:
-        return None
-    old = s.get(ContractLine, opp.renews_line_id)
-    if old is None:
-        return None
-    linked = (
-        s.execute(
-            sa.select(ContractLine)
-            .where(ContractLine.renews_line_id == old.id)
-            .order_by(ContractLine.start_date, ContractLine.id)
-        )
-        .scalars()
-        .first()
-    )
-    if linked is not None:
-        return linked
-    return (
-        s.execute(
-            sa.select(ContractLine)
-            .where(
-                ContractLine.account_id == old.account_id,
-                ContractLine.product == old.product,
-                ContractLine.id != old.id,
-                ContractLine.start_date > old.start_date,
-                ContractLine.end_date > old.end_date,
-                ContractLine.start_date <= old.end_date + timedelta(days=LINK_GRACE_DAYS + 1),
-                ContractLine.renews_line_id.is_(None),
-                ContractLine.status != ContractStatus.CANCELLED,
-            )
-            .order_by(ContractLine.start_date, ContractLine.id)
-        )
-        .scalars()
-        .first()
-    )
-
-
-def _one_year_after(start: date) -> date:
-    try:
-        return start.replace(year=start.year + 1) - timedelta(days=1)
-    except ValueError:  # 29 February
-        return start.replace(year=start.year + 1, day=28)
-
-
-def _create_line(s: Any, opp: Opportunity, on: date) -> ContractLine | None:
-    """The line a won opportunity books when there is no billing feed."""
-    if opp.type == OpportunityType.RENEWAL:
-        old = s.get(ContractLine, opp.renews_line_id) if opp.renews_line_id else None
-        if old is None:
-            return None
-        start = old.end_date + timedelta(days=1)
-        arr = opp.arr_total if opp.arr_total is not None else old.arr + opp.arr_change
-        product, currency, renews = old.product, old.currency, old.id
-    else:
-        if opp.arr_change <= 0 or not opp.products:
-            return None  # a downsell shows as a smaller renewal line, not a negative one
-        start, arr, product, currency, renews = (
-            on,
-            opp.arr_change,
-            opp.products[0],
-            opp.currency,
-            None,
-        )
-    line = ContractLine(
-        id=f"{opp.id}-line",
-        account_id=opp.account_id,
-        product=product,
-        arr=max(arr, Decimal("0")),
-        currency=currency,
-        start_date=start,
-        end_date=_one_year_after(start),
-        status=ContractStatus.ACTIVE if start <= on else ContractStatus.PENDING,
-        renews_line_id=renews,
-    )
-    s.add(line)
-    return line
-
-
-def win(
+def reassign(
     platform: Platform,
     definition: RevenueDefinition,
     opportunity_id: str,
-    *,
-    on: date | None = None,
-    by: str | None = None,
-    reason: str | None = None,
+    owner_id: str,
 ) -> OpportunityView:
-    """Mark an opportunity won on ``on``: link its renewing line, or (setting) create it."""
-    on = on or platform.today()
+    """Give an open opportunity to another active team member (a CSM or an account
+    executive); the owner table chose the first one, people may choose the next."""
     with platform.store.session() as s:
-        opp = _open_opportunity(s, opportunity_id)
-        _record_stage(s, opp, definition.won_stage.id, on, by)
-        opp.status = OpportunityStatus.WON
-        opp.closed_on = on
-        opp.close_reason = reason
-        line = _renewal_candidate(s, opp) if opp.type == OpportunityType.RENEWAL else None
-        if line is None and platform.settings.opportunity_creates_lines:
-            line = _create_line(s, opp, on)
-        if line is not None:
-            opp.line_id = line.id
-            if opp.type == OpportunityType.RENEWAL and line.renews_line_id is None:
-                line.renews_line_id = opp.renews_line_id
+        member = s.get(TeamMember, owner_id)
+        if member is None or not member.active:
+            raise InvalidInput(
+                "invalid owner", [Problem(f"no active team member {owner_id}", field="owner_id")]
+            )
+        opp = open_for_update(s, opportunity_id)
+        opp.owner_id = owner_id
         s.flush()
         return view_of(opp, definition)
-
-
-def lose(
-    platform: Platform,
-    definition: RevenueDefinition,
-    opportunity_id: str,
-    *,
-    reason: str,
-    on: date | None = None,
-    by: str | None = None,
-) -> OpportunityView:
-    """Mark an opportunity lost on ``on`` with why (contract lines are left as they are)."""
-    if not reason or not reason.strip():
-        raise InvalidInput(
-            "a lost opportunity needs a reason", [Problem("required", field="reason")]
-        )
-    on = on or platform.today()
-    with platform.store.session() as s:
-        opp = _open_opportunity(s, opportunity_id)
-        _record_stage(s, opp, definition.lost_stage.id, on, by)
-        opp.status = OpportunityStatus.LOST
-        opp.closed_on = on
-        opp.close_reason = reason.strip()
-        s.flush()
-        return view_of(opp, definition)
-
-
-# -- automatic renewals ------------------------------------------------------------
-
-
-def link_won_renewals(platform: Platform) -> int:
-    """Link won renewal opportunities to renewing lines that have arrived since."""
-    linked = 0
-    with platform.store.session() as s:
-        waiting = s.execute(
-            sa.select(Opportunity).where(
-                Opportunity.type == OpportunityType.RENEWAL,
-                Opportunity.status == OpportunityStatus.WON,
-                Opportunity.line_id.is_(None),
-                Opportunity.renews_line_id.is_not(None),
-            )
-        ).scalars()
-        for opp in waiting:
-            line = _renewal_candidate(s, opp)
-            if line is not None:
-                opp.line_id = line.id
-                if line.renews_line_id is None:
-                    line.renews_line_id = opp.renews_line_id
-                linked += 1
-    return linked
-
-
-def open_renewals(platform: Platform, definition: RevenueDefinition, as_of: date) -> RenewalRun:
-    """Open a renewal opportunity for every line ending within the lead time of ``as_of``.
-
-    A line qualifies when it counts (not cancelled, ARR > 0), ends in
-    ``[as_of, as_of + renewal_lead_days]``, has no renewal opportunity yet and no
-    line renewing it. A run as of a past date (a backfill) opens nothing: an
-    opportunity is work for people today, not history. Won renewals waiting for
-    their line are linked on the way.
-    """
-    lead = definition.renewal_lead_days
-    if as_of < platform.today():
-        return RenewalRun(as_of=as_of, lead_days=lead, dry=True, opened=0, linked=0)
-    linked = link_won_renewals(platform)
-    cl = ContractLine.__table__.c
-    renewed = sa.select(ContractLine.renews_line_id).where(ContractLine.renews_line_id.is_not(None))
-    has_opp = sa.select(Opportunity.renews_line_id).where(Opportunity.renews_line_id.is_not(None))
-    q = (
-        sa.select(
-            cl.id,
-            cl.account_id,
-            cl.product,
-            cl.arr,
-            cl.currency,
-            cl.end_date,
-            Account.name,
-            Account.owner_id,
-        )
-        .join(Account, Account.id == cl.account_id)
-        .where(
-            cl.status != ContractStatus.CANCELLED.value,
-            cl.arr > 0,
-            cl.end_date >= as_of,
-            cl.end_date <= as_of + timedelta(days=lead),
-            cl.id.not_in(renewed),
-            cl.id.not_in(has_opp),
-        )
-        .order_by(cl.end_date, cl.id)
-    )
-    resolver = OwnerResolver(platform, definition)
-    stage = definition.first_stage
-    with platform.store.session() as s:
-        due = s.execute(q).all()
-        opps, steps = [], []
-        for r in due:
-            opp_id = f"REN-{r.id}"[:64]
-            owner = resolver.owner(OpportunityType.RENEWAL, [r.product], r.account_id, r.owner_id)
-            opps.append(
-                {
-                    "id": opp_id,
-                    "account_id": r.account_id,
-                    "name": f"{r.name} — renewal of {r.product} ({r.end_date})",
-                    "type": OpportunityType.RENEWAL,
-                    "products": [r.product],
-                    "arr_change": Decimal("0"),
-                    "arr_total": r.arr,
-                    "currency": r.currency,
-                    "stage": stage,
-                    "probability": None,
-                    "expected_close_date": r.end_date,
-                    "owner_id": owner,
-                    "source": OpportunitySource.AUTOMATIC,
-                    "external_id": None,
-                    "status": OpportunityStatus.OPEN,
-                    "renews_line_id": r.id,
-                    "attributes": {},
-                }
-            )
-            steps.append(
-                {
-                    "opportunity_id": opp_id,
-                    "from_stage": None,
-                    "to_stage": stage,
-                    "changed_on": as_of,
-                    "changed_by": None,
-                }
-            )
-        taken = set()
-        if opps:
-            ids = [o["id"] for o in opps]
-            for i in range(0, len(ids), 1000):
-                taken |= set(
-                    s.execute(
-                        sa.select(Opportunity.id).where(Opportunity.id.in_(ids[i : i + 1000]))
-                    ).scalars()
-                )
-            opps = [o for o in opps if o["id"] not in taken]
-            steps = [st for st in steps if st["opportunity_id"] not in taken]
-        for i in range(0, len(opps), 2000):
-            s.execute(sa.insert(Opportunity), opps[i : i + 2000])
-            s.execute(sa.insert(OpportunityStageChange), steps[i : i + 2000])
-    return RenewalRun(
-        as_of=as_of,
-        lead_days=lead,
-        dry=False,
-        opened=len(opps),
-        linked=linked,
-        opportunity_ids=[o["id"] for o in opps],
-    )

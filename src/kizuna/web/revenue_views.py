@@ -9,25 +9,31 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 from kizuna.auth.policy import Caller, account_scope
-from kizuna.customers.service import authorise_account
+from kizuna.auth.users import list_users
+from kizuna.customers.service import authorise_account, list_records
 from kizuna.platform import Platform
 from kizuna.revenue import (
     METRICS,
-    Forecast,
-    HealthContext,
     OpportunityView,
     definition_for,
     list_opportunities,
-    renewal_forecast,
+    renewal_contexts,
 )
+from kizuna.revenue.access import OwnerChoice, owner_choices, readable_opportunity
 from kizuna.revenue.forecast import AccuracyRow
 from kizuna.revenue.growth import GrowthPlan, growth_plan
-from kizuna.revenue.readmodel import WINDOWS, read_framework
+from kizuna.revenue.readmodel import (
+    WINDOWS,
+    RenewalCentre,
+    read_framework,
+    read_renewal_centre,
+    renewals_csv,
+)
 from kizuna.web.i18n import N_
 
 #: Labels the revenue pages translate from data: deal types, forecast categories,
@@ -66,6 +72,7 @@ REVENUE_MESSAGES = (
     N_("opportunity"),
     N_("risk_model"),
     N_("decided"),
+    N_("open"),
 )
 
 #: The fifteen metrics' names and definitions (``framework_metrics.yaml``) as msgids.
@@ -139,35 +146,36 @@ METRIC_MESSAGES = (
 )
 
 
+#: Renewals the page lists (the CSV download holds them all).
+RENEWALS_SHOWN = 200
+#: Success plan statuses and churn-risk bands beside a renewal, as msgids.
+PLAN_STATUS_TEXT = {
+    "on_track": N_("On track"),
+    "at_risk": N_("At risk"),
+    "off_track": N_("Off track"),
+    "achieved": N_("Achieved"),
+    "no_data": N_("No data yet"),
+}
+RISK_BAND_TEXT = {"high": N_("High"), "medium": N_("Medium"), "low": N_("Low")}
+
+
 @dataclass(frozen=True)
-class RenewalCentre:
-    forecast: Forecast
+class RenewalCentrePage:
+    centre: RenewalCentre | None  # None: the daily run has not saved it yet
     accuracy: list[AccuracyRow]
     period: str
 
 
-def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCentre:
-    """Renewals expected to close from this period's start for a year, and past accuracy."""
+def _unit(period: str) -> Literal["month", "quarter"]:
+    return "month" if period == "month" else "quarter"
+
+
+def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCentrePage:
+    """The renewal centre the daily run saved (the caller's accounts) and past accuracy."""
     today = platform.today()
-    unit: Literal["month", "quarter"] = "month" if period == "month" else "quarter"
-    start = (
-        today.replace(day=1)
-        if unit == "month"
-        else date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    )
-    end = start + timedelta(days=364)
-    definition = definition_for(platform.settings.home)
+    unit = _unit(period)
     own = account_scope(caller)
-    forecast = renewal_forecast(
-        platform,
-        definition,
-        start,
-        end,
-        as_of=today,
-        period=unit,
-        context=[HealthContext(platform)],
-        account_owner=own,
-    )
+    centre = read_renewal_centre(platform.settings, today, unit, account_owner=own)
     # the accuracy of past quarters is book-wide history: the daily run saves it once a day
     saved = read_framework(platform.settings, today) if own is None else None
     accuracy = [
@@ -183,7 +191,15 @@ def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCe
         )
         for r in ((saved or {}).get("accuracy") or [])
     ]
-    return RenewalCentre(forecast, accuracy, unit)
+    return RenewalCentrePage(centre, accuracy, unit)
+
+
+def renewals_download(platform: Platform, caller: Caller, period: str) -> str | None:
+    """The saved renewal centre's rows in the caller's scope as CSV (None: not saved yet)."""
+    centre = read_renewal_centre(
+        platform.settings, platform.today(), _unit(period), account_owner=account_scope(caller)
+    )
+    return renewals_csv(centre.renewals) if centre is not None else None
 
 
 @dataclass(frozen=True)
@@ -232,12 +248,81 @@ def _amount(o: OpportunityView) -> Decimal:
     return o.arr_change
 
 
-def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
-    """The fifteen metrics of ``window`` as the daily run saved them (None: none saved)."""
+@dataclass(frozen=True)
+class PipelineForms:
+    """What the pipeline's and an opportunity's forms offer: stages, owners, accounts."""
+
+    open_stages: list[str]
+    owners: list[OwnerChoice]
+    accounts: list[tuple[str, str]]
+
+    @property
+    def owner_ids(self) -> set[str]:
+        return {o.id for o in self.owners}
+
+    @property
+    def owner_names(self) -> dict[str, str]:
+        return {o.id: o.name for o in self.owners}
+
+    @property
+    def owner_pairs(self) -> list[tuple[str, str]]:
+        return [(o.id, o.name) for o in self.owners]
+
+    @property
+    def stage_pairs(self) -> list[tuple[str, str]]:
+        return [(s, s) for s in self.open_stages]
+
+    @property
+    def type_pairs(self) -> list[tuple[str, str]]:
+        return [(t, t) for t in ("renewal", "upsell", "cross_sell", "downsell")]
+
+
+#: Accounts the "new opportunity" form suggests (a search field accepts any id).
+ACCOUNT_SUGGESTIONS = 500
+
+
+def pipeline_forms(platform: Platform, caller: Caller) -> PipelineForms:
+    definition = definition_for(platform.settings.home)
+    accounts = list_records(
+        platform, caller, "accounts", sort="name", limit=ACCOUNT_SUGGESTIONS
+    ).items
+    return PipelineForms(
+        open_stages=[s.id for s in definition.pipeline if s.outcome == "open"],
+        owners=owner_choices(platform),
+        accounts=[(a.id, a.name) for a in accounts],
+    )
+
+
+@dataclass(frozen=True)
+class OpportunityPage:
+    opportunity: OpportunityView
+    account_name: str
+    owner_names: dict[str, str]
+
+
+def opportunity_page(platform: Platform, caller: Caller, opportunity_id: str) -> OpportunityPage:
+    """One opportunity with its history, if the caller may read its account (else 404)."""
+    view = readable_opportunity(platform, caller, opportunity_id)
+    account = authorise_account(platform, caller, view.account_id, "opportunities")
+    names = {u.id: u.name for u in list_users(platform)}
+    return OpportunityPage(view, account.name, names)
+
+
+def framework_page(platform: Platform, caller: Caller, window: str) -> dict[str, Any] | None:
+    """The fifteen metrics of ``window`` as the daily run saved them (None: none saved).
+
+    A CSM limited to their own book sees their book's figures (their group of the
+    windows by owner), never the book-wide ones.
+    """
     saved = read_framework(platform.settings, platform.today())
     if saved is None:
         return None
-    report = saved["windows"].get(window if window in WINDOWS else "quarter")
+    window = window if window in WINDOWS else "quarter"
+    own = account_scope(caller)
+    if own is None:
+        report = saved["windows"].get(window)
+    else:
+        report = _own_group(((saved.get("owner_windows") or {}).get(window)), own)
     if report is None:
         return None
     units = {m.id: m.unit for m in METRICS}
@@ -258,6 +343,7 @@ def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
             }
         )
     return {
+        "own": own is not None,
         "as_of": date.fromisoformat(saved["as_of"]),
         "start": date.fromisoformat(report["start"]),
         "end": date.fromisoformat(report["end"]),
@@ -268,6 +354,19 @@ def framework_page(platform: Platform, window: str) -> dict[str, Any] | None:
     }
 
 
+def _own_group(report: dict[str, Any] | None, owner_id: str) -> dict[str, Any] | None:
+    """A saved by-owner report narrowed to one owner's group (all ``None`` without one)."""
+    if report is None:
+        return None
+    mine = next((g for g in report["groups"] if g["key"] == owner_id), None)
+    metrics = (
+        mine["metrics"]
+        if mine is not None
+        else [{**m, "value": None, "parts": {}} for m in report["overall"]]
+    )
+    return {**report, "overall": metrics, "groups": []}
+
+
 def growth_for(platform: Platform, caller: Caller, account_id: str) -> GrowthPlan:
     """The account's growth plan (the caller may read the account: checked here too)."""
     authorise_account(platform, caller, account_id, "growth-plan")
@@ -276,5 +375,5 @@ def growth_for(platform: Platform, caller: Caller, account_id: str) -> GrowthPla
         definition_for(platform.settings.home),
         account_id,
         as_of=platform.today(),
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
     )

@@ -4,7 +4,7 @@ Answers are the JSON of the matching CLI commands (``kizuna opp ... --json``,
 ``kizuna forecast --json``, ``kizuna framework --json``). Reads follow the
 caller's scope: a CSM limited to their own book (``csm_scope=own``) sees the
 opportunities, forecast and metrics of their own accounts only, and an
-opportunity of another book is "not found". Writes (create, stage, won, lost)
+opportunity of another book is "not found". Writes (create, stage, won, lost, owner)
 are allowed to admins, managers, the CSM who owns the account and sales members
 (account executives); each is recorded in the audit log.
 """
@@ -16,31 +16,35 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.api.deps import CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
 from kizuna.api.params import ID_PATTERN, TEXT_PATTERN, AccountId, AsOf
-from kizuna.auth.audit import record_audit
-from kizuna.auth.policy import Caller, account_scope, can_read
+from kizuna.auth.policy import account_scope
 from kizuna.customers.service import authorise_account
-from kizuna.errors import InvalidInput, NotFound, PermissionDenied, Problem
+from kizuna.errors import InvalidInput, Problem
 from kizuna.platform import Platform
 from kizuna.revenue import (
-    HealthContext,
-    create_opportunity,
     definition_for,
     forecast_accuracy,
     framework,
-    get_opportunity,
     list_opportunities,
-    lose,
-    move_stage,
+    renewal_contexts,
     renewal_forecast,
-    win,
 )
+from kizuna.revenue.access import (
+    lose_as,
+    move_as,
+    open_as,
+    readable_opportunity,
+    reassign_as,
+    win_as,
+)
+from kizuna.revenue.framework import own_book
 from kizuna.revenue.growth import growth_plan
-from kizuna.store.models import Account, TeamRole
+from kizuna.revenue.readmodel import renewals_csv
 from kizuna.store.revenue_models import OpportunitySource, OpportunityType
 
 router = APIRouter(prefix="/revenue", tags=["Revenue"], default_response_class=ResultResponse)
@@ -74,54 +78,6 @@ def _check_span(first_name: str, first: date, last_name: str, last: date) -> Non
         )
 
 
-def _owner_of(platform: Platform, account_id: str) -> str | None:
-    with platform.store.session() as s:
-        account = s.get(Account, account_id)
-        if account is None:
-            raise NotFound(f"no account {account_id}")
-        return account.owner_id
-
-
-def _readable_opportunity(platform: Platform, caller: Caller, opportunity_id: str) -> Any:
-    definition = definition_for(platform.settings.home)
-    view = get_opportunity(platform, definition, opportunity_id)
-    if not can_read(caller, _owner_of(platform, view.account_id)):
-        record_audit(
-            platform,
-            caller,
-            action="read",
-            resource="opportunities",
-            resource_id=opportunity_id,
-            account_id=view.account_id,
-            allowed=False,
-            detail="outside the caller's book",
-        )
-        raise NotFound(f"no opportunity {opportunity_id}")
-    return view
-
-
-def _authorise_write(platform: Platform, caller: Caller, account_id: str, what: str) -> None:
-    """Admins, managers, sales members and the owning CSM may change opportunities."""
-    if caller.principal.role is TeamRole.SALES:
-        owner = _owner_of(platform, account_id)
-        if not can_read(caller, owner):
-            raise NotFound(f"no account {account_id}")
-        return
-    authorise_account(platform, caller, account_id, f"opportunities/{what}", write=True)
-
-
-def _audit(platform: Platform, caller: Caller, action: str, view: Any, detail: str) -> None:
-    record_audit(
-        platform,
-        caller,
-        action=action,
-        resource="opportunities",
-        resource_id=view.id,
-        account_id=view.account_id,
-        detail=detail,
-    )
-
-
 class NewOpportunity(BaseModel):
     """An opportunity opened by hand (source ``manual``) or from a call to action (``cta``)."""
 
@@ -142,6 +98,12 @@ class NewOpportunity(BaseModel):
     currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$")
     renews_line_id: str | None = Field(None, max_length=64, pattern=ID_PATTERN)
     source: Literal["manual", "cta"] = "manual"
+
+
+class NewOwner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
 
 
 class StageMove(BaseModel):
@@ -202,16 +164,15 @@ def opportunities(
     responses=_NOT_FOUND,
 )
 def opportunity(platform: PlatformDep, caller: CallerDep, opportunity_id: OpportunityId) -> Any:
-    return ResultResponse(_readable_opportunity(platform, caller, opportunity_id))
+    return ResultResponse(readable_opportunity(platform, caller, opportunity_id))
 
 
 @router.post("/opportunities", summary="Open an opportunity", status_code=201, responses=_WRITE)
 def create(platform: PlatformDep, caller: CallerDep, body: NewOpportunity) -> Any:
-    _authorise_write(platform, caller, body.account_id, "create")
     _check_day(platform, body.expected_close_date, "expected_close_date")
-    view = create_opportunity(
+    view = open_as(
         platform,
-        definition_for(platform.settings.home),
+        caller,
         account_id=body.account_id,
         type=body.type,
         arr_change=body.arr_change,
@@ -225,9 +186,7 @@ def create(platform: PlatformDep, caller: CallerDep, body: NewOpportunity) -> An
         currency=body.currency,
         renews_line_id=body.renews_line_id,
         source=OpportunitySource(body.source),
-        created_by=caller.principal.member_id,
     )
-    _audit(platform, caller, "create", view, f"{view.type} {view.stage}")
     return ResultResponse(view, status_code=201)
 
 
@@ -237,19 +196,8 @@ def create(platform: PlatformDep, caller: CallerDep, body: NewOpportunity) -> An
 def stage(
     platform: PlatformDep, caller: CallerDep, opportunity_id: OpportunityId, body: StageMove
 ) -> Any:
-    view = _readable_opportunity(platform, caller, opportunity_id)
-    _authorise_write(platform, caller, view.account_id, "stage")
     _check_day(platform, body.on, "on")
-    moved = move_stage(
-        platform,
-        definition_for(platform.settings.home),
-        opportunity_id,
-        body.stage,
-        on=body.on,
-        by=caller.principal.member_id,
-    )
-    _audit(platform, caller, "stage", moved, f"{view.stage} → {moved.stage}")
-    return ResultResponse(moved)
+    return ResultResponse(move_as(platform, caller, opportunity_id, body.stage, on=body.on))
 
 
 @router.post(
@@ -264,19 +212,8 @@ def won(
     body: Close | None = None,
 ) -> Any:
     body = body or Close()
-    view = _readable_opportunity(platform, caller, opportunity_id)
-    _authorise_write(platform, caller, view.account_id, "won")
     _check_day(platform, body.on, "on")
-    done = win(
-        platform,
-        definition_for(platform.settings.home),
-        opportunity_id,
-        on=body.on,
-        by=caller.principal.member_id,
-        reason=body.reason,
-    )
-    _audit(platform, caller, "won", done, f"won on {done.closed_on}")
-    return ResultResponse(done)
+    return ResultResponse(win_as(platform, caller, opportunity_id, on=body.on, reason=body.reason))
 
 
 @router.post(
@@ -285,19 +222,19 @@ def won(
 def lost(
     platform: PlatformDep, caller: CallerDep, opportunity_id: OpportunityId, body: Lost
 ) -> Any:
-    view = _readable_opportunity(platform, caller, opportunity_id)
-    _authorise_write(platform, caller, view.account_id, "lost")
     _check_day(platform, body.on, "on")
-    done = lose(
-        platform,
-        definition_for(platform.settings.home),
-        opportunity_id,
-        reason=body.reason,
-        on=body.on,
-        by=caller.principal.member_id,
-    )
-    _audit(platform, caller, "lost", done, f"lost on {done.closed_on}: {done.close_reason}")
-    return ResultResponse(done)
+    return ResultResponse(lose_as(platform, caller, opportunity_id, reason=body.reason, on=body.on))
+
+
+@router.post(
+    "/opportunities/{opportunity_id}/owner",
+    summary="Give an open opportunity to another owner",
+    responses=_WRITE,
+)
+def owner(
+    platform: PlatformDep, caller: CallerDep, opportunity_id: OpportunityId, body: NewOwner
+) -> Any:
+    return ResultResponse(reassign_as(platform, caller, opportunity_id, body.owner_id))
 
 
 @router.get("/forecast", summary="The renewal forecast per month or quarter and its accuracy")
@@ -311,6 +248,13 @@ def forecast(
     end: Annotated[date | None, Query(alias="to", description="Last expected close date.")] = None,
     as_of: AsOf = None,
     quarters: Annotated[int, Query(ge=0, le=20, description="Past quarters of accuracy.")] = 4,
+    output: Annotated[
+        Literal["json", "csv"],
+        Query(
+            alias="format",
+            description="csv: every renewal with its health, churn risk and plan status.",
+        ),
+    ] = "json",
 ) -> Any:
     today = as_of or platform.today()
     _check_day(platform, today, "as_of")
@@ -332,9 +276,15 @@ def forecast(
         last,
         as_of=today,
         period=period,
-        context=[HealthContext(platform)],
+        context=renewal_contexts(platform),
         account_owner=own,
     )
+    if output == "csv":
+        return Response(
+            renewals_csv(report.renewals),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="renewals.csv"'},
+        )
     accuracy = forecast_accuracy(
         platform, definition, as_of=today, quarters=quarters, account_owner=own
     )
@@ -362,18 +312,9 @@ def framework_report(
         )
     own = account_scope(caller)
     if own is not None:
-        record_audit(
-            platform,
-            caller,
-            action="read",
-            resource="revenue/framework",
-            allowed=False,
-            detail="book-wide figures",
-        )
-        raise PermissionDenied(
-            "the fifteen metrics are book-wide figures; "
-            "a CSM limited to their own book may not read them"
-        )
+        # a CSM limited to their own book: the figures of their book, none book-wide
+        report = framework(platform, start, end, by="owner", as_of=as_of)
+        return ResultResponse(own_book(report, own))
     return ResultResponse(framework(platform, start, end, by=by, as_of=as_of))
 
 
@@ -392,6 +333,6 @@ def growth(
             definition_for(platform.settings.home),
             account_id,
             as_of=day,
-            context=[HealthContext(platform)],
+            context=renewal_contexts(platform),
         )
     )
