@@ -7,7 +7,9 @@ Channels (configured in settings; secrets from the environment, never logged):
   with the delivery id in ``X-Kizuna-Delivery`` so a receiver drops repeats;
 * ``slack`` — a Slack-compatible incoming-webhook message (``{"text": ...}``);
 * ``email`` — over SMTP (a CSM's daily digest of new and overdue CTAs, in their
-  language, :func:`enqueue_digests`).
+  language, :func:`enqueue_digests`; a digital CTA's tech-touch e-mail to the
+  account's contacts, :mod:`kizuna.actions.techtouch`, cancelled instead of sent
+  when the contact opted out after it was queued).
 
 :func:`deliver_pending` sends the messages that are due, one at a time: a message
 is marked sent only after the receiver accepted it, so a crash re-sends it with the
@@ -33,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kizuna.actions.outbox import enqueue
+from kizuna.actions.techtouch import still_wanted
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.actions_models import CallToAction, MemberPreference, OutboxMessage
@@ -165,6 +168,7 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 Sender = Callable[[OutboxMessage], None]
@@ -197,6 +201,10 @@ def _email(settings: Settings) -> Sender:
         email["Subject"] = message.payload["subject"]
         email["Message-ID"] = f"<{message.delivery_id}@kizuna>"
         email["X-Kizuna-Delivery"] = message.delivery_id
+        unsubscribe = message.payload.get("list_unsubscribe")
+        if unsubscribe:  # RFC 2369 / RFC 8058: the mail client's own "unsubscribe" button
+            email["List-Unsubscribe"] = f"<{unsubscribe}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email.set_content(message.payload["body"])
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:
@@ -238,6 +246,10 @@ def deliver_pending(
             with platform.store.session() as session:
                 message = session.get(OutboxMessage, message_id)
                 if message is None or message.status != "pending":
+                    continue
+                if not still_wanted(session, message):  # the contact opted out meanwhile
+                    message.status, message.last_error = "cancelled", "the contact opted out"
+                    report.cancelled += 1
                     continue
                 session.expunge(message)
             error: str | None = None

@@ -353,7 +353,9 @@ def reassign(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option("--status", help="pending, sent or failed.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, sent, failed or cancelled.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Notifications in the outbox, newest first, with their attempts and last error."""
@@ -385,12 +387,13 @@ def outbox_send(
     queued = enqueue_digests(platform, platform.today()) if digests else 0
     report = deliver_pending(platform)
     result = {"digests_queued": queued, "sent": report.sent, "retried": report.retried,
-              "failed": report.failed}  # fmt: skip
+              "failed": report.failed, "cancelled": report.cancelled}  # fmt: skip
     emit(
         result,
         as_json,
         lambda r: console.print(
-            f"sent {r['sent']}, to retry {r['retried']}, failed {r['failed']}"
+            f"sent {r['sent']}, to retry {r['retried']}, failed {r['failed']}, "
+            f"cancelled (opted out) {r['cancelled']}"
             + (f" ({r['digests_queued']} digests queued)" if r["digests_queued"] else "")
         ),
     )

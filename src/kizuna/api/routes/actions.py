@@ -29,13 +29,14 @@ from kizuna.actions import (
 )
 from kizuna.actions.access import authorise_cta, authorise_task
 from kizuna.actions.outbox import list_outbox, retry_outbox
+from kizuna.actions.techtouch import contact_preference, set_contact_preference
 from kizuna.api.deps import AdminDep, CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
 from kizuna.api.params import ID_PATTERN, TEXT_PATTERN, AccountId
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import authorise_account, readable_account_ids
-from kizuna.errors import PermissionDenied
+from kizuna.errors import NotFound, PermissionDenied
 from kizuna.platform import Platform
 from kizuna.store.models import TeamRole
 
@@ -50,6 +51,9 @@ _WRITE: dict[int | str, dict[str, Any]] = {
     409: {"description": "The CTA is already closed"},
 }
 CtaId = Annotated[int, Path(ge=1, le=2**62, description="The CTA's id.")]
+ContactId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The contact's id.")
+]
 TaskId = Annotated[int, Path(ge=1, le=2**62, description="The task's id.")]
 MemberId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
@@ -89,6 +93,13 @@ class TaskUpdate(_Body):
 
 class TaskReassign(_Body):
     owner_id: MemberId
+
+
+class ContactPreferencePatch(_Body):
+    """A contact's tech-touch e-mail language, and/or an opt-out (only the contact opts back in)."""
+
+    language: Literal["en", "ja"] | None = None
+    opted_out: Literal[True] | None = None
 
 
 class RulesRun(_Body):
@@ -222,6 +233,49 @@ def reassign(platform: PlatformDep, caller: CallerDep, task_id: TaskId, body: Ta
     return ResultResponse(done)
 
 
+_CONTACT: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown contact, or its account is outside the caller's book"}
+}
+
+
+def _contact_account(platform: Platform, caller: Caller, contact_id: str, write: bool) -> None:
+    try:
+        account_id = contact_preference(platform, contact_id).account_id
+        authorise_account(platform, caller, account_id, "contacts", write=write)
+    except NotFound:
+        raise NotFound(f"no contact {contact_id}") from None
+
+
+@router.get(
+    "/contacts/{contact_id}/preferences",
+    summary="A contact's tech-touch e-mail language and opt-out",
+    responses=_CONTACT,
+)
+def contact_preferences(platform: PlatformDep, caller: CallerDep, contact_id: ContactId) -> Any:
+    _contact_account(platform, caller, contact_id, write=False)
+    return ResultResponse(contact_preference(platform, contact_id))
+
+
+@router.patch(
+    "/contacts/{contact_id}/preferences",
+    summary="Set a contact's e-mail language, or opt them out of tech-touch e-mails",
+    responses={**_CONTACT, 403: {"description": "The caller may not change this account"}},
+)
+def contact_preferences_set(
+    platform: PlatformDep, caller: CallerDep, contact_id: ContactId, body: ContactPreferencePatch
+) -> Any:
+    _contact_account(platform, caller, contact_id, write=True)
+    done = set_contact_preference(
+        platform, contact_id, language=body.language, opted_out=body.opted_out
+    )
+    record_audit(
+        platform, caller, action="update", resource="contact_preferences", resource_id=contact_id,
+        account_id=done.account_id,
+        detail=f"language {done.language}{', opted out' if body.opted_out else ''}",
+    )  # fmt: skip
+    return ResultResponse(done)
+
+
 @router.get("/rules", summary="The rule set in use: rules, playbooks, coverage tiers, budget")
 def rules(platform: PlatformDep, caller: CallerDep) -> Any:
     ruleset = rules_for(platform.settings.home)
@@ -268,7 +322,7 @@ def rules_report(platform: PlatformDep, caller: CallerDep) -> Any:
 def outbox(
     platform: PlatformDep,
     caller: AdminDep,
-    status: Annotated[Literal["pending", "sent", "failed"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "sent", "failed", "cancelled"] | None, Query()] = None,
 ) -> Any:
     return ResultResponse(list_outbox(platform, status))
 

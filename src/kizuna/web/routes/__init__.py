@@ -17,6 +17,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "onboarding",
     "plans",
     "actions",
+    "unsubscribe",
     "documents",
     "admin",
 )
