@@ -1,6 +1,7 @@
 """Notifications: what goes into the outbox, and the sender that delivers it.
 
-Channels (configured in settings; secrets from the environment, never logged):
+Channels (configured in settings; secrets from the environment or the encrypted store,
+:mod:`kizuna.auth.vault`, never logged):
 
 * ``webhook`` — JSON POSTed to ``notify_webhook_url``, signed with HMAC-SHA256 of the
   body under ``notify_webhook_secret`` (header ``X-Kizuna-Signature: sha256=<hex>``),
@@ -36,9 +37,15 @@ from sqlalchemy.orm import Session
 
 from kizuna.actions.outbox import enqueue
 from kizuna.actions.techtouch import still_wanted
+from kizuna.auth.vault import open_target, resolve_secret, target_reference
 from kizuna.platform import Platform
 from kizuna.settings import Settings
-from kizuna.store.actions_models import CallToAction, MemberPreference, OutboxMessage
+from kizuna.store.actions_models import (
+    CallToAction,
+    MemberPreference,
+    OutboxMessage,
+    StoredSecret,
+)
 from kizuna.store.models import Account, TeamMember
 
 __all__ = [
@@ -63,7 +70,11 @@ def sign(secret: str, body: bytes) -> str:
 def enqueue_cta_opened(
     session: Session, settings: Settings, cta: CallToAction, now: datetime
 ) -> int:
-    """Queue the configured webhook and Slack messages for a newly opened CTA."""
+    """Queue the configured webhook and Slack messages for a newly opened CTA.
+
+    The Slack URL is a credential: the outbox row names it (resolved when sending)
+    rather than holding it; it comes from the environment or the encrypted store.
+    """
     count = 0
     payload = {
         "event": "cta.opened",
@@ -77,9 +88,9 @@ def enqueue_cta_opened(
     if settings.notify_webhook_url:
         enqueue(session, "webhook", settings.notify_webhook_url, payload, now)
         count += 1
-    if settings.notify_slack_url:
+    if settings.notify_slack_url or session.get(StoredSecret, "notify_slack_url") is not None:
         text = f"New CTA for {cta.account_id}: {cta.title} — {cta.reason}"
-        enqueue(session, "slack", settings.notify_slack_url, {"text": text}, now)
+        enqueue(session, "slack", target_reference("notify_slack_url"), {"text": text}, now)
         count += 1
     return count
 
@@ -174,24 +185,26 @@ class DeliveryReport:
 Sender = Callable[[OutboxMessage], None]
 
 
-def _webhook(settings: Settings, client: httpx.Client) -> Sender:
+def _webhook(platform: Platform, client: httpx.Client) -> Sender:
     def send(message: OutboxMessage) -> None:
         body = json.dumps(
             {"delivery_id": message.delivery_id, **message.payload}, ensure_ascii=False
         ).encode()
         headers = {"Content-Type": "application/json", "X-Kizuna-Delivery": message.delivery_id}
-        if message.channel == "webhook" and settings.notify_webhook_secret is not None:
-            headers["X-Kizuna-Signature"] = sign(
-                settings.notify_webhook_secret.get_secret_value(), body
-            )
-        response = client.post(message.target, content=body, headers=headers)
+        if message.channel == "webhook":
+            secret = resolve_secret(platform, "notify_webhook_secret")
+            if secret is not None:
+                headers["X-Kizuna-Signature"] = sign(secret, body)
+        response = client.post(open_target(platform, message.target), content=body, headers=headers)
         if response.status_code >= 300:
             raise RuntimeError(f"HTTP {response.status_code} from the receiver")
 
     return send
 
 
-def _email(settings: Settings) -> Sender:
+def _email(platform: Platform) -> Sender:
+    settings = platform.settings
+
     def send(message: OutboxMessage) -> None:
         if not settings.smtp_host:
             raise RuntimeError("no SMTP host configured (KIZUNA_SMTP_HOST)")
@@ -209,8 +222,11 @@ def _email(settings: Settings) -> Sender:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:
                 smtp.starttls()
-            if settings.smtp_user and settings.smtp_password is not None:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+            if settings.smtp_user:
+                password = resolve_secret(platform, "smtp_password")
+                if password is None:
+                    raise RuntimeError("KIZUNA_SMTP_USER is set but no SMTP password is")
+                smtp.login(settings.smtp_user, password)
             smtp.send_message(email)
 
     return send
@@ -224,12 +240,11 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send the outbox messages that are due, oldest first; see the module docstring."""
     report = DeliveryReport()
-    settings = platform.settings
     with httpx.Client(timeout=30) as client:
         chosen: dict[str, Sender] = {
-            "webhook": _webhook(settings, client),
-            "slack": _webhook(settings, client),
-            "email": _email(settings),
+            "webhook": _webhook(platform, client),
+            "slack": _webhook(platform, client),
+            "email": _email(platform),
             **(senders or {}),
         }
         with platform.store.session() as session:
