@@ -15,6 +15,7 @@ from kizuna.actions.model import CTA_TYPES, PRIORITIES, STATUSES, TASK_STATUSES
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import readable_account_ids
 from kizuna.platform import Platform
+from kizuna.store.actions_models import Team
 from kizuna.store.models import Account, TeamMember, TeamRole
 from kizuna.web import insights
 from kizuna.web.i18n import N_
@@ -163,6 +164,10 @@ class CtaPage:
     owner_name: str | None
     task_owners: dict[str, str]
     events: list[dict[str, Any]]
+    #: the pooled team the CTA is assigned to, by name
+    team_name: str | None = None
+    #: active team members a task can be reassigned to (id, name)
+    people: list[tuple[str, str]] = field(default_factory=list)
 
 
 def cta_page(platform: Platform, caller: Caller, cta_id: int) -> CtaPage:
@@ -170,12 +175,24 @@ def cta_page(platform: Platform, caller: Caller, cta_id: int) -> CtaPage:
     cta = get_cta(platform, cta_id, readable_account_ids(platform, caller))
     names = _names(platform)
     events = [e for e in list_events(platform, cta.account_id) if e["cta_id"] == cta.id]
+    with platform.store.session() as session:
+        team_name = session.scalar(sa.select(Team.name).where(Team.id == cta.team_id))
+        people = [
+            (i, n)
+            for i, n in session.execute(
+                sa.select(TeamMember.id, TeamMember.name)
+                .where(TeamMember.active.is_(True))
+                .order_by(TeamMember.name)
+            )
+        ]
     return CtaPage(
         cta=cta,
         can_work=may_work(platform, caller, cta),
         owner_name=names.get(cta.owner_id or ""),
         task_owners=names,
         events=events,
+        team_name=team_name,
+        people=people,
     )
 
 

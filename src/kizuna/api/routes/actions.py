@@ -318,6 +318,16 @@ def rules_report(platform: PlatformDep, caller: CallerDep) -> Any:
     return ResultResponse(rule_report(platform))
 
 
+@router.get(
+    "/playbooks/report",
+    summary="Did it work? Per playbook: CTAs opened, closed won / lost / resolved, days to close",
+)
+def playbooks_report(platform: PlatformDep, caller: CallerDep) -> Any:
+    from kizuna.actions.report import playbook_report
+
+    return ResultResponse(playbook_report(platform))
+
+
 @router.get("/outbox", summary="Notifications waiting, sent or failed (admin)")
 def outbox(
     platform: PlatformDep,

@@ -18,6 +18,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "plans",
     "actions",
     "unsubscribe",
+    "teams",
     "documents",
     "admin",
 )
