@@ -141,6 +141,7 @@ def test_tech_touch_mails_contacts_in_their_language_and_honours_the_opt_out(
     pia, paul = by_to["pia@gamma.example"], by_to["paul@gamma.example"]
     assert pia["Subject"] == "Gamma様: Pia様へのご案内"  # the account's language: Japanese
     assert "今後このメールの配信を希望されない場合" in pia.get_content()
+    assert "Pia様\n\nLow health: ヘルススコアは55（< 60）\n" in pia.get_content()
     assert paul["Subject"] == "Gamma: tips for Paul"  # his own preference: English
     assert "We noticed: Low health: health score is 55 (< 60)." in paul.get_content()
     assert paul["List-Unsubscribe"] == f"<{_link(paul)}>"

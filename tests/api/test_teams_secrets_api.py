@@ -120,3 +120,23 @@ def test_a_missing_key_is_a_clear_error(api: Api) -> None:
     r = api.client.put("/secrets/smtp_password", headers=api.auth("admin"), json={"value": "x"})
     assert r.status_code == 500
     assert "KIZUNA_SECRETS_KEY" in r.json()["detail"]
+
+
+def test_cta_reasons_in_the_language_asked_for(api: Api) -> None:
+    home = api.platform.settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "rules.yaml").write_text(
+        "rules:\n  - {id: seg, name: Enterprise, name_ja: エンタープライズ, type: activity,\n"
+        "     when: {fact: segment, eq: enterprise}}\n",
+        "utf-8",
+    )
+    from kizuna.actions import run_rules
+
+    run_rules(api.platform)
+    (en,) = api.get("csm-a", "/ctas").json()
+    assert en["reason"] == "Enterprise: segment is enterprise (= enterprise)"
+    (ja,) = api.get("csm-a", "/ctas?lang=ja").json()
+    assert ja["reason"] == "エンタープライズ: セグメントはエンタープライズ（= エンタープライズ）"
+    one = api.get("csm-a", f"/ctas/{en['id']}?lang=ja").json()
+    assert one["reason"] == ja["reason"]
+    assert api.get("csm-a", "/ctas?lang=fr").status_code == 422

@@ -138,3 +138,20 @@ def test_a_contacts_e_mail_preferences_on_the_360(
                         data={"csrf_token": _csrf(html), "contact_id": "bolt-c1",
                               "language": "ja"})  # fmt: skip
     assert other.status_code == 404
+
+
+def test_a_cta_reason_reads_in_japanese(client: TestClient, web_platform: Platform) -> None:
+    home = web_platform.settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "rules.yaml").write_text(
+        "rules:\n  - {id: red, name: Red health, name_ja: ヘルスが赤, type: risk,\n"
+        "     when: {attention: red}}\n",
+        "utf-8",
+    )
+    run_rules(web_platform)
+    (cta,) = list_ctas(web_platform, owner="carl", status="active")
+    login(client, "carl")
+    assert "Red health: health band is red (= red)" in client.get(f"/ui/ctas/{cta.id}").text
+    client.get("/ui/lang/ja")
+    page = client.get(f"/ui/ctas/{cta.id}").text
+    assert '<p data-fact="reason">ヘルスが赤: ヘルスバンドは赤（= 赤）</p>' in page

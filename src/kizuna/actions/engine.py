@@ -39,6 +39,7 @@ from kizuna.actions.definitions import RuleDefinition, RuleSet, rules_for
 from kizuna.actions.facts import FactBook, FactKey, gather_facts
 from kizuna.actions.model import ACTIVE_STATUSES, CONDITION_CLEARED, priority_value
 from kizuna.actions.notify import enqueue_cta_opened
+from kizuna.actions.reasons import reasons_in
 from kizuna.actions.techtouch import enqueue_tech_touch
 from kizuna.errors import InvalidInput, Problem
 from kizuna.platform import Platform
@@ -511,9 +512,8 @@ def _plan_and_apply(
             enqueue_cta_opened(session, platform.settings, cta, now)
             if c.assignee.kind == "digital":
                 tier = next(t for t in ruleset.coverage.tiers if t.id == c.assignee.tier)
-                enqueue_tech_touch(
-                    session, platform.settings, cta, tier.assign, {"en": c.reason}, now
-                )
+                reasons = reasons_in(c.rule, c.facts, c.reason)
+                enqueue_tech_touch(session, platform.settings, cta, tier.assign, reasons, now)
             outcome = "released" if c.queued else "opened"
             firing_rows.append(
                 _firing(as_of, c.rule.id, c.account_id, outcome, cta.id, c.priority, c.facts)

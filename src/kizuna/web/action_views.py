@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from kizuna.actions import CtaView, get_cta, list_ctas, list_events
 from kizuna.actions.access import may_work
 from kizuna.actions.ctas import OpenTask, cta_counts, open_tasks
+from kizuna.actions.definitions import RuleDefinition
 from kizuna.actions.model import CTA_TYPES, PRIORITIES, STATUSES, TASK_STATUSES
+from kizuna.actions.reasons import render_reason
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import readable_account_ids
 from kizuna.platform import Platform
@@ -79,11 +81,19 @@ DYNAMIC_MESSAGES = (
 
 @dataclass(frozen=True)
 class Titles:
-    """Rule and task titles in the page's language (``name_ja``/``title_ja`` of the rule set)."""
+    """Rule and task titles in the page's language (``name_ja``/``title_ja`` of the rule set),
+    and CTA reasons rendered in it from the rule and the stored facts."""
 
     lang: str
     rules: dict[str, str]
     tasks: dict[tuple[str, str], str]
+    definitions: dict[str, RuleDefinition] = field(default_factory=dict)
+
+    def reason(self, cta: CtaView) -> str:
+        rule = self.definitions.get(cta.rule_id or "")
+        if rule is None or self.lang == "en":
+            return cta.reason
+        return render_reason(rule, cta.facts, self.lang) or cta.reason
 
     def cta(self, cta: CtaView) -> str:
         if self.lang == "ja" and cta.rule_id in self.rules:
@@ -105,6 +115,7 @@ def titles(platform: Platform, lang: str) -> Titles:
         lang,
         {r.id: r.name_ja for r in ruleset.rules if r.name_ja},
         {(p.id, t.title): t.title_ja for p in ruleset.playbooks for t in p.tasks if t.title_ja},
+        {r.id: r for r in ruleset.rules},
     )
 
 

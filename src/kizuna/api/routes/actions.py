@@ -9,6 +9,7 @@ outbox needs an admin. Every change is written to the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.actions import (
+    CtaView,
     close_cta,
     list_ctas,
     list_events,
@@ -29,6 +31,7 @@ from kizuna.actions import (
 )
 from kizuna.actions.access import authorise_cta, authorise_task
 from kizuna.actions.outbox import list_outbox, retry_outbox
+from kizuna.actions.reasons import render_reason
 from kizuna.actions.techtouch import contact_preference, set_contact_preference
 from kizuna.api.deps import AdminDep, CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
@@ -107,6 +110,24 @@ class RulesRun(_Body):
     dry_run: bool = False
 
 
+Lang = Annotated[
+    Literal["en", "ja"],
+    Query(description="The language of the reason, rendered from the rule and the stored facts."),
+]
+
+
+def _in_language(platform: Platform, ctas: list[CtaView], lang: str) -> list[CtaView]:
+    if lang == "en":
+        return ctas
+    rules = {r.id: r for r in rules_for(platform.settings.home).rules}
+    out = []
+    for c in ctas:
+        rule = rules.get(c.rule_id or "")
+        text = render_reason(rule, c.facts, lang) if rule is not None else None
+        out.append(replace(c, reason=text) if text else c)
+    return out
+
+
 def _audit(
     platform: Platform, caller: Caller, action: str, cta_id: int, account_id: str, detail: str
 ) -> None:
@@ -131,14 +152,14 @@ def ctas(
         Literal["risk", "expansion", "lifecycle", "objective", "activity"] | None, Query()
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    lang: Lang = "en",
 ) -> Any:
     visible = readable_account_ids(platform, caller)
-    return ResultResponse(
-        list_ctas(
-            platform, owner=owner, status=status, account_id=account_id, type=type,
-            visible_accounts=visible, limit=limit,
-        )
+    found = list_ctas(
+        platform, owner=owner, status=status, account_id=account_id, type=type,
+        visible_accounts=visible, limit=limit,
     )  # fmt: skip
+    return ResultResponse(_in_language(platform, found, lang))
 
 
 @router.post("/ctas", summary="Open a CTA by hand", status_code=201, responses={
@@ -160,8 +181,10 @@ def create(platform: PlatformDep, caller: CallerDep, body: CtaOpen) -> Any:
 @router.get(
     "/ctas/{cta_id}", summary="One CTA with its reason, facts and tasks", responses=_NOT_FOUND
 )
-def show(platform: PlatformDep, caller: CallerDep, cta_id: CtaId) -> Any:
-    return ResultResponse(authorise_cta(platform, caller, cta_id))
+def show(platform: PlatformDep, caller: CallerDep, cta_id: CtaId, lang: Lang = "en") -> Any:
+    return ResultResponse(
+        _in_language(platform, [authorise_cta(platform, caller, cta_id)], lang)[0]
+    )
 
 
 @router.post("/ctas/{cta_id}/close", summary="Close a CTA as won or lost", responses=_WRITE)
