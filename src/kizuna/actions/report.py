@@ -73,7 +73,9 @@ def _closing_days(platform: Platform) -> dict[tuple[str, str], list[int]]:
                 CallToAction.closed_on,
             ).where(CallToAction.closed_on.is_not(None), CallToAction.opened_on.is_not(None))
         ):  # fmt: skip
-            out.setdefault((rule_id or "", playbook_id or ""), []).append((closed - opened).days)
+            if opened is not None and closed is not None:
+                key = (rule_id or "", playbook_id or "")
+                out.setdefault(key, []).append((closed - opened).days)
     return out
 
 
@@ -98,7 +100,7 @@ def playbook_report(platform: Platform) -> list[PlaybookReport]:
     days = _closing_days(platform)
     counts: dict[str, Counter[str]] = {}
     for playbook_id, status, outcome, n in rows:
-        c = counts.setdefault(playbook_id, Counter())
+        c = counts.setdefault(playbook_id or "", Counter())
         c["opened"] += int(n)
         if status in ACTIVE_STATUSES:
             c["active"] += int(n)
