@@ -14,6 +14,7 @@ message still waiting in the outbox is cancelled when it comes up for sending
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "LANGUAGES",
     "UNSUBSCRIBE_PATH",
     "ContactPreference",
+    "DigitalAction",
     "account_contact_preferences",
     "contact_language",
     "contact_of_token",
@@ -216,53 +218,88 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template.format_map(_Blank(values))
 
 
-def enqueue_tech_touch(
-    session: Session,
-    settings: Settings,
-    cta: CallToAction,
-    action: Assignment,
-    reasons: dict[str, str],
-    now: datetime,
-) -> int:
-    """Queue a digital CTA's e-mail to each of its account's contacts of the action's role.
+@dataclass(frozen=True, slots=True)
+class DigitalAction:
+    """A digital CTA just opened, its tier's e-mail action, and its reason per language."""
 
-    ``reasons`` is the CTA's reason in each language. Skips contacts without an
-    address or who opted out, and a contact already mailed for this CTA (a re-run).
-    Returns how many e-mails were queued.
+    cta: CallToAction
+    action: Assignment
+    reasons: dict[str, str]
+
+
+_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def enqueue_tech_touch(
+    session: Session, settings: Settings, items: list[DigitalAction], now: datetime
+) -> int:
+    """Queue each digital CTA's e-mail to its account's contacts of the action's role.
+
+    Skips contacts without an address or who opted out, and a contact already mailed
+    for that CTA (a re-run). The accounts, contacts, preferences and earlier e-mails
+    are read in a few batched queries, not per CTA: a first run over a large book opens
+    tens of thousands of tech-touch CTAs at once. Returns how many e-mails were queued.
     """
-    if not (action.role and action.subject and action.body):
+    items = [i for i in items if i.action.role and i.action.subject and i.action.body]
+    if not items:
         return 0
-    account = session.get(Account, cta.account_id)
-    contacts = session.scalars(
-        sa.select(Contact)
-        .where(
-            Contact.account_id == cta.account_id,
-            Contact.success_role.in_([SuccessRole(r) for r in _roles(action.role)]),
-            Contact.email.is_not(None),
-        )
-        .order_by(Contact.id)
-    ).all()
-    count = 0
-    for contact in contacts:
-        pref = session.get(MemberPreference, _party(contact.id))
-        if pref is not None and pref.opted_out:
-            continue
-        target = f"{contact.email}#cta={cta.id}"
-        known = session.scalar(
-            sa.select(OutboxMessage.id).where(
-                OutboxMessage.channel == "email", OutboxMessage.target == target
+    account_ids = sorted({i.cta.account_id for i in items})
+    accounts: dict[str, Account] = {}
+    contacts: dict[str, list[Contact]] = {}
+    for chunk in _chunks(account_ids):
+        for account in session.scalars(sa.select(Account).where(Account.id.in_(chunk))):
+            accounts[account.id] = account
+        for contact in session.scalars(
+            sa.select(Contact)
+            .where(Contact.account_id.in_(chunk), Contact.email.is_not(None))
+            .order_by(Contact.id)
+        ):
+            contacts.setdefault(contact.account_id, []).append(contact)
+    parties = [_party(c.id) for cs in contacts.values() for c in cs]
+    prefs: dict[str, MemberPreference] = {}
+    for chunk in _chunks(parties):
+        for pref in session.scalars(
+            sa.select(MemberPreference).where(MemberPreference.party.in_(chunk))
+        ):
+            prefs[pref.party] = pref
+    wanted: list[tuple[DigitalAction, Contact, str]] = []
+    for item in items:
+        roles = _roles(item.action.role or "")
+        for contact in contacts.get(item.cta.account_id, []):
+            if str(getattr(contact.success_role, "value", contact.success_role)) in roles:
+                wanted.append((item, contact, f"{contact.email}#cta={item.cta.id}"))
+    known: set[str] = set()
+    for chunk in _chunks([t for _, _, t in wanted]):
+        known.update(
+            session.scalars(
+                sa.select(OutboxMessage.target).where(
+                    OutboxMessage.channel == "email", OutboxMessage.target.in_(chunk)
+                )
             )
         )
-        if known is not None:
+    serializer = _serializer(settings)
+    base = settings.public_url.rstrip("/") + UNSUBSCRIBE_PATH
+    count = 0
+    for item, contact, target in wanted:
+        pref = prefs.get(_party(contact.id))
+        if (pref is not None and pref.opted_out) or target in known:
             continue
+        known.add(target)
+        cta, action = item.cta, item.action
+        account = accounts.get(cta.account_id)
         lang = contact_language(pref, account)
-        subject = (action.subject_ja if lang == "ja" else None) or action.subject
-        body = (action.body_ja if lang == "ja" else None) or action.body
-        url = unsubscribe_url(settings, contact.id)
+        subject = (action.subject_ja if lang == "ja" else None) or action.subject or ""
+        body = (action.body_ja if lang == "ja" else None) or action.body or ""
+        url = base + str(serializer.dumps({"c": contact.id}))
         values = {
             "account": account.name if account else cta.account_id,
             "contact": contact.name,
-            "reason": reasons.get(lang) or reasons.get("en", cta.reason),
+            "reason": item.reasons.get(lang) or item.reasons.get("en", cta.reason),
             "unsubscribe": url,
         }
         text = (
