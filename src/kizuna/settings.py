@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     smtp_from: str = Field(
         default="kizuna@localhost", description="Sender address of Kizuna's e-mails."
     )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key(s) that encrypt the secrets Kizuna stores (SMTP password, webhook "
+            "signing key, Slack URL; 'kizuna secret new-key' makes one). Comma-separated for "
+            "rotation: the first encrypts, every one decrypts (KIZUNA_SECRETS_KEY)."
+        ),
+    )
 
     # -- hardening (issue 13) ------------------------------------------------
     event_timestamp_floor: date = Field(

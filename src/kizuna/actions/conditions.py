@@ -77,7 +77,18 @@ class Comparison:
             return np.asarray(column >= v, dtype=bool)
 
     def __str__(self) -> str:
+        return self.text("en")
+
+    def text(self, lang: str) -> str:
+        """The comparison in words of ``lang`` (symbols, and the values in that language)."""
         v = self.value
+        if lang == "ja":
+            items = v if isinstance(v, tuple) else (v,)
+            shown = "、".join(_VALUES_JA.get(_number(x), _number(x)) for x in items)
+            op = {"in": "次のいずれか:", "not_in": "次のいずれでもない:"}.get(
+                self.op, _OPS[self.op]
+            )
+            return f"{op} {shown}"
         shown = ", ".join(str(x) for x in v) if isinstance(v, tuple) else _number(v)
         return f"{_OPS[self.op]} {shown}"
 
@@ -99,8 +110,9 @@ class Condition:
     def leaves(self) -> Iterator[Leaf]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def reasons(self, book: FactBook, row: int) -> list[str]:
-        """The facts that make account ``row`` match, in words (call only when it matches)."""
+    def reasons(self, book: FactBook, row: int, lang: str = "en") -> list[str]:
+        """The facts that make account ``row`` match, in words of ``lang`` (en or ja; call
+        only when it matches)."""
         raise NotImplementedError  # pragma: no cover
 
     def fact_keys(self) -> list[FactKey]:
@@ -136,16 +148,24 @@ class Leaf(Condition):
     def leaves(self) -> Iterator[Leaf]:
         yield self
 
-    def name(self) -> str:
-        if self.label:
-            return self.label
+    def name(self, lang: str = "en") -> str:
         spec = FACTS[self.key.name]
+        if self.label and lang != "ja":
+            return self.label
         params = dict(self.key.params)
-        head = str(params.pop("name")) if "name" in params else spec.label
-        extras = [f"{k} {_param(v)}" for k, v in params.items() if v not in (None, False, 0, ())]
-        return head + (f" ({', '.join(extras)})" if extras else "")
+        label = (spec.label_ja or spec.label) if lang == "ja" else spec.label
+        head = str(params.pop("name")) if "name" in params else label
+        words = _PARAMS_JA if lang == "ja" else {}
+        extras = [
+            f"{words.get(k, k)} {_param(v, lang)}"
+            for k, v in params.items()
+            if v not in (None, False, 0, ())
+        ]
+        if not extras:
+            return head
+        return head + (f"（{'、'.join(extras)}）" if lang == "ja" else f" ({', '.join(extras)})")
 
-    def reasons(self, book: FactBook, row: int) -> list[str]:
+    def reasons(self, book: FactBook, row: int, lang: str = "en") -> list[str]:
         # one value only: this runs once per firing, so never touch the whole column
         raw = book.columns[self.key][row]
         if isinstance(raw, str) and any(isinstance(c.value, float) for c in self.comparisons):
@@ -155,6 +175,10 @@ class Leaf(Condition):
                 raw = None
         unknown = raw is None or (isinstance(raw, float | np.floating) and math.isnan(raw))
         value = "unknown" if unknown else _number(raw)
+        if lang == "ja":
+            value = _VALUES_JA.get(value, value)
+            rules = "かつ".join(c.text("ja") for c in self.comparisons)
+            return [f"{self.name('ja')}は{value}（{rules}）"]
         rules = " and ".join(str(c) for c in self.comparisons)
         return [f"{self.name()} is {value} ({rules})"]
 
@@ -162,12 +186,27 @@ class Leaf(Condition):
         return f"{self.name()} " + " and ".join(str(c) for c in self.comparisons)
 
 
-def _param(value: Any) -> str:
+def _param(value: Any, lang: str = "en") -> str:
     if isinstance(value, tuple):
-        return "/".join(str(v) for v in value)
+        return "/".join(_param(v, lang) for v in value)
     if value is True:
-        return "relative"
-    return str(value)
+        return "相対" if lang == "ja" else "relative"
+    return _VALUES_JA.get(str(value), str(value)) if lang == "ja" else str(value)
+
+
+#: the words of a reason in Japanese: parameter names, and the values rules compare with
+_PARAMS_JA = {"days": "日数", "role": "役割", "priority": "優先度", "type": "種類",
+              "change_days": "変化の日数", "relative": "相対"}  # fmt: skip
+_VALUES_JA = {
+    "unknown": "不明", "never": "なし", "red": "赤", "yellow": "黄", "green": "緑",
+    "evaluator": "評価者", "final_evaluator": "最終評価者", "promoter": "推進者",
+    "end_user": "実利用者", "champion": "チャンピオン", "other": "その他",
+    "low": "低", "medium": "中", "high": "高", "urgent": "緊急", "normal": "通常",
+    "risk": "リスク", "expansion": "拡張", "lifecycle": "ライフサイクル", "objective": "目標",
+    "activity": "活動", "on_track": "順調", "at_risk": "要注意", "off_track": "遅延",
+    "achieved": "達成", "enterprise": "エンタープライズ", "mid-market": "ミッドマーケット",
+    "smb": "中小企業",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -184,8 +223,8 @@ class AllOf(Condition):
         for item in self.items:
             yield from item.leaves()
 
-    def reasons(self, book: FactBook, row: int) -> list[str]:
-        return [r for item in self.items for r in item.reasons(book, row)]
+    def reasons(self, book: FactBook, row: int, lang: str = "en") -> list[str]:
+        return [r for item in self.items for r in item.reasons(book, row, lang)]
 
     def __str__(self) -> str:
         return " and ".join(f"({i})" if isinstance(i, AnyOf) else str(i) for i in self.items)
@@ -205,11 +244,11 @@ class AnyOf(Condition):
         for item in self.items:
             yield from item.leaves()
 
-    def reasons(self, book: FactBook, row: int) -> list[str]:
+    def reasons(self, book: FactBook, row: int, lang: str = "en") -> list[str]:
         out = []
         for item in self.items:
             if item.mask(_one(book, row))[0]:
-                out.extend(item.reasons(book, row))
+                out.extend(item.reasons(book, row, lang))
         return out
 
     def __str__(self) -> str:
@@ -226,8 +265,8 @@ class Not(Condition):
     def leaves(self) -> Iterator[Leaf]:
         yield from self.item.leaves()
 
-    def reasons(self, book: FactBook, row: int) -> list[str]:
-        return [f"not: {self.item}"]
+    def reasons(self, book: FactBook, row: int, lang: str = "en") -> list[str]:
+        return [f"次に該当しない: {self.item}" if lang == "ja" else f"not: {self.item}"]
 
     def __str__(self) -> str:
         return f"not ({self.item})"

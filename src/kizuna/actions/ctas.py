@@ -488,7 +488,8 @@ def reassign_task(
     """Give a task to another team member."""
     today = platform.today()
     with platform.store.session() as session:
-        if session.get(TeamMember, owner_id) is None:
+        member = session.get(TeamMember, owner_id)
+        if member is None:
             raise InvalidInput(
                 "invalid owner", [Problem(f"no team member {owner_id!r}", field="owner_id")]
             )
@@ -501,7 +502,7 @@ def reassign_task(
             today,
             "task_reassigned",
             actor,
-            f"Task reassigned to {owner_id}: {task.title}",
+            f"Task reassigned to {member.name}: {task.title}",
             task.id,
         )
         cta_id = cta.id

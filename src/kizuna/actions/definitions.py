@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kizuna.actions.conditions import Condition, parse_condition
 from kizuna.errors import InvalidInput, Problem
+from kizuna.store.models import SuccessRole
 
 __all__ = [
     "Assignment",
@@ -83,8 +84,12 @@ class Assignment(_Model):
     team: str | None = None
     #: digital: the success role of the contacts who receive the templated e-mail
     role: str | None = None
+    #: the e-mail's template; {account}, {contact}, {reason} and {unsubscribe} are filled in
     subject: str | None = None
     body: str | None = None
+    #: the Japanese template, for contacts whose language is Japanese
+    subject_ja: str | None = None
+    body_ja: str | None = None
 
 
 class Tier(_Model):
@@ -219,6 +224,14 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
                 Problem(
                     "a digital action needs role, subject and body",
                     where=_where(where, ("coverage", "tiers", i, "assign")),
+                )
+            )
+        roles = {r.value for r in SuccessRole}
+        if a.to == "digital" and a.role and a.role not in roles:
+            problems.append(
+                Problem(
+                    f"unknown success role {a.role!r}; one of {', '.join(sorted(roles))}",
+                    where=_where(where, ("coverage", "tiers", i, "assign", "role")),
                 )
             )
     if problems:

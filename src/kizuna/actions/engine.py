@@ -39,6 +39,8 @@ from kizuna.actions.definitions import RuleDefinition, RuleSet, rules_for
 from kizuna.actions.facts import FactBook, FactKey, gather_facts
 from kizuna.actions.model import ACTIVE_STATUSES, CONDITION_CLEARED, priority_value
 from kizuna.actions.notify import enqueue_cta_opened
+from kizuna.actions.reasons import reasons_in
+from kizuna.actions.techtouch import DigitalAction, enqueue_tech_touch
 from kizuna.errors import InvalidInput, Problem
 from kizuna.platform import Platform
 from kizuna.store.actions_models import CallToAction, RuleFiring
@@ -495,6 +497,7 @@ def _plan_and_apply(
                     as_of, cta.rule_id or "", cta.account_id, "closed", cta.id, cta.priority, {}
                 )
             )
+        digital: list[DigitalAction] = []
         for c in to_open:
             cta = session.merge(c.queued, load=True) if c.queued else _new_cta(c, now)
             if c.queued is None:
@@ -508,10 +511,16 @@ def _plan_and_apply(
                 create_tasks(session, cta, playbook, as_of, state.account_owner.get(c.account_id))
             add_event(session, cta, as_of, "opened", RULES_ACTOR, f"CTA opened: {c.reason}")
             enqueue_cta_opened(session, platform.settings, cta, now)
+            if c.assignee.kind == "digital":
+                tier = next(t for t in ruleset.coverage.tiers if t.id == c.assignee.tier)
+                reasons = reasons_in(c.rule, c.facts, c.reason)
+                digital.append(DigitalAction(cta, tier.assign, reasons))
             outcome = "released" if c.queued else "opened"
             firing_rows.append(
                 _firing(as_of, c.rule.id, c.account_id, outcome, cta.id, c.priority, c.facts)
             )
+        # the tech-touch e-mails of every digital CTA opened, in a few batched queries
+        enqueue_tech_touch(session, platform.settings, digital, now)
         for c in to_queue:
             cta = _new_cta(c, now)
             cta.status, cta.queued_on = "queued", as_of

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, Literal
@@ -127,6 +127,8 @@ class FactSpec:
     provider: FactProvider
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: the label in Japanese (CTA reasons in the viewer's language); None: the English one
+    label_ja: str | None = None
 
 
 FACTS: dict[str, FactSpec] = {}
@@ -447,6 +449,18 @@ def _risk(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactK
     return out
 
 
+#: the built-in facts' labels in Japanese (CTA reasons in the viewer's language)
+_LABELS_JA = {
+    "segment": "セグメント", "region": "地域", "industry": "業種", "owner": "担当者",
+    "attribute": "属性", "arr": "ARR", "days_to_renewal": "更新までの日数",
+    "health_score": "ヘルススコア", "health_band": "ヘルスバンド", "health_change": "ヘルスの変化",
+    "metric": "指標", "stage": "ライフサイクルステージ", "days_in_stage": "ステージ滞在日数",
+    "overdue_milestones": "期限超過のマイルストーン", "nps_detractors": "NPS批判者の回答",
+    "open_tickets": "未解決チケット", "days_since_touch": "最後の接点からの日数",
+    "open_ctas": "未完了のCTA", "plan_status": "成功計画の状況", "churn_probability": "解約確率",
+    "risk_band": "解約リスクバンド",
+}  # fmt: skip
+
 for _spec in (
     FactSpec("segment", "segment", "text", _accounts),
     FactSpec("region", "region", "text", _accounts),
@@ -484,8 +498,8 @@ for _spec in (
              "churn risk scores on or before the date"),
     FactSpec("risk_band", "churn risk band", "text", _risk,
              description="the churn risk band: low, medium or high"),
-):  # fmt: skip
-    register_fact(_spec)
+ ):  # fmt: skip
+    register_fact(replace(_spec, label_ja=_LABELS_JA.get(_spec.name)))
 
 
 def gather_facts(

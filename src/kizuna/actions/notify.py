@@ -1,13 +1,16 @@
 """Notifications: what goes into the outbox, and the sender that delivers it.
 
-Channels (configured in settings; secrets from the environment, never logged):
+Channels (configured in settings; secrets from the environment or the encrypted store,
+:mod:`kizuna.auth.vault`, never logged):
 
 * ``webhook`` — JSON POSTed to ``notify_webhook_url``, signed with HMAC-SHA256 of the
   body under ``notify_webhook_secret`` (header ``X-Kizuna-Signature: sha256=<hex>``),
   with the delivery id in ``X-Kizuna-Delivery`` so a receiver drops repeats;
 * ``slack`` — a Slack-compatible incoming-webhook message (``{"text": ...}``);
 * ``email`` — over SMTP (a CSM's daily digest of new and overdue CTAs, in their
-  language, :func:`enqueue_digests`).
+  language, :func:`enqueue_digests`; a digital CTA's tech-touch e-mail to the
+  account's contacts, :mod:`kizuna.actions.techtouch`, cancelled instead of sent
+  when the contact opted out after it was queued).
 
 :func:`deliver_pending` sends the messages that are due, one at a time: a message
 is marked sent only after the receiver accepted it, so a crash re-sends it with the
@@ -33,9 +36,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kizuna.actions.outbox import enqueue
+from kizuna.actions.techtouch import still_wanted
+from kizuna.auth.vault import open_target, resolve_secret, target_reference
 from kizuna.platform import Platform
 from kizuna.settings import Settings
-from kizuna.store.actions_models import CallToAction, MemberPreference, OutboxMessage
+from kizuna.store.actions_models import (
+    CallToAction,
+    MemberPreference,
+    OutboxMessage,
+    StoredSecret,
+)
 from kizuna.store.models import Account, TeamMember
 
 __all__ = [
@@ -60,7 +70,11 @@ def sign(secret: str, body: bytes) -> str:
 def enqueue_cta_opened(
     session: Session, settings: Settings, cta: CallToAction, now: datetime
 ) -> int:
-    """Queue the configured webhook and Slack messages for a newly opened CTA."""
+    """Queue the configured webhook and Slack messages for a newly opened CTA.
+
+    The Slack URL is a credential: the outbox row names it (resolved when sending)
+    rather than holding it; it comes from the environment or the encrypted store.
+    """
     count = 0
     payload = {
         "event": "cta.opened",
@@ -74,9 +88,9 @@ def enqueue_cta_opened(
     if settings.notify_webhook_url:
         enqueue(session, "webhook", settings.notify_webhook_url, payload, now)
         count += 1
-    if settings.notify_slack_url:
+    if settings.notify_slack_url or session.get(StoredSecret, "notify_slack_url") is not None:
         text = f"New CTA for {cta.account_id}: {cta.title} — {cta.reason}"
-        enqueue(session, "slack", settings.notify_slack_url, {"text": text}, now)
+        enqueue(session, "slack", target_reference("notify_slack_url"), {"text": text}, now)
         count += 1
     return count
 
@@ -165,29 +179,32 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 Sender = Callable[[OutboxMessage], None]
 
 
-def _webhook(settings: Settings, client: httpx.Client) -> Sender:
+def _webhook(platform: Platform, client: httpx.Client) -> Sender:
     def send(message: OutboxMessage) -> None:
         body = json.dumps(
             {"delivery_id": message.delivery_id, **message.payload}, ensure_ascii=False
         ).encode()
         headers = {"Content-Type": "application/json", "X-Kizuna-Delivery": message.delivery_id}
-        if message.channel == "webhook" and settings.notify_webhook_secret is not None:
-            headers["X-Kizuna-Signature"] = sign(
-                settings.notify_webhook_secret.get_secret_value(), body
-            )
-        response = client.post(message.target, content=body, headers=headers)
+        if message.channel == "webhook":
+            secret = resolve_secret(platform, "notify_webhook_secret")
+            if secret is not None:
+                headers["X-Kizuna-Signature"] = sign(secret, body)
+        response = client.post(open_target(platform, message.target), content=body, headers=headers)
         if response.status_code >= 300:
             raise RuntimeError(f"HTTP {response.status_code} from the receiver")
 
     return send
 
 
-def _email(settings: Settings) -> Sender:
+def _email(platform: Platform) -> Sender:
+    settings = platform.settings
+
     def send(message: OutboxMessage) -> None:
         if not settings.smtp_host:
             raise RuntimeError("no SMTP host configured (KIZUNA_SMTP_HOST)")
@@ -197,12 +214,19 @@ def _email(settings: Settings) -> Sender:
         email["Subject"] = message.payload["subject"]
         email["Message-ID"] = f"<{message.delivery_id}@kizuna>"
         email["X-Kizuna-Delivery"] = message.delivery_id
+        unsubscribe = message.payload.get("list_unsubscribe")
+        if unsubscribe:  # RFC 2369 / RFC 8058: the mail client's own "unsubscribe" button
+            email["List-Unsubscribe"] = f"<{unsubscribe}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email.set_content(message.payload["body"])
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:
                 smtp.starttls()
-            if settings.smtp_user and settings.smtp_password is not None:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+            if settings.smtp_user:
+                password = resolve_secret(platform, "smtp_password")
+                if password is None:
+                    raise RuntimeError("KIZUNA_SMTP_USER is set but no SMTP password is")
+                smtp.login(settings.smtp_user, password)
             smtp.send_message(email)
 
     return send
@@ -216,12 +240,11 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send the outbox messages that are due, oldest first; see the module docstring."""
     report = DeliveryReport()
-    settings = platform.settings
     with httpx.Client(timeout=30) as client:
         chosen: dict[str, Sender] = {
-            "webhook": _webhook(settings, client),
-            "slack": _webhook(settings, client),
-            "email": _email(settings),
+            "webhook": _webhook(platform, client),
+            "slack": _webhook(platform, client),
+            "email": _email(platform),
             **(senders or {}),
         }
         with platform.store.session() as session:
@@ -238,6 +261,10 @@ def deliver_pending(
             with platform.store.session() as session:
                 message = session.get(OutboxMessage, message_id)
                 if message is None or message.status != "pending":
+                    continue
+                if not still_wanted(session, message):  # the contact opted out meanwhile
+                    message.status, message.last_error = "cancelled", "the contact opted out"
+                    report.cancelled += 1
                     continue
                 session.expunge(message)
             error: str | None = None

@@ -23,7 +23,7 @@ from kizuna.store.actions_models import OutboxMessage
 
 __all__ = ["OUTBOX_STATUSES", "OutboxEntry", "enqueue", "list_outbox", "retry_outbox"]
 
-OUTBOX_STATUSES = ("pending", "sent", "failed")
+OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from kizuna.platform import Platform
 from kizuna.store.actions_models import CallToAction, RuleFiring
 
-__all__ = ["GroupOutcome", "RuleReport", "rule_report"]
+__all__ = ["GroupOutcome", "PlaybookReport", "RuleReport", "playbook_report", "rule_report"]
 
 ACTED = ("opened", "released")
 NOT_ACTED = ("queued", "snoozed")
@@ -44,6 +44,82 @@ class RuleReport:
     closed: dict[str, int]
     acted: GroupOutcome
     not_acted: GroupOutcome
+    #: mean days from opening to closing, over this rule's closed CTAs
+    days_to_close: float | None = None
+    #: the rule's name as its CTAs carry it (the rule may have left the rule set since)
+    title: str | None = None
+
+
+@dataclass
+class PlaybookReport:
+    """CTAs run with one playbook (by a rule or by hand) and how they closed."""
+
+    playbook_id: str
+    opened: int
+    active: int
+    closed_won: int
+    closed_lost: int
+    resolved: int
+    days_to_close: float | None
+
+
+def _closing_days(platform: Platform) -> dict[tuple[str, str], list[int]]:
+    """Days from opening to closing of every closed CTA, by (rule id, playbook id)."""
+    out: dict[tuple[str, str], list[int]] = {}
+    with platform.store.session() as session:
+        for rule_id, playbook_id, opened, closed in session.execute(
+            sa.select(
+                CallToAction.rule_id, CallToAction.playbook_id, CallToAction.opened_on,
+                CallToAction.closed_on,
+            ).where(CallToAction.closed_on.is_not(None), CallToAction.opened_on.is_not(None))
+        ):  # fmt: skip
+            if opened is not None and closed is not None:
+                key = (rule_id or "", playbook_id or "")
+                out.setdefault(key, []).append((closed - opened).days)
+    return out
+
+
+def _mean(values: list[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def playbook_report(platform: Platform) -> list[PlaybookReport]:
+    """Per playbook: CTAs opened with it, still active, closed won / lost / resolved by the
+    rule (condition cleared), and the mean days to close."""
+    from kizuna.actions.model import ACTIVE_STATUSES, CONDITION_CLEARED
+
+    with platform.store.session() as session:
+        rows = session.execute(
+            sa.select(
+                CallToAction.playbook_id, CallToAction.status, CallToAction.outcome,
+                sa.func.count(),
+            )
+            .where(CallToAction.playbook_id.is_not(None), CallToAction.opened_on.is_not(None))
+            .group_by(CallToAction.playbook_id, CallToAction.status, CallToAction.outcome)
+        ).all()  # fmt: skip
+    days = _closing_days(platform)
+    counts: dict[str, Counter[str]] = {}
+    for playbook_id, status, outcome, n in rows:
+        c = counts.setdefault(playbook_id or "", Counter())
+        c["opened"] += int(n)
+        if status in ACTIVE_STATUSES:
+            c["active"] += int(n)
+        elif outcome == CONDITION_CLEARED:
+            c["resolved"] += int(n)
+        else:
+            c[status] += int(n)
+    return [
+        PlaybookReport(
+            pid,
+            c["opened"],
+            c["active"],
+            c["closed_won"],
+            c["closed_lost"],
+            c["resolved"],
+            _mean([d for (_, p), ds in days.items() if p == pid for d in ds]),
+        )
+        for pid, c in sorted(counts.items())
+    ]
 
 
 class _Health:
@@ -118,6 +194,13 @@ def rule_report(platform: Platform) -> list[RuleReport]:
             .where(CallToAction.rule_id.is_not(None), CallToAction.closed_on.is_not(None))
             .group_by(CallToAction.rule_id, CallToAction.status, CallToAction.outcome)
         ).all()
+        titles = dict(
+            session.execute(
+                sa.select(CallToAction.rule_id, sa.func.max(CallToAction.title))
+                .where(CallToAction.rule_id.is_not(None))
+                .group_by(CallToAction.rule_id)
+            ).all()
+        )
     health = _Health(platform)
     today = platform.today()
     later = sorted(
@@ -132,6 +215,7 @@ def rule_report(platform: Platform) -> list[RuleReport]:
     for rule_id, status, outcome, n in closed:
         key = "condition cleared" if outcome == "resolved: condition cleared" else status
         closes.setdefault(rule_id or "", Counter())[key] += int(n)
+    days = _closing_days(platform)
     out = []
     for rule_id in sorted({r[0] for r in rows} | set(closes)):
         acted = [(a, d) for r, a, d, o in rows if r == rule_id and o in ACTED]
@@ -143,6 +227,8 @@ def rule_report(platform: Platform) -> list[RuleReport]:
                 closed=dict(closes.get(rule_id, Counter())),
                 acted=_outcome(platform, acted, health, arr),
                 not_acted=_outcome(platform, waiting, health, arr),
+                days_to_close=_mean([d for (r, _), ds in days.items() if r == rule_id for d in ds]),
+                title=titles.get(rule_id),
             )
         )
     return out

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "documents",
     "retention",
     "actions",
+    "people",
     "risk",
     "revenue",
     "daily",

@@ -148,9 +148,11 @@ def run(
 def report(as_json: JsonOption = False) -> None:
     """Did it work? Per rule: CTAs opened, how they closed, health 30/90 days later and
     customers kept, next to accounts whose CTA was queued or snoozed."""
-    from kizuna.actions.report import rule_report
+    from kizuna.actions.report import playbook_report, rule_report
 
-    rows = rule_report(get_platform())
+    platform = get_platform()
+    rows = rule_report(platform)
+    playbooks = playbook_report(platform)
 
     def render(_: Any) -> None:
         def change(v: float | None) -> str:
@@ -160,13 +162,15 @@ def report(as_json: JsonOption = False) -> None:
             return "—" if v is None else f"{v:.0%}"
 
         table = Table(title="did it work? (acted on / queued or snoozed)")
-        for col in ("rule", "opened", "closed", "health +30 d", "health +90 d", "customer +90 d"):
+        for col in ("rule", "opened", "closed", "days to close", "health +30 d", "health +90 d",
+                    "customer +90 d"):  # fmt: skip
             table.add_column(col)
         for r in rows:
             table.add_row(
                 r.rule_id,
                 str(r.opened),
                 ", ".join(f"{k} {v}" for k, v in sorted(r.closed.items())) or "—",
+                "—" if r.days_to_close is None else f"{r.days_to_close:.1f}",
                 *(
                     f"{change(r.acted.health_change.get(d))} / "
                     f"{change(r.not_acted.health_change.get(d))}"
@@ -175,8 +179,18 @@ def report(as_json: JsonOption = False) -> None:
                 f"{share(r.acted.still_customer_90d)} / {share(r.not_acted.still_customer_90d)}",
             )
         console.print(table)
+        by_playbook = Table(title="by playbook")
+        for col in ("playbook", "opened", "active", "won", "lost", "resolved", "days to close"):
+            by_playbook.add_column(col)
+        for p in playbooks:
+            by_playbook.add_row(
+                p.playbook_id, str(p.opened), str(p.active), str(p.closed_won),
+                str(p.closed_lost), str(p.resolved),
+                "—" if p.days_to_close is None else f"{p.days_to_close:.1f}",
+            )  # fmt: skip
+        console.print(by_playbook)
 
-    emit(rows, as_json, render)
+    emit({"rules": rows, "playbooks": playbooks} if as_json else rows, as_json, render)
 
 
 def _cta_table(ctas: list[CtaView]) -> Table:
@@ -353,7 +367,9 @@ def reassign(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option("--status", help="pending, sent or failed.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, sent, failed or cancelled.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Notifications in the outbox, newest first, with their attempts and last error."""
@@ -385,12 +401,13 @@ def outbox_send(
     queued = enqueue_digests(platform, platform.today()) if digests else 0
     report = deliver_pending(platform)
     result = {"digests_queued": queued, "sent": report.sent, "retried": report.retried,
-              "failed": report.failed}  # fmt: skip
+              "failed": report.failed, "cancelled": report.cancelled}  # fmt: skip
     emit(
         result,
         as_json,
         lambda r: console.print(
-            f"sent {r['sent']}, to retry {r['retried']}, failed {r['failed']}"
+            f"sent {r['sent']}, to retry {r['retried']}, failed {r['failed']}, "
+            f"cancelled (opted out) {r['cancelled']}"
             + (f" ({r['digests_queued']} digests queued)" if r["digests_queued"] else "")
         ),
     )

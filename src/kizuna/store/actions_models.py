@@ -11,6 +11,8 @@ rule firings, teams and the notification outbox.
   a dry run for a past date *would* have done): the history "did it work?" reads.
 * :class:`Team` / :class:`TeamMembership` — pooled teams CTAs can be assigned to.
 * :class:`OutboxMessage` — a notification waiting to be (or already) delivered.
+* :class:`StoredSecret` — a secret Kizuna must use (SMTP password, webhook signing key),
+  Fernet-encrypted with the key from settings (:mod:`kizuna.auth.vault`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class TeamMembership(Base):
     member_id: Mapped[str] = mapped_column(
         sa.ForeignKey("team_members.id", ondelete="CASCADE"), primary_key=True
     )
+    #: lead | member — a lead manages the team's pool (sees its queue, reassigns its tasks)
+    role: Mapped[str] = mapped_column(sa.String(16), default="member", server_default="member")
 
 
 class CallToAction(Base):
@@ -183,3 +187,15 @@ class MemberPreference(Base):
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
     #: a contact who opted out of tech-touch e-mails (always honoured)
     opted_out: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class StoredSecret(Base):
+    """A secret Kizuna must *use* (so it cannot be hashed), encrypted at rest with Fernet."""
+
+    __tablename__ = "stored_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    #: a Fernet token (AES-128-CBC + HMAC-SHA256) under the first key of KIZUNA_SECRETS_KEY
+    ciphertext: Mapped[str] = mapped_column(sa.Text)
+    updated_by: Mapped[str | None] = mapped_column(sa.String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)

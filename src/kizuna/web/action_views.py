@@ -11,10 +11,13 @@ import sqlalchemy as sa
 from kizuna.actions import CtaView, get_cta, list_ctas, list_events
 from kizuna.actions.access import may_work
 from kizuna.actions.ctas import OpenTask, cta_counts, open_tasks
+from kizuna.actions.definitions import RuleDefinition
 from kizuna.actions.model import CTA_TYPES, PRIORITIES, STATUSES, TASK_STATUSES
+from kizuna.actions.reasons import render_reason
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import readable_account_ids
 from kizuna.platform import Platform
+from kizuna.store.actions_models import Team
 from kizuna.store.models import Account, TeamMember, TeamRole
 from kizuna.web import insights
 from kizuna.web.i18n import N_
@@ -78,11 +81,19 @@ DYNAMIC_MESSAGES = (
 
 @dataclass(frozen=True)
 class Titles:
-    """Rule and task titles in the page's language (``name_ja``/``title_ja`` of the rule set)."""
+    """Rule and task titles in the page's language (``name_ja``/``title_ja`` of the rule set),
+    and CTA reasons rendered in it from the rule and the stored facts."""
 
     lang: str
     rules: dict[str, str]
     tasks: dict[tuple[str, str], str]
+    definitions: dict[str, RuleDefinition] = field(default_factory=dict)
+
+    def reason(self, cta: CtaView) -> str:
+        rule = self.definitions.get(cta.rule_id or "")
+        if rule is None or self.lang == "en":
+            return cta.reason
+        return render_reason(rule, cta.facts, self.lang) or cta.reason
 
     def cta(self, cta: CtaView) -> str:
         if self.lang == "ja" and cta.rule_id in self.rules:
@@ -104,6 +115,7 @@ def titles(platform: Platform, lang: str) -> Titles:
         lang,
         {r.id: r.name_ja for r in ruleset.rules if r.name_ja},
         {(p.id, t.title): t.title_ja for p in ruleset.playbooks for t in p.tasks if t.title_ja},
+        {r.id: r for r in ruleset.rules},
     )
 
 
@@ -163,6 +175,10 @@ class CtaPage:
     owner_name: str | None
     task_owners: dict[str, str]
     events: list[dict[str, Any]]
+    #: the pooled team the CTA is assigned to, by name
+    team_name: str | None = None
+    #: active team members a task can be reassigned to (id, name)
+    people: list[tuple[str, str]] = field(default_factory=list)
 
 
 def cta_page(platform: Platform, caller: Caller, cta_id: int) -> CtaPage:
@@ -170,12 +186,24 @@ def cta_page(platform: Platform, caller: Caller, cta_id: int) -> CtaPage:
     cta = get_cta(platform, cta_id, readable_account_ids(platform, caller))
     names = _names(platform)
     events = [e for e in list_events(platform, cta.account_id) if e["cta_id"] == cta.id]
+    with platform.store.session() as session:
+        team_name = session.scalar(sa.select(Team.name).where(Team.id == cta.team_id))
+        people = [
+            (i, n)
+            for i, n in session.execute(
+                sa.select(TeamMember.id, TeamMember.name)
+                .where(TeamMember.active.is_(True))
+                .order_by(TeamMember.name)
+            )
+        ]
     return CtaPage(
         cta=cta,
         can_work=may_work(platform, caller, cta),
         owner_name=names.get(cta.owner_id or ""),
         task_owners=names,
         events=events,
+        team_name=team_name,
+        people=people,
     )
 
 

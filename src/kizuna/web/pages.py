@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from kizuna.actions.teams import member_language
 from kizuna.auth.policy import Caller, Principal, can_administer
 from kizuna.auth.sessions import session_principal
 from kizuna.errors import PermissionDenied
@@ -88,7 +89,11 @@ def _state(request: Request) -> Any:
 
 
 def page_context(request: Request) -> PageContext:
-    """The language, session and user of ``request`` (the user may be anonymous)."""
+    """The language, session and user of ``request`` (the user may be anonymous).
+
+    The language: a signed-in member's preference, else the ``kizuna_lang`` cookie,
+    else the browser's Accept-Language, else English.
+    """
     state = _state(request)
     codec: SessionCodec = state.session_codec
     lang = i18n.negotiate(
@@ -103,6 +108,9 @@ def page_context(request: Request) -> PageContext:
             ctx.session = session
         except PermissionDenied:  # logged out, password changed, deactivated, deleted
             pass
+    if ctx.principal is not None:
+        # a signed-in member reads their preferred language (the header's switch sets it)
+        ctx.lang = member_language(state.platform, ctx.principal.member_id) or ctx.lang
     return ctx
 
 

@@ -9,6 +9,7 @@ outbox needs an admin. Every change is written to the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kizuna.actions import (
+    CtaView,
     close_cta,
     list_ctas,
     list_events,
@@ -29,13 +31,15 @@ from kizuna.actions import (
 )
 from kizuna.actions.access import authorise_cta, authorise_task
 from kizuna.actions.outbox import list_outbox, retry_outbox
+from kizuna.actions.reasons import render_reason
+from kizuna.actions.techtouch import contact_preference, set_contact_preference
 from kizuna.api.deps import AdminDep, CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
 from kizuna.api.params import ID_PATTERN, TEXT_PATTERN, AccountId
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import authorise_account, readable_account_ids
-from kizuna.errors import PermissionDenied
+from kizuna.errors import NotFound, PermissionDenied
 from kizuna.platform import Platform
 from kizuna.store.models import TeamRole
 
@@ -50,6 +54,9 @@ _WRITE: dict[int | str, dict[str, Any]] = {
     409: {"description": "The CTA is already closed"},
 }
 CtaId = Annotated[int, Path(ge=1, le=2**62, description="The CTA's id.")]
+ContactId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The contact's id.")
+]
 TaskId = Annotated[int, Path(ge=1, le=2**62, description="The task's id.")]
 MemberId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
@@ -91,9 +98,34 @@ class TaskReassign(_Body):
     owner_id: MemberId
 
 
+class ContactPreferencePatch(_Body):
+    """A contact's tech-touch e-mail language, and/or an opt-out (only the contact opts back in)."""
+
+    language: Literal["en", "ja"] | None = None
+    opted_out: Literal[True] | None = None
+
+
 class RulesRun(_Body):
     as_of: date | None = None
     dry_run: bool = False
+
+
+Lang = Annotated[
+    Literal["en", "ja"],
+    Query(description="The language of the reason, rendered from the rule and the stored facts."),
+]
+
+
+def _in_language(platform: Platform, ctas: list[CtaView], lang: str) -> list[CtaView]:
+    if lang == "en":
+        return ctas
+    rules = {r.id: r for r in rules_for(platform.settings.home).rules}
+    out = []
+    for c in ctas:
+        rule = rules.get(c.rule_id or "")
+        text = render_reason(rule, c.facts, lang) if rule is not None else None
+        out.append(replace(c, reason=text) if text else c)
+    return out
 
 
 def _audit(
@@ -120,14 +152,14 @@ def ctas(
         Literal["risk", "expansion", "lifecycle", "objective", "activity"] | None, Query()
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    lang: Lang = "en",
 ) -> Any:
     visible = readable_account_ids(platform, caller)
-    return ResultResponse(
-        list_ctas(
-            platform, owner=owner, status=status, account_id=account_id, type=type,
-            visible_accounts=visible, limit=limit,
-        )
+    found = list_ctas(
+        platform, owner=owner, status=status, account_id=account_id, type=type,
+        visible_accounts=visible, limit=limit,
     )  # fmt: skip
+    return ResultResponse(_in_language(platform, found, lang))
 
 
 @router.post("/ctas", summary="Open a CTA by hand", status_code=201, responses={
@@ -149,8 +181,10 @@ def create(platform: PlatformDep, caller: CallerDep, body: CtaOpen) -> Any:
 @router.get(
     "/ctas/{cta_id}", summary="One CTA with its reason, facts and tasks", responses=_NOT_FOUND
 )
-def show(platform: PlatformDep, caller: CallerDep, cta_id: CtaId) -> Any:
-    return ResultResponse(authorise_cta(platform, caller, cta_id))
+def show(platform: PlatformDep, caller: CallerDep, cta_id: CtaId, lang: Lang = "en") -> Any:
+    return ResultResponse(
+        _in_language(platform, [authorise_cta(platform, caller, cta_id)], lang)[0]
+    )
 
 
 @router.post("/ctas/{cta_id}/close", summary="Close a CTA as won or lost", responses=_WRITE)
@@ -222,6 +256,49 @@ def reassign(platform: PlatformDep, caller: CallerDep, task_id: TaskId, body: Ta
     return ResultResponse(done)
 
 
+_CONTACT: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown contact, or its account is outside the caller's book"}
+}
+
+
+def _contact_account(platform: Platform, caller: Caller, contact_id: str, write: bool) -> None:
+    try:
+        account_id = contact_preference(platform, contact_id).account_id
+        authorise_account(platform, caller, account_id, "contacts", write=write)
+    except NotFound:
+        raise NotFound(f"no contact {contact_id}") from None
+
+
+@router.get(
+    "/contacts/{contact_id}/preferences",
+    summary="A contact's tech-touch e-mail language and opt-out",
+    responses=_CONTACT,
+)
+def contact_preferences(platform: PlatformDep, caller: CallerDep, contact_id: ContactId) -> Any:
+    _contact_account(platform, caller, contact_id, write=False)
+    return ResultResponse(contact_preference(platform, contact_id))
+
+
+@router.patch(
+    "/contacts/{contact_id}/preferences",
+    summary="Set a contact's e-mail language, or opt them out of tech-touch e-mails",
+    responses={**_CONTACT, 403: {"description": "The caller may not change this account"}},
+)
+def contact_preferences_set(
+    platform: PlatformDep, caller: CallerDep, contact_id: ContactId, body: ContactPreferencePatch
+) -> Any:
+    _contact_account(platform, caller, contact_id, write=True)
+    done = set_contact_preference(
+        platform, contact_id, language=body.language, opted_out=body.opted_out
+    )
+    record_audit(
+        platform, caller, action="update", resource="contact_preferences", resource_id=contact_id,
+        account_id=done.account_id,
+        detail=f"language {done.language}{', opted out' if body.opted_out else ''}",
+    )  # fmt: skip
+    return ResultResponse(done)
+
+
 @router.get("/rules", summary="The rule set in use: rules, playbooks, coverage tiers, budget")
 def rules(platform: PlatformDep, caller: CallerDep) -> Any:
     ruleset = rules_for(platform.settings.home)
@@ -264,11 +341,21 @@ def rules_report(platform: PlatformDep, caller: CallerDep) -> Any:
     return ResultResponse(rule_report(platform))
 
 
+@router.get(
+    "/playbooks/report",
+    summary="Did it work? Per playbook: CTAs opened, closed won / lost / resolved, days to close",
+)
+def playbooks_report(platform: PlatformDep, caller: CallerDep) -> Any:
+    from kizuna.actions.report import playbook_report
+
+    return ResultResponse(playbook_report(platform))
+
+
 @router.get("/outbox", summary="Notifications waiting, sent or failed (admin)")
 def outbox(
     platform: PlatformDep,
     caller: AdminDep,
-    status: Annotated[Literal["pending", "sent", "failed"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "sent", "failed", "cancelled"] | None, Query()] = None,
 ) -> Any:
     return ResultResponse(list_outbox(platform, status))
 

@@ -17,6 +17,8 @@ PAGE_MODULES: tuple[str, ...] = (
     "onboarding",
     "plans",
     "actions",
+    "unsubscribe",
+    "teams",
     "documents",
     "runs",
     "admin",

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
+from kizuna.actions.techtouch import account_contact_preferences
 from kizuna.errors import InvalidInput
 from kizuna.health import list_sentiments
 from kizuna.web import action_views, insights, lifecycle_views, revenue_views, risk_views, views
@@ -34,6 +35,7 @@ def render_account(
         "form_problems": [],
         "action_problems": [],
         "account_ctas": action_views.account_ctas(ctx.platform, account_id),
+        "contact_prefs": account_contact_preferences(ctx.platform, account_id),
         "sentiment": sentiments[0] if sentiments else None,
         "AL": action_views.LABELS,
         "AT": action_views.titles(ctx.platform, ctx.lang),

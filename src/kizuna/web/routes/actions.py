@@ -13,11 +13,14 @@ from kizuna.actions import (
     close_cta,
     log_activity,
     open_cta,
+    reassign_task,
     rules_for,
     set_task_status,
     snooze_cta,
 )
 from kizuna.actions.access import authorise_cta
+from kizuna.actions.techtouch import contact_preference, set_contact_preference
+from kizuna.auth.audit import record_audit
 from kizuna.customers.schemas import ContactIn, ContactPatch
 from kizuna.customers.service import authorise_account, create_record, update_record
 from kizuna.errors import InvalidInput, NotFound, Problem
@@ -106,6 +109,33 @@ def cta_task(
     return _after(
         ctx, number, lambda: set_task_status(ctx.platform, task.id, status=status, actor=me)
     )
+
+
+@router.post("/ctas/{cta_id}/tasks/{task_id}/reassign", name="cta_task_reassign")
+def cta_task_reassign(
+    cta_id: str,
+    task_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    owner_id: Field = "",
+) -> Response:
+    require_csrf(ctx, csrf_token)
+    number = _cta_id(cta_id)
+    page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
+    task = next((t for t in page.tasks if str(t.id) == task_id), None)
+    if task is None:
+        raise NotFound(f"no task {task_id[:40]}")
+    me = ctx.caller.principal.member_id
+
+    def work() -> None:
+        reassign_task(ctx.platform, task.id, owner_id=owner_id, actor=me)
+        record_audit(
+            ctx.platform, ctx.caller, action="task_reassign", resource="ctas",
+            resource_id=str(number), account_id=page.account_id,
+            detail=f"task {task.id} to {owner_id}",
+        )  # fmt: skip
+
+    return _after(ctx, number, work)
 
 
 @router.post("/ctas/{cta_id}/close", name="cta_close")
@@ -227,6 +257,33 @@ def open_cta_form(
             ruleset=rules_for(ctx.platform.settings.home),
         ),
     )  # fmt: skip
+
+
+@router.post("/accounts/{account_id}/contacts/prefs", name="save_contact_prefs")
+def save_contact_prefs(
+    account_id: str,
+    ctx: Annotated[PageContext, Depends(login_required)],
+    csrf_token: Field = "",
+    contact_id: Field = "",
+    language: Field = "",
+    opt_out: Field = "",
+) -> Response:
+    require_csrf(ctx, csrf_token)
+
+    def work() -> None:
+        if contact_preference(ctx.platform, contact_id).account_id != account_id:
+            raise NotFound(f"no contact {contact_id[:64]}")
+        done = set_contact_preference(
+            ctx.platform, contact_id, language=language or None,
+            opted_out=True if opt_out else None,
+        )  # fmt: skip
+        record_audit(
+            ctx.platform, ctx.caller, action="update", resource="contact_preferences",
+            resource_id=contact_id, account_id=account_id,
+            detail=f"language {done.language}{', opted out' if opt_out else ''}",
+        )  # fmt: skip
+
+    return _account_form(ctx, account_id, "#contacts", work)
 
 
 @router.post("/accounts/{account_id}/contacts", name="save_contact")

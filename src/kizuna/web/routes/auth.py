@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
+from kizuna.actions.teams import set_member_language
 from kizuna.auth.audit import record_audit
 from kizuna.auth.sessions import end_session, start_session
 from kizuna.auth.throttle import guarded_login
@@ -136,4 +137,6 @@ def set_language(
         response.set_cookie(
             i18n.LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", path="/"
         )
+        if ctx.principal is not None:  # a signed-in member's choice is their preference
+            set_member_language(ctx.platform, ctx.principal.member_id, code)
     return response
