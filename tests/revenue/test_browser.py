@@ -17,7 +17,6 @@ from kizuna.revenue import create_opportunity, forecast_accuracy, load_definitio
 from kizuna.revenue.readmodel import build_framework_windows, write_framework
 from kizuna.store.models import ContractLine
 from kizuna.store.revenue_models import OpportunityType
-from kizuna.web import insights
 
 pytestmark = pytest.mark.browser
 TODAY = date(2025, 6, 30)
@@ -50,7 +49,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     with server as url:
         yield url
-    insights.invalidate()
     platform.close()
 
 

@@ -112,8 +112,9 @@ def _names(platform: Platform) -> dict[str, str]:
         return {i: n for i, n in session.execute(sa.select(TeamMember.id, TeamMember.name))}
 
 
-def cockpit(platform: Platform, caller: Caller) -> Cockpit:
+def cockpit(figures: insights.Figures, caller: Caller) -> Cockpit:
     """The caller's open CTAs, overdue tasks and this week's renewals; counts for a manager."""
+    platform = figures.platform
     me = caller.principal.member_id
     today = platform.today()
     visible = readable_account_ids(platform, caller)
@@ -126,7 +127,7 @@ def cockpit(platform: Platform, caller: Caller) -> Cockpit:
                 sa.select(Account.id, Account.name).where(Account.owner_id == me)
             )
         }
-    facts = insights.account_facts(platform) if mine else {}
+    facts = insights.account_facts(figures) if mine else {}
     week = today + timedelta(days=7)
     renewals = sorted(
         (

@@ -18,7 +18,7 @@ router = APIRouter()
 def render_account(
     ctx: PageContext, account_id: str, status_code: int = 200, **extra: object
 ) -> Response:
-    view = views.account_360(ctx.platform, ctx.caller, account_id)
+    view = views.account_360(ctx.figures, ctx.caller, account_id)
     definition = lifecycle_views.definition_of(ctx.platform)
     # the CSM's work on the account (issue 17): CTA events on the timeline, the work forms
     for event in action_views.cta_timeline(ctx.platform, account_id):
@@ -49,7 +49,7 @@ def render_account(
         lifecycle=view.lifecycle,
         lifecycle_labels=definition,
         stage_by_name=lambda name: lifecycle_views.stage_label_by_name(definition, name),
-        arr_history=insights.arr_history_chart(ctx.platform, account_id),
+        arr_history=insights.arr_history_chart(ctx.figures, account_id),
         risk=risk_views.account_panel(ctx.platform, account_id, ctx.lang),
         growth=revenue_views.growth_for(ctx.platform, ctx.caller, account_id),
         has_plan=_has_plan(ctx, account_id),
@@ -85,7 +85,7 @@ def milestone_done(
     require_csrf(ctx, csrf_token)
     try:
         lifecycle_views.mark_milestone_done(
-            ctx.platform, ctx.caller, account_id, milestone_id, done_on
+            ctx.figures, ctx.caller, account_id, milestone_id, done_on
         )
     except InvalidInput as exc:
         fields = {p.field: p.message for p in exc.problems if p.field == "done_on"}
