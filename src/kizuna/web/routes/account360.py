@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from kizuna.errors import InvalidInput
 from kizuna.health import list_sentiments
 from kizuna.web import action_views, insights, lifecycle_views, revenue_views, risk_views, views
+from kizuna.web.i18n import use_locale
 from kizuna.web.pages import PageContext, login_required, render, require_csrf
 
 router = APIRouter()
@@ -21,12 +22,17 @@ def render_account(
     view = views.account_360(ctx.figures, ctx.caller, account_id)
     definition = lifecycle_views.definition_of(ctx.platform)
     # the CSM's work on the account (issue 17): CTA events on the timeline, the work forms
-    for event in action_views.cta_timeline(ctx.platform, account_id):
-        view.timeline.append(
-            views.TimelineItem(
-                at=event["on"], kind="cta", title=event["cta_title"], detail=event["text"]
+    words = action_views.titles(ctx.platform, ctx.lang)
+    with use_locale(ctx.lang):  # the events' words, in the page's language
+        for event in action_views.cta_timeline(ctx.platform, account_id):
+            view.timeline.append(
+                views.TimelineItem(
+                    at=event["on"],
+                    kind="cta",
+                    title=words.rule_title(event["cta_title"]),
+                    detail=words.event(event),
+                )
             )
-        )
     view.timeline.sort(key=lambda i: i.at, reverse=True)
     sentiments = list_sentiments(ctx.platform, account_id)
     data: dict[str, object] = {
@@ -36,7 +42,7 @@ def render_account(
         "account_ctas": action_views.account_ctas(ctx.platform, account_id),
         "sentiment": sentiments[0] if sentiments else None,
         "AL": action_views.LABELS,
-        "AT": action_views.titles(ctx.platform, ctx.lang),
+        "AT": words,
     }
     data.update(extra)
     return render(
