@@ -49,7 +49,13 @@ class Problem:
         return f"{self.where}: {self.message}" if self.where else self.message
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != "" and v != {}}
+        """The problem as the API and ``--json`` show it (its words, where; code and values
+        are for the edges that word problems themselves, such as the web UI)."""
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("code", "params") and v is not None and v != ""
+        }
 
 
 class KizunaError(Exception):

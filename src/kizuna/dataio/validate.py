@@ -49,8 +49,8 @@ def error_message(error: Any) -> str:
     return error_problem(error)[0]
 
 
-def error_code(error: Any) -> tuple[str, dict[str, Any]]:
-    """What is wrong with one pydantic error, as a code and its values (for each edge's words).
+def error_problem(error: Any) -> tuple[str, str, dict[str, Any]]:
+    """(message, code, params) of one pydantic error, for each edge's words.
 
     The codes of :func:`error_message`'s messages: ``required``, ``not_allowed``
     (``value``, ``expected``), ``too_small`` / ``not_greater`` / ``too_large``
@@ -59,11 +59,6 @@ def error_code(error: Any) -> tuple[str, dict[str, Any]]:
     (``value``, ``places``), ``too_long`` (``max``); a check of the row's own
     (``row_check``) is ``row_check.<field>``; any other is pydantic's type with its context.
     """
-    return error_problem(error)[1:]
-
-
-def error_problem(error: Any) -> tuple[str, str, dict[str, Any]]:
-    """(message, code, params) of one pydantic error: see :func:`error_code`."""
     kind = error["type"]
     value = error.get("input")
     ctx = dict(error.get("ctx") or {})
@@ -80,7 +75,7 @@ def error_problem(error: Any) -> tuple[str, str, dict[str, Any]]:
     }
     if kind in bounds:
         code, bound = bounds[kind]
-        return message, code, {"value": shown, "bound": _bound(ctx[bound])}
+        return message, code, {"value": shown, "bound": str(_bound(ctx[bound]))}
     simple = {
         **dict.fromkeys(_WHOLE_ERRORS, "not_whole"),
         **dict.fromkeys(_NUMBER_ERRORS, "not_number"),
