@@ -92,13 +92,16 @@ def serve(home: Path, as_of: date, port: int) -> None:
     from kizuna.settings import Settings
     from kizuna.store.db import Store
     from kizuna.web.demo import prepare_demo
+    from kizuna.web.warmup import warm
 
     warnings.simplefilter("ignore", DeprecationWarning)
     settings = Settings(home=home, cookie_secure=False)
     clock = FixedClock(datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC))
     platform = Platform(settings=settings, store=Store(settings.store_url), clock=clock)
     demo = prepare_demo(platform, as_of=as_of, say=lambda _: None)
-    uvicorn.run(create_server(demo), host="127.0.0.1", port=port, log_level="warning")
+    app = create_server(demo)
+    warm(app.state.ui.state.figures)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _wait(url: str, seconds: float = 300) -> None:

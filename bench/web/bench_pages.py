@@ -44,8 +44,10 @@ from kizuna.clock import FixedClock
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.db import Store
-from kizuna.web import create_standalone_app, insights
+from kizuna.web import create_standalone_app
 from kizuna.web.demo import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo_login, run_daily_once
+from kizuna.web.insights import Figures
+from kizuna.web.warmup import warm as warm_figures
 
 
 def machine() -> str:
@@ -71,6 +73,12 @@ def machine() -> str:
     )
 
 
+def _figures(client: TestClient) -> Figures:
+    """The book-wide figures of the client's app (each app has its own)."""
+    figures: Figures = client.app.state.ui.state.figures  # type: ignore[attr-defined]
+    return figures
+
+
 def _client(platform: Platform, background: bool) -> TestClient:
     client = TestClient(create_standalone_app(platform, background=background))
     response = client.post(
@@ -92,19 +100,15 @@ def _timed(client: TestClient, path: str) -> tuple[float, str]:
 
 
 def _cold(platform: Platform, path: str, background: bool) -> tuple[float, str]:
-    """The first request of ``path`` on a fresh app with every cache empty."""
-    insights.settle()
-    insights.invalidate()
+    """The first request of ``path`` on a fresh app (its caches empty)."""
     client = _client(platform, background)
     result = _timed(client, path)
-    insights.settle()
+    _figures(client).settle()
     return result
 
 
 def _after_login_page(platform: Platform, path: str, pause: float) -> tuple[float, str]:
     """A fresh worker whose first visitor opened the login page ``pause`` seconds earlier."""
-    insights.settle()
-    insights.invalidate()
     client = TestClient(create_standalone_app(platform, background=True))
     client.get("/ui/login")  # starts computing the book-wide figures in the background
     time.sleep(pause)
@@ -115,7 +119,7 @@ def _after_login_page(platform: Platform, path: str, pause: float) -> tuple[floa
     )
     assert response.status_code == 303
     result = _timed(client, path)
-    insights.settle()
+    _figures(client).settle()
     return result
 
 
@@ -143,7 +147,7 @@ def main() -> None:
 
     warm_client = _client(platform, background=True)
     started = time.perf_counter()
-    insights.warm(platform)
+    warm_figures(_figures(warm_client))
     warm_up = time.perf_counter() - started
     red = warm_client.get("/ui/accounts.csv?band=red&sort=-arr").text.splitlines()
     account = red[1].split(",")[0] if len(red) > 1 else "A000001"
@@ -161,7 +165,7 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     print(f"data: {args.home} as of {args.as_of}")
-    print(f"book-wide figures computed from scratch (insights.warm): {warm_up:.1f} s")
+    print(f"book-wide figures computed from scratch (warmup.warm): {warm_up:.1f} s")
     header = (
         f"{'page':46} {'warm p50':>9} {'warm max':>9} {'cold, serving':>22} "
         f"{'after login':>12} {'naive':>8}"

@@ -22,8 +22,9 @@ message (the CLI prints it and exits non-zero)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 
@@ -39,12 +40,22 @@ class Problem:
     where: str = ""
     field: str | None = None
     row: int | None = None
+    #: What is wrong, as a stable id (e.g. ``unknown_reference``), and the values the
+    #: message names: each edge words the problem in its own language from these.
+    code: str | None = dataclass_field(default=None, compare=False)
+    params: Mapping[str, Any] | None = dataclass_field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        """The problem as the API and ``--json`` show it (its words, where; code and values
+        are for the edges that word problems themselves, such as the web UI)."""
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("code", "params") and v is not None and v != ""
+        }
 
 
 class KizunaError(Exception):

@@ -18,6 +18,7 @@ from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.web.app import MOUNT_PATH, mount_web
 from kizuna.web.demo import DEMO_EMAIL, DEMO_PASSWORD, DemoLogin, prepare_demo
+from kizuna.web.warmup import warm
 
 __all__ = ["app_from_environment", "create_server", "serve_demo"]
 
@@ -33,7 +34,8 @@ def create_server(
     """The API for a platform (or settings) with the web UI mounted at ``/ui``.
 
     The arguments are :func:`kizuna.api.create_app`'s, and ``background`` is
-    :func:`kizuna.web.create_web_app`'s.
+    :func:`kizuna.web.create_web_app`'s. The UI's app is ``app.state.ui`` (its
+    cached figures ``app.state.ui.state.figures``).
     """
     app = create_app(
         target,
@@ -41,7 +43,7 @@ def create_server(
         extra_routers=extra_routers,
         token_cache_seconds=token_cache_seconds,
     )
-    mount_web(app, app.state.platform, background=background)
+    app.state.ui = mount_web(app, app.state.platform, background=background)
     return app
 
 
@@ -63,6 +65,8 @@ def serve_demo(
     """Prepare and serve the UI (and the API) on the demo data until interrupted."""
     demo = prepare_demo(platform, as_of=as_of, say=say)
     app = create_server(demo)
+    say("preparing the dashboards ...")
+    warm(app.state.ui.state.figures)
     login = DemoLogin(f"http://{host}:{port}{MOUNT_PATH}/", DEMO_EMAIL, DEMO_PASSWORD)
     say(f"Kizuna UI on {login.url}  (log in as {login.email} / {login.password}; Ctrl+C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -12,7 +12,6 @@ from tests.web.conftest import login, web_platform  # noqa: F401 - fixtures
 
 from kizuna.platform import Platform
 from kizuna.server import create_server
-from kizuna.web import insights
 
 
 @pytest.fixture
@@ -21,7 +20,6 @@ def client(web_platform: Platform) -> Iterator[TestClient]:  # noqa: F811
     the UI at ``/ui``."""
     with TestClient(create_server(web_platform, background=False)) as c:
         yield c
-    insights.invalidate()
 
 
 def _csrf(html: str) -> str:

@@ -21,7 +21,6 @@ from kizuna.revenue.readmodel import (
 )
 from kizuna.store.models import ContractLine
 from kizuna.store.revenue_models import OpportunityType
-from kizuna.web import insights
 
 pytestmark = pytest.mark.browser
 TODAY = date(2025, 6, 30)
@@ -56,7 +55,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     with server as url:
         yield url
-    insights.invalidate()
     platform.close()
 
 

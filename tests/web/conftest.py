@@ -28,7 +28,7 @@ from kizuna.store.models import (
     TeamRole,
     Ticket,
 )
-from kizuna.web import create_standalone_app, insights
+from kizuna.web import create_standalone_app
 
 PASSWORD = "correct-horse-battery"
 TODAY = date(2025, 6, 30)
@@ -220,7 +220,6 @@ def seed_book(platform: Platform) -> None:
         )
     write_health(platform)
     write_metrics(platform)
-    insights.invalidate()
 
 
 @pytest.fixture
@@ -236,7 +235,6 @@ def web_platform(platform: Platform) -> Platform:
 def client(web_platform: Platform) -> Iterator[TestClient]:
     with TestClient(create_standalone_app(web_platform, background=False)) as c:
         yield c
-    insights.invalidate()
 
 
 def login(client: TestClient, member_id: str) -> None:

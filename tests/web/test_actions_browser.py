@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from kizuna.actions import parse_rules, run_rules
-from kizuna.web import insights
 
 from .conftest import seed_book
 from .test_browser import _login, _serve, _shot, browser, sync_api  # noqa: F401
@@ -34,7 +33,6 @@ def action_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_rules(platform, ruleset=RULES)
     with server as url:
         yield url
-    insights.invalidate()
     platform.close()
 
 

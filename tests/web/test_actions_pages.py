@@ -63,7 +63,7 @@ def test_cockpit_cta_tasks_close_and_timeline(client: TestClient, web_platform: 
     assert other.status_code == 422 and "is not a date" in other.text
     # the account 360 shows the CTA's events on the timeline
     account = client.get(f"/ui/accounts/{cta.account_id}").text
-    assert 'data-kind="cta"' in account and "CTA closed (won): plan agreed" in account
+    assert 'data-kind="cta"' in account and "Closed won: plan agreed" in account
 
 
 def test_log_call_sentiment_contact_and_open_cta(

@@ -22,7 +22,7 @@ from kizuna.clock import FixedClock
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.db import Store
-from kizuna.web import create_standalone_app, insights
+from kizuna.web import create_standalone_app
 
 from .conftest import PASSWORD, USERS, seed_book
 from .test_scope import _add_book
@@ -90,7 +90,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _add_book(platform)
     with server as url:
         yield url
-    insights.invalidate()
     platform.close()
 
 

@@ -8,6 +8,8 @@ account's lifecycle detail by :func:`kizuna.daily.build_lifecycle_book`).
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
@@ -19,10 +21,17 @@ from kizuna.daily import (
     write_portfolio,
 )
 from kizuna.platform import Platform
-from kizuna.web import create_standalone_app, insights, lifecycle_views
+from kizuna.store.models import ContractLine
+from kizuna.web import create_standalone_app, lifecycle_views
+from kizuna.web.insights import Figures, account_facts
 
 from .conftest import TODAY, login
-from .test_scope import CARL_QUARTER, _add_book, _figures
+from .test_scope import CARL_QUARTER, _add_book, _figures, _section
+
+
+def _movements(html: str) -> str:
+    """The table of ARR movements by month of the retention page."""
+    return _no_token(_section(html, "movements"))
 
 
 def _no_token(html: str) -> str:
@@ -32,6 +41,7 @@ def _no_token(html: str) -> str:
 
 def test_pages_read_the_daily_snapshot_and_show_the_same_numbers(web_platform: Platform) -> None:
     _add_book(web_platform)
+    # One running app: the daily run saves its snapshot while the app serves.
     with TestClient(create_standalone_app(web_platform, background=False)) as c:
         login(c, "ada")
         live = {
@@ -39,13 +49,10 @@ def test_pages_read_the_daily_snapshot_and_show_the_same_numbers(web_platform: P
             for url in ("/ui/portfolio", "/ui/portfolio?owner=carl", "/ui/retention")
         }
         live_year = c.get("/ui/portfolio?segment=smb&period=year").text
-    assert 'data-figures="live"' in live["/ui/portfolio"]
+        assert 'data-figures="live"' in live["/ui/portfolio"]
 
-    write_portfolio(web_platform.settings, build_portfolio(web_platform, web_platform.today()))
-    assert portfolio_dates(web_platform.settings) == [TODAY]
-    insights.invalidate()
-    with TestClient(create_standalone_app(web_platform, background=False)) as c:
-        login(c, "ada")
+        write_portfolio(web_platform.settings, build_portfolio(web_platform, web_platform.today()))
+        assert portfolio_dates(web_platform.settings) == [TODAY]
         whole = c.get("/ui/portfolio").text
         assert 'data-figures="daily"' in whole
         assert _figures(whole) == _figures(live["/ui/portfolio"])
@@ -63,8 +70,7 @@ def test_the_snapshot_facts_are_what_the_pages_use(web_platform: Platform) -> No
     _add_book(web_platform)
     snapshot = build_portfolio(web_platform, web_platform.today())
     write_portfolio(web_platform.settings, snapshot)
-    insights.invalidate()
-    facts = insights.account_facts(web_platform)
+    facts = account_facts(Figures(web_platform, background=False))
     assert facts == snapshot.facts
     assert {a: (f.arr, f.health_band, f.stage, f.attention) for a, f in facts.items()} == {
         # Stages by id: each edge shows the definition's label.
@@ -81,7 +87,7 @@ def test_the_account_page_reads_each_account_lifecycle_from_the_daily_run(
 ) -> None:
     _add_book(web_platform)
     accounts = ("acme", "bolt", "cirrus", "delta")
-    live = {a: lifecycle_views._compute_detail(web_platform, a) for a in accounts}
+    live = {a: lifecycle_views.computed_detail(web_platform, a) for a in accounts}
     with TestClient(create_standalone_app(web_platform, background=False)) as c:
         login(c, "ada")
         pages = {a: _no_token(c.get(f"/ui/accounts/{a}").text) for a in accounts}
@@ -93,12 +99,13 @@ def test_the_account_page_reads_each_account_lifecycle_from_the_daily_run(
     write_portfolio(
         web_platform.settings, build_portfolio(web_platform, web_platform.today()), book
     )
-    insights.invalidate()
     assert read_lifecycle_book(web_platform.settings, TODAY) == book
-    with TestClient(create_standalone_app(web_platform, background=False)) as c:
+    app = create_standalone_app(web_platform, background=False)
+    figures = app.state.ui.state.figures
+    with TestClient(app) as c:
         login(c, "ada")
         for a in accounts:
-            assert lifecycle_views._saved_detail(web_platform, a) == (True, live[a])
+            assert lifecycle_views.saved_detail(figures, a) == (True, live[a])
             assert _no_token(c.get(f"/ui/accounts/{a}").text) == pages[a]
 
         # A milestone marked done since the run: the saved detail no longer holds.
@@ -111,15 +118,47 @@ def test_the_account_page_reads_each_account_lifecycle_from_the_daily_run(
             follow_redirects=False,
         )
         assert done.status_code == 303
-        assert lifecycle_views._saved_detail(web_platform, "acme") == (False, None)
+        assert lifecycle_views.saved_detail(figures, "acme") == (False, None)
         html = c.get("/ui/accounts/acme").text
         assert 'data-milestone="kickoff_held" data-status="done_late"' in html
-        assert lifecycle_views.lifecycle_detail(
+        assert lifecycle_views.lifecycle_detail(figures, "acme") == lifecycle_views.computed_detail(
             web_platform, "acme"
-        ) == lifecycle_views._compute_detail(web_platform, "acme")
+        )
         # The other accounts' saved details still hold.
-        assert lifecycle_views._saved_detail(web_platform, "bolt") == (True, live["bolt"])
+        assert lifecycle_views.saved_detail(figures, "bolt") == (True, live["bolt"])
 
     # Saving the portfolio without lifecycle details removes the earlier file.
     write_portfolio(web_platform.settings, build_portfolio(web_platform, web_platform.today()))
     assert read_lifecycle_book(web_platform.settings, TODAY) is None
+
+
+def test_a_new_daily_run_replaces_the_figures_a_running_app_cached(
+    web_platform: Platform,
+) -> None:
+    """A filtered retention page is computed live and cached on the app; the cached figures
+    are served until the daily run saves a new snapshot, then computed again."""
+    _add_book(web_platform)
+    app = create_standalone_app(web_platform, background=False)
+    with TestClient(app) as c:
+        login(c, "ada")
+        before = _movements(c.get("/ui/retention?owner=carl").text)
+        with web_platform.store.session() as s:
+            s.add(
+                ContractLine(
+                    id="bolt-x1",
+                    account_id="bolt",
+                    product="extra",
+                    arr=Decimal("5000"),
+                    currency="USD",
+                    start_date=date(2025, 6, 1),
+                    end_date=date(2026, 5, 31),
+                )
+            )
+        # Cached on the app (five minutes): the new line is not counted yet.
+        assert _movements(c.get("/ui/retention?owner=carl").text) == before
+        other = create_standalone_app(web_platform, background=False)
+        assert other.state.ui.state.figures is not app.state.ui.state.figures
+        write_portfolio(web_platform.settings, build_portfolio(web_platform, web_platform.today()))
+        after = _movements(c.get("/ui/retention?owner=carl").text)
+    assert after != before
+    assert "5,000" in after and "5,000" not in before

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kizuna.platform import Platform
-from kizuna.web import create_standalone_app, insights
+from kizuna.web import create_standalone_app
 from kizuna.web.assets import plotly_bundle
 from kizuna.web.views import csv_figure, excel_csv
 
@@ -168,7 +168,6 @@ def test_a_viewer_cannot_mark_milestones(client: TestClient) -> None:
 def test_scoped_csm_sees_only_their_book(web_platform: Platform) -> None:
     settings = web_platform.settings.model_copy(update={"csm_scope": "own"})
     scoped = Platform(settings=settings, store=web_platform.store, clock=web_platform.clock)
-    insights.invalidate()
     with TestClient(create_standalone_app(scoped, background=False)) as c:
         login(c, "carl")
         assert _rows(c.get("/ui/accounts").text) == ["acme", "bolt"]
@@ -237,10 +236,23 @@ def test_admin_import_shows_every_bad_row(client: TestClient) -> None:
     )
     assert response.status_code == 422
     problems = response.text.split('id="import-problems"')[1]
-    assert re.findall(r'<tr data-row="(\d+)">', problems) == [
-        "3",
-        "4",
-    ]  # file lines (the header is line 1)
+    # File lines (the header is line 1), with what is wrong as a code the page words.
+    assert re.findall(r'<tr data-row="(\d+)" data-code="([\w.]+)">', problems) == [
+        ("3", "required"),
+        ("4", "unknown_reference"),
+    ]
+    assert "no team member &#39;nobody&#39; in the store" in problems
+    client.cookies.set("kizuna_lang", "ja")
+    ja = client.post(
+        "/ui/admin/import",
+        data={"csrf_token": csrf, "table": "accounts"},
+        files={"file": ("accounts.csv", bad.encode(), "text/csv")},
+    ).text.split('id="import-problems"')[1]
+    # The same problems in Japanese: the catalog's words, none of the core's English.
+    assert "必須の値がありません" in ja
+    assert "チームメンバー「nobody」はストアにありません" in ja
+    assert "in the store" not in ja and "required value" not in ja
+    client.cookies.set("kizuna_lang", "en")
     good = "id,name,segment,region,owner_id\ne1,Echo,enterprise,APAC,carl\n"
     ok = client.post(
         "/ui/admin/import",

@@ -23,7 +23,6 @@ from kizuna.sim.demo import run_demo
 from kizuna.store.db import Store
 from kizuna.store.models import TeamRole
 from kizuna.store.plans_models import Plan, PlanKpi, PlanState
-from kizuna.web import insights
 
 from .test_browser import CHROMIUM, _Server, _shot, sync_api
 
@@ -63,7 +62,6 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
         account_id, kpi_key, kpi_id = plan.account_id, kpi.key, kpi.id
     with _Server(platform) as url:
         yield url, account_id, kpi_key, kpi_id
-    insights.invalidate()
     platform.close()
 
 

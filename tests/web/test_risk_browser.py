@@ -11,7 +11,6 @@ from tests.risk.conftest import build_base
 
 from kizuna.auth.users import add_user
 from kizuna.risk import RiskConfig, read_scores, score, train
-from kizuna.web import insights
 
 from .conftest import PASSWORD, USERS
 from .test_browser import CHROMIUM, _serve, _shot, sync_api
@@ -33,7 +32,6 @@ def risk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, d
     bands = dict(zip(table["account_id"].to_pylist(), table["band"].to_pylist(), strict=True))
     with server as url:
         yield url, bands
-    insights.invalidate()
     platform.close()
 
 

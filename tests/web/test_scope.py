@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import StageTransition
 from kizuna.store.models import ContractLine
-from kizuna.web import create_standalone_app, insights
+from kizuna.web import create_standalone_app
 
 from .conftest import login
 
@@ -69,7 +69,6 @@ def _add_book(platform: Platform) -> None:
                     computed_at=datetime(2025, 6, 1, tzinfo=UTC),
                 )
             )
-    insights.invalidate()
 
 
 def _kpis(html: str) -> dict[str, str]:
@@ -163,7 +162,6 @@ def test_a_scoped_csm_sees_figures_of_their_own_book_only(web_platform: Platform
         onboarding = c.get("/ui/onboarding").text
         # Acme started on 2024-09-01; Bolt's first line (2024-05-01) is before the window.
         assert re.search(r'data-kpi="accounts">1<', onboarding)
-    insights.invalidate()
     with TestClient(create_standalone_app(web_platform, background=False)) as c:
         login(c, "ada")
         # The admin filtering on Carl sees exactly what Carl sees...

@@ -66,7 +66,14 @@ def table_spec(table: str) -> TableSpec:
     except KeyError:
         raise InvalidInput(
             f"unknown table {table!r}; choose one of: {', '.join(TABLES)}",
-            [Problem(f"unknown table {table!r}", field="table")],
+            [
+                Problem(
+                    f"unknown table {table!r}",
+                    field="table",
+                    code="unknown_table",
+                    params={"table": table},
+                )
+            ],
         ) from None
 
 

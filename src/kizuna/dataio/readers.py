@@ -80,6 +80,8 @@ def _decoded_lines(fh: BinaryIO, counter: ByteCounter, name: str) -> Iterator[st
                         "save the file as UTF-8 (with or without BOM)",
                         where=f"{name} row {number}",
                         row=number,
+                        code="not_utf8",
+                        params={"byte": f"{chunk[exc.start]:#04x}", "position": exc.start + 1},
                     )
                 ],
             ) from None
@@ -110,7 +112,15 @@ class CsvRecords:
     def _fail(self, line: int, exc: csv.Error) -> None:
         raise ImportRejected(
             f"{self.path.name} is not readable as CSV",
-            [Problem(f"CSV syntax error: {exc}", where=f"{self.path.name} row {line}", row=line)],
+            [
+                Problem(
+                    f"CSV syntax error: {exc}",
+                    where=f"{self.path.name} row {line}",
+                    row=line,
+                    code="csv_syntax",
+                    params={"detail": str(exc)},
+                )
+            ],
         )
 
     def __iter__(self) -> Iterator[RawRecord]:

@@ -46,6 +46,57 @@ def _bound(value: Any) -> Any:
 
 def error_message(error: Any) -> str:
     """A short, user-facing reason for one pydantic error."""
+    return error_problem(error)[0]
+
+
+def error_problem(error: Any) -> tuple[str, str, dict[str, Any]]:
+    """(message, code, params) of one pydantic error, for each edge's words.
+
+    The codes of :func:`error_message`'s messages: ``required``, ``not_allowed``
+    (``value``, ``expected``), ``too_small`` / ``not_greater`` / ``too_large``
+    (``value``, ``bound``), ``not_whole`` / ``not_number`` / ``not_boolean`` /
+    ``not_text`` / ``too_many_digits`` (``value``), ``too_many_decimals``
+    (``value``, ``places``), ``too_long`` (``max``); a check of the row's own
+    (``row_check``) is ``row_check.<field>``; any other is pydantic's type with its context.
+    """
+    kind = error["type"]
+    value = error.get("input")
+    ctx = dict(error.get("ctx") or {})
+    message = _message(error)
+    shown = value if value is None or isinstance(value, str | int | float | bool) else str(value)
+    if kind == "missing" or (value is None and kind != "row_check"):
+        return message, "required", {}
+    if kind == "enum":
+        return message, "not_allowed", {"value": shown, "expected": str(ctx.get("expected"))}
+    bounds = {
+        "greater_than_equal": ("too_small", "ge"),
+        "greater_than": ("not_greater", "gt"),
+        "less_than_equal": ("too_large", "le"),
+    }
+    if kind in bounds:
+        code, bound = bounds[kind]
+        return message, code, {"value": shown, "bound": str(_bound(ctx[bound]))}
+    simple = {
+        **dict.fromkeys(_WHOLE_ERRORS, "not_whole"),
+        **dict.fromkeys(_NUMBER_ERRORS, "not_number"),
+        "decimal_max_digits": "too_many_digits",
+        "decimal_whole_digits": "too_many_digits",
+        "bool_parsing": "not_boolean",
+        "bool_type": "not_boolean",
+        "string_type": "not_text",
+    }
+    if kind in simple:
+        return message, simple[kind], {"value": shown}
+    if kind == "decimal_max_places":
+        return message, "too_many_decimals", {"value": shown, "places": ctx["decimal_places"]}
+    if kind == "string_too_long":
+        return message, "too_long", {"max": ctx["max_length"]}
+    if kind == "row_check":
+        return message, f"row_check.{ctx.get('field')}", ctx
+    return message, str(kind), {k: str(v) for k, v in ctx.items()}
+
+
+def _message(error: Any) -> str:
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
@@ -142,33 +193,69 @@ class Validation:
         where = f"{self.source} row {line}"
         return f"{where}, column {column}" if column else where
 
-    def file_problem(self, message: str, line: int = 1, column: str | None = None) -> None:
-        self.file_problems.append(Problem(message, self._where(line, column), column, line))
+    def file_problem(
+        self,
+        message: str,
+        line: int = 1,
+        column: str | None = None,
+        *,
+        code: str,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.file_problems.append(
+            Problem(message, self._where(line, column), column, line, code, params or {})
+        )
 
-    def row_problem(self, line: int, column: str | None, message: str) -> None:
-        self.row_problems.append(Problem(message, self._where(line, column), column, line))
+    def row_problem(
+        self,
+        line: int,
+        column: str | None,
+        message: str,
+        *,
+        code: str,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.row_problems.append(
+            Problem(message, self._where(line, column), column, line, code, params or {})
+        )
         self.bad_lines.setdefault(line, []).append(f"{column}: {message}" if column else message)
 
     def check_header(self, header: list[str]) -> None:
         """File-level checks of a CSV header: unknown, duplicate and missing columns."""
         if not header:
-            self.file_problem("the file is empty; expected a header row")
+            self.file_problem("the file is empty; expected a header row", code="empty_file")
             return
         counts: dict[str, int] = defaultdict(int)
         for name in header:
             counts[name] += 1
         for name in counts:
             if name not in self._order:
-                self.file_problem(
-                    f"unknown column {name!r}; the {self.spec.name} columns are "
-                    + ", ".join(self._columns),
-                    column=name,
-                )
+                self._unknown_column(name, 1)
             elif counts[name] > 1:
-                self.file_problem(f"column {name!r} appears {counts[name]} times", column=name)
+                self.file_problem(
+                    f"column {name!r} appears {counts[name]} times",
+                    column=name,
+                    code="duplicate_column",
+                    params={"column": name, "count": counts[name]},
+                )
         for name in self.spec.required_columns:
             if name not in counts:
-                self.file_problem(f"required column {name!r} is missing", column=name)
+                self.file_problem(
+                    f"required column {name!r} is missing",
+                    column=name,
+                    code="missing_column",
+                    params={"column": name},
+                )
+
+    def _unknown_column(self, name: str, line: int) -> None:
+        self.file_problem(
+            f"unknown column {name!r}; the {self.spec.name} columns are "
+            + ", ".join(self._columns),
+            line=line,
+            column=name,
+            code="unknown_column",
+            params={"column": name, "table": self.spec.name, "columns": ", ".join(self._columns)},
+        )
 
     # -- records ------------------------------------------------------------
 
@@ -188,19 +275,20 @@ class Validation:
         line = record.line
         values: dict[str, Any] | None = None
         if record.problem is not None or record.data is None:
-            self.row_problem(line, None, record.problem or "unreadable record")
+            self.row_problem(
+                line,
+                None,
+                record.problem or "unreadable record",
+                code="unreadable_record",
+                params={"detail": record.problem or ""},
+            )
         else:
             data = record.data
             unknown = [k for k in data if k not in self._order]
             for name in unknown:
                 if name not in self._unknown_columns:
                     self._unknown_columns.add(name)
-                    self.file_problem(
-                        f"unknown column {name!r}; the {self.spec.name} columns are "
-                        + ", ".join(self._columns),
-                        line=line,
-                        column=name,
-                    )
+                    self._unknown_column(name, line)
             if unknown:
                 data = {k: v for k, v in data.items() if k in self._order}
             values = self._validate(line, data)
@@ -220,7 +308,8 @@ class Validation:
                     str(error["loc"][0]) if error["loc"] else (error.get("ctx") or {}).get("field")
                 )
                 bad_columns.add(column or "")
-                self.row_problem(line, column, error_message(error))
+                message, code, params = error_problem(error)
+                self.row_problem(line, column, message, code=code, params=params)
             key = self._raw_key(data, bad_columns)
             if key is not None:
                 self._note_key(line, key, valid=False)
@@ -237,7 +326,11 @@ class Validation:
             if value in seen and seen[value][1] != key:
                 first_line, other = seen[value]
                 self.row_problem(
-                    line, column, f"{value!r} is also given for {_show(other)} (row {first_line})"
+                    line,
+                    column,
+                    f"{value!r} is also given for {_show(other)} (row {first_line})",
+                    code="also_given",
+                    params={"value": str(value), "other": _show(other), "first_row": first_line},
                 )
             else:
                 seen.setdefault(value, (line, key))
@@ -251,7 +344,7 @@ class Validation:
                 if target not in self.seen:
                     self.forward.add(key)
             elif target in self._missing[ref.target]:
-                self.row_problem(line, ref.column, self._unknown_message(ref.target, target))
+                self._unknown_reference(line, ref.column, ref.target, target)
             elif target not in self._known[ref.target]:
                 self._pending.append((line, ref.column, ref.target, target))
         if len(self._pending) >= SPOOL_BATCH:
@@ -272,15 +365,25 @@ class Validation:
             return True
         label = "id" if len(self.spec.key) == 1 else "+".join(self.spec.key)
         self.row_problem(
-            line, self.spec.key[0], f"duplicate {label} {_show(key)!r} (first at row {first[0]})"
+            line,
+            self.spec.key[0],
+            f"duplicate {label} {_show(key)!r} (first at row {first[0]})",
+            code="duplicate_key",
+            params={"key": _show(key), "first_row": first[0]},
         )
         return False
 
-    def _unknown_message(self, target: str, value: str) -> str:
+    def _unknown_reference(self, line: int, column: str, target: str, value: str) -> None:
         noun = _NOUNS.get(target, target)
-        if target == self.spec.name:
-            return f"no {noun} {value!r} in the store or in this file"
-        return f"no {noun} {value!r} in the store"
+        in_file = target == self.spec.name
+        where = "in the store or in this file" if in_file else "in the store"
+        self.row_problem(
+            line,
+            column,
+            f"no {noun} {value!r} {where}",
+            code="unknown_reference_here" if in_file else "unknown_reference",
+            params={"table": target, "value": value},
+        )
 
     def _resolve_pending(self) -> None:
         by_target: dict[str, set[str]] = defaultdict(set)
@@ -292,7 +395,7 @@ class Validation:
             self._missing[target] |= values - found
         for line, column, target, value in self._pending:
             if value in self._missing[target]:
-                self.row_problem(line, column, self._unknown_message(target, value))
+                self._unknown_reference(line, column, target, value)
         self._pending.clear()
 
     def _flush_batch(self) -> None:
@@ -321,7 +424,7 @@ class Validation:
         in_store = existing_ids(self.store, self.spec.name, outside | forward_targets)
         for line, target in self.self_refs.values():
             if target not in self.seen and target not in in_store:
-                self.row_problem(line, ref.column, self._unknown_message(self.spec.name, target))
+                self._unknown_reference(line, ref.column, self.spec.name, target)
         self.deferred = {i for i in self.forward if self.self_refs[i][1] not in in_store}
         # Follow references through the store until every chain ends or loops.
         graph: dict[str, str | None] = {k: t for k, (_, t) in self.self_refs.items()}
@@ -336,7 +439,11 @@ class Validation:
             for node in cycle:
                 if node in self.self_refs:
                     self.row_problem(
-                        self.self_refs[node][0], ref.column, f"references form a cycle: {path}"
+                        self.self_refs[node][0],
+                        ref.column,
+                        f"references form a cycle: {path}",
+                        code="reference_cycle",
+                        params={"path": path},
                     )
 
     def _check_unique_against_store(self) -> None:
@@ -360,7 +467,11 @@ class Validation:
                 ):
                     continue
                 self.row_problem(
-                    line, column, f"{value!r} already belongs to {owner!r} in the store"
+                    line,
+                    column,
+                    f"{value!r} already belongs to {owner!r} in the store",
+                    code="taken",
+                    params={"value": str(value), "owner": owner},
                 )
 
     def _cascade_rejections(self) -> None:
@@ -388,7 +499,11 @@ class Validation:
             for key in newly:
                 line = self.self_refs[key][0]
                 self.row_problem(
-                    line, ref.column, f"refers to {target!r}, rejected at row {rejected[target]}"
+                    line,
+                    ref.column,
+                    f"refers to {target!r}, rejected at row {rejected[target]}",
+                    code="refers_to_rejected",
+                    params={"target": target, "rejected_row": rejected[target]},
                 )
                 if key not in stored:
                     rejected[key] = line

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from kizuna.actions import CtaView, get_cta, list_ctas, list_events
+from kizuna.actions import CtaView, RuleDefinition, get_cta, list_ctas, list_events, rules_for
 from kizuna.actions.access import may_work
 from kizuna.actions.ctas import OpenTask, cta_counts, open_tasks
-from kizuna.actions.definitions import RuleDefinition
 from kizuna.actions.model import CTA_TYPES, PRIORITIES, STATUSES, TASK_STATUSES
 from kizuna.actions.reasons import render_reason
 from kizuna.auth.policy import Caller
@@ -20,7 +21,7 @@ from kizuna.platform import Platform
 from kizuna.store.actions_models import Team
 from kizuna.store.models import Account, TeamMember, TeamRole
 from kizuna.web import insights
-from kizuna.web.i18n import N_
+from kizuna.web.i18n import N_, format_date, gettext
 
 __all__ = [
     "LABELS",
@@ -94,11 +95,23 @@ class Titles:
         if rule is None or self.lang == "en":
             return cta.reason
         return render_reason(rule, cta.facts, self.lang) or cta.reason
+    #: Japanese names of the rules by their English name (the title a CTA stores).
+    names: dict[str, str] = field(default_factory=dict)
 
     def cta(self, cta: CtaView) -> str:
         if self.lang == "ja" and cta.rule_id in self.rules:
             return self.rules[cta.rule_id]
         return cta.title
+
+    def rule_title(self, title: str) -> str:
+        """A CTA's stored (English) title in the page's language, when it is a rule's name."""
+        if self.lang == "ja":
+            return self.names.get(title, title)
+        return title
+
+    def event(self, event: Mapping[str, Any]) -> str:
+        """A CTA event of the history in the page's language (the user's own words kept)."""
+        return event_text(event, self)
 
     def task(self, cta: CtaView, title: str) -> str:
         if self.lang == "ja":
@@ -108,15 +121,61 @@ class Titles:
 
 def titles(platform: Platform, lang: str) -> Titles:
     """The Japanese names of the rules and task titles of the rule set in use."""
-    from kizuna.actions import rules_for
-
     ruleset = rules_for(platform.settings.home)
     return Titles(
         lang,
         {r.id: r.name_ja for r in ruleset.rules if r.name_ja},
         {(p.id, t.title): t.title_ja for p in ruleset.playbooks for t in p.tasks if t.title_ja},
         {r.id: r for r in ruleset.rules},
+        {r.name: r.name_ja for r in ruleset.rules if r.name_ja},
     )
+
+
+#: CTA events the rules or a state change write: their words in the catalogs.
+EVENT_WORDS = {
+    "opened": N_("CTA opened"),
+    "updated": N_("CTA updated"),
+    "woke": N_("Snooze ended; CTA open again"),
+    "in_progress": N_("CTA in progress"),
+    "closed": N_("CTA closed: the condition cleared"),
+}
+#: Events with the user's words (a note, a task's title) after the kind.
+EVENT_FORMS = {
+    "closed_won": (r"CTA closed \(won\): (?P<note>.*)", N_("Closed won: %(note)s")),
+    "closed_lost": (r"CTA closed \(lost\): (?P<note>.*)", N_("Closed lost: %(note)s")),
+    "snoozed": (
+        r"CTA snoozed until (?P<date>\d{4}-\d\d-\d\d): (?P<note>.*)",
+        N_("Snoozed until %(date)s: %(note)s"),
+    ),
+    "task_done": (r"Task done: (?P<task>.*)", N_("Task done: %(task)s")),
+    "task_skipped": (r"Task skipped: (?P<task>.*)", N_("Task skipped: %(task)s")),
+    "task_open": (r"Task reopened: (?P<task>.*)", N_("Task reopened: %(task)s")),
+    "task_reassigned": (
+        r"Task reassigned to (?P<owner>[^:]*): (?P<task>.*)",
+        N_("Task reassigned to %(owner)s: %(task)s"),
+    ),
+}
+
+
+def event_text(event: Mapping[str, Any], words: Titles) -> str:
+    """The event in the page's language: the catalog's words for what happened, the user's
+    own words (notes, task titles in the rule set's language) kept; else the stored text."""
+    kind, text = str(event.get("kind") or ""), str(event.get("text") or "")
+    if kind in EVENT_WORDS:
+        return gettext(EVENT_WORDS[kind])
+    form = EVENT_FORMS.get(kind)
+    found = re.fullmatch(form[0], text, re.S) if form else None
+    if form is None or found is None:
+        return text
+    values = found.groupdict()
+    if "date" in values:
+        values["date"] = format_date(date.fromisoformat(values["date"]))
+    if "task" in values and words.lang == "ja":
+        values["task"] = next(
+            (ja for (_, title), ja in words.tasks.items() if title == values["task"]),
+            values["task"],
+        )
+    return gettext(form[1]) % values
 
 
 def _names(platform: Platform) -> dict[str, str]:
@@ -124,8 +183,9 @@ def _names(platform: Platform) -> dict[str, str]:
         return {i: n for i, n in session.execute(sa.select(TeamMember.id, TeamMember.name))}
 
 
-def cockpit(platform: Platform, caller: Caller) -> Cockpit:
+def cockpit(figures: insights.Figures, caller: Caller) -> Cockpit:
     """The caller's open CTAs, overdue tasks and this week's renewals; counts for a manager."""
+    platform = figures.platform
     me = caller.principal.member_id
     today = platform.today()
     visible = readable_account_ids(platform, caller)
@@ -138,7 +198,7 @@ def cockpit(platform: Platform, caller: Caller) -> Cockpit:
                 sa.select(Account.id, Account.name).where(Account.owner_id == me)
             )
         }
-    facts = insights.account_facts(platform) if mine else {}
+    facts = insights.account_facts(figures) if mine else {}
     week = today + timedelta(days=7)
     renewals = sorted(
         (

@@ -34,9 +34,14 @@ class Definition:
     kind: str  # "metrics" | "scorecards" | "lifecycle"
     sources: list[str]
     valid: bool
-    summary: str
+    #: Why it is invalid (None: valid).
+    summary: str | None
     problems: list[Problem] = field(default_factory=list)
     text: str = ""
+    #: How many metrics, scorecards or stages it defines (None: invalid).
+    count: int | None = None
+    #: The file shipped with Kizuna (no file of the team's own).
+    shipped: bool = False
 
 
 @dataclass
@@ -56,23 +61,26 @@ def _check(
         text = "\n".join(f"# {p}\n{p.read_text('utf-8')}" for p in paths if p.is_file())
     else:
         package, name = default
-        sources = [f"{name} ({package}, shipped default)"]
+        sources = [f"{package}/{name}"]
         text = (resources.files(package) / name).read_text("utf-8")
+    shipped = not paths
     try:
         loaded = load()
     except InvalidInput as exc:
-        return Definition(kind, sources, False, exc.message, list(exc.problems), text)
+        return Definition(
+            kind, sources, False, exc.message, list(exc.problems), text, shipped=shipped
+        )
     except KizunaError as exc:
-        return Definition(kind, sources, False, exc.message, [], text)
-    return Definition(kind, sources, True, _summary(loaded), [], text)
+        return Definition(kind, sources, False, exc.message, [], text, shipped=shipped)
+    return Definition(kind, sources, True, None, [], text, _count(loaded), shipped)
 
 
-def _summary(loaded: Any) -> str:
+def _count(loaded: Any) -> int | None:
     for attr in ("metrics", "scorecards", "stages"):
         items = getattr(loaded, attr, None)
         if items is not None:
-            return f"{len(items)} {attr}"
-    return "valid"
+            return len(items)
+    return None
 
 
 def definitions(platform: Platform) -> list[Definition]:

@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kizuna.errors import KizunaError
 from kizuna.platform import Platform
-from kizuna.web import insights
 from kizuna.web.assets import IMMUTABLE, PLOTLY, SHORT, Assets
+from kizuna.web.insights import Figures
 from kizuna.web.pages import LoginRequired, NavEntry, build_environment, page_context, render
 from kizuna.web.routes import PAGE_MODULES
 from kizuna.web.session import SessionCodec
@@ -38,9 +38,10 @@ def create_web_app(platform: Platform, *, background: bool = True) -> FastAPI:
     the pages saying so meanwhile; ``False`` computes everything in the request
     (tests and scripts that want complete pages at once).
     """
-    insights.set_background(background)
     app = FastAPI(title="Kizuna UI", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.platform = platform
+    # The UI's caches live on the app, not in module globals: one per app.
+    app.state.figures = Figures(platform, background=background)
     app.state.templates = build_environment()
     app.state.session_codec = SessionCodec(platform.settings)
     nav: list[NavEntry] = []
@@ -156,18 +157,20 @@ def _error_page(request: Request, status: int, title: str, detail: str) -> Respo
 
 def mount_web(
     app: FastAPI, platform: Platform, path: str = MOUNT_PATH, *, background: bool = True
-) -> None:
-    """Mount the UI into an existing app (the API) at ``path``."""
-    app.mount(path, create_web_app(platform, background=background), name="ui")
+) -> FastAPI:
+    """Mount the UI into an existing app (the API) at ``path``; the UI's app."""
+    ui = create_web_app(platform, background=background)
+    app.mount(path, ui, name="ui")
+    return ui
 
 
 def create_standalone_app(platform: Platform, *, background: bool = True) -> FastAPI:
-    """The UI alone at ``/ui``, with ``/`` redirecting to it."""
+    """The UI alone at ``/ui``, with ``/`` redirecting to it (the UI's app: ``state.ui``)."""
     root = FastAPI(title="Kizuna", docs_url=None, redoc_url=None, openapi_url=None)
 
     @root.get("/", include_in_schema=False)
     def home() -> Response:
         return RedirectResponse(f"{MOUNT_PATH}/", status_code=307)
 
-    mount_web(root, platform, background=background)
+    root.state.ui = mount_web(root, platform, background=background)
     return root

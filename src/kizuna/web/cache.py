@@ -142,12 +142,6 @@ class BookCache:
                 self._start(key, compute)
         return None
 
-    def wait(self, key: Any, timeout: float | None = None) -> bool:
-        """Wait for a running computation of ``key``; whether none is running any more."""
-        with self._lock:
-            running = self._running.get(key)
-        return running is None or running.wait(timeout)
-
     def settle(self, timeout: float | None = None) -> None:
         """Wait until no computation is running (benchmarks, tests)."""
         while True:
@@ -157,13 +151,6 @@ class BookCache:
                 return
             for event in running:
                 event.wait(timeout)
-
-    def update(self, key: Any, change: Callable[[Any], Any]) -> None:
-        """Apply ``change`` to a cached value in place (keeping its age)."""
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None:
-                self._entries[key] = (hit[0], change(hit[1]))
 
     def expire(self, key: Any) -> None:
         """Make ``key`` stale: served until a recomputation (started at the next read) lands."""

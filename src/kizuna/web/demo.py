@@ -24,7 +24,6 @@ from kizuna.health.snapshots import snapshot_dates
 from kizuna.metrics.service import compute_metrics
 from kizuna.platform import Platform
 from kizuna.store.models import TeamRole
-from kizuna.web import insights
 
 DEMO_EMAIL = "demo@kizuna.example"
 DEMO_PASSWORD = "kizuna-demo"  # a local demo on loopback; never use it anywhere else
@@ -86,9 +85,9 @@ def run_daily_once(
 def prepare_demo(
     platform: Platform, *, as_of: date | None = None, say: Callable[[str], None] = print
 ) -> Platform:
-    """The demo's platform (its clock at ``as_of``), with a login, the daily run and warm figures.
+    """The demo's platform (its clock at ``as_of``), with a login and the daily run.
 
-    :func:`kizuna.server.serve_demo` serves it.
+    :func:`kizuna.server.serve_demo` serves it (after warming the UI's figures).
     """
     settings = platform.settings.model_copy(update={"cookie_secure": False})
     clock = FixedClock(datetime.combine(as_of, time(12), tzinfo=UTC)) if as_of else platform.clock
@@ -98,6 +97,4 @@ def prepare_demo(
         run_daily_once(demo, demo.today(), say)
     except KizunaError as exc:  # the UI still serves; pages say what is not computed
         say(f"the daily run failed, some panels will say 'not computed yet': {exc}")
-    say("preparing the dashboards ...")
-    insights.warm(demo)
     return demo

@@ -14,14 +14,14 @@ context variable that :func:`use_locale` sets.
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 from importlib import resources
 from io import BytesIO
+from types import MappingProxyType
 
 from babel import Locale, dates, numbers
 from babel.messages.mofile import write_mo
@@ -36,11 +36,10 @@ LANG_COOKIE = "kizuna_lang"
 _current: ContextVar[str] = ContextVar("kizuna_web_lang", default=DEFAULT_LANGUAGE)
 
 
-@cache
-def translations(lang: str) -> _gettext.NullTranslations:
+def _compile(lang: str) -> _gettext.NullTranslations:
     """The compiled catalog of ``lang`` (English is the source language: no catalog needed)."""
     po_file = resources.files("kizuna.web") / "locale" / lang / "LC_MESSAGES" / "messages.po"
-    if lang not in LANGUAGES or not po_file.is_file():
+    if not po_file.is_file():
         return _gettext.NullTranslations()
     with po_file.open("rb") as handle:
         catalog = read_po(handle, locale=lang)
@@ -48,6 +47,18 @@ def translations(lang: str) -> _gettext.NullTranslations:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return _gettext.GNUTranslations(buffer)
+
+
+#: Every language's catalog, compiled once when the UI is imported (tens of milliseconds)
+#: and never changed after: package files, not data.
+CATALOGS: Mapping[str, _gettext.NullTranslations] = MappingProxyType(
+    {lang: _compile(lang) for lang in LANGUAGES}
+)
+
+
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The compiled catalog of ``lang`` (an unknown language: none, so messages stay English)."""
+    return CATALOGS.get(lang) or _gettext.NullTranslations()
 
 
 def negotiate(cookie: str | None, accept_language: str | None) -> str:

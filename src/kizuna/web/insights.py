@@ -8,8 +8,8 @@ yet is ``None``, and the page says "not computed yet" — it never shows a
 stand-in number.
 
 Figures over the whole book (each account's ARR, ARR history, next renewal,
-health and stage; the weekly health bands) are kept in a :class:`BookCache`
-and refreshed in the background (:data:`FACTS_TTL_SECONDS`). They are computed
+health and stage; the weekly health bands) are kept in the app's
+:class:`Figures` and refreshed in the background (:data:`FACTS_TTL_SECONDS`). They are computed
 over *every* account; a page narrows them to the accounts the caller may read
 and the page's filters (see :mod:`kizuna.web.views`), so no figure leaks
 outside the caller's book.
@@ -23,7 +23,8 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,30 +67,72 @@ __all__ = ["BANDS"]  # re-exported from kizuna.portfolio for the pages
 FACTS_TTL_SECONDS = 120.0
 REPORTS_TTL_SECONDS = 300.0
 
+_T = TypeVar("_T")
+
 BAND_COLOURS = {b.id: b.colour for b in HEALTH_BANDS}
 
-#: Per-account facts and health bands (cheap: about a second for the demo book).
-FIGURES = BookCache(FACTS_TTL_SECONDS)
-#: Reports: retention by filter, onboarding outcomes, each account's lifecycle.
-REPORTS = BookCache(REPORTS_TTL_SECONDS)
 
+class Figures:
+    """The book-wide figures of one platform that one web app keeps in memory.
 
-def set_background(on: bool) -> None:
-    """Refresh book-wide figures in background threads (serving) or in the request (tests)."""
-    FIGURES.background = on
-    REPORTS.background = on
+    :func:`kizuna.web.create_web_app` makes one per app (``app.state.figures``;
+    pages reach it as ``ctx.figures``), so nothing is shared between apps or
+    kept in module globals. ``facts``: per-account facts and health bands
+    (cheap: about a second for the demo book); ``reports``: retention by
+    filter, onboarding outcomes, each account's lifecycle. The daily run's files
+    are read once per file version; a new portfolio snapshot (a daily run
+    finished) forgets every cached figure, so pages read the new run.
+    """
 
+    def __init__(self, platform: Platform, *, background: bool = True) -> None:
+        self.platform = platform
+        #: True: stale figures are refreshed in background threads (serving); False:
+        #: everything is computed in the request (tests and scripts).
+        self.background = background
+        self.facts = BookCache(FACTS_TTL_SECONDS, background=background)
+        self.reports = BookCache(REPORTS_TTL_SECONDS, background=background)
+        self._lock = threading.Lock()
+        self._files: dict[str, tuple[int, Any]] = {}
+        self._snapshot_seen: tuple[str, int] | None = None
 
-def settle() -> None:
-    """Wait for every background computation to finish (benchmarks, tests)."""
-    FIGURES.settle()
-    REPORTS.settle()
+    def key(self, *parts: Any) -> tuple[Any, ...]:
+        """The key of a figure of the book on the platform's today."""
+        return (self.platform.today(), *parts)
 
+    def settle(self) -> None:
+        """Wait for every background computation to finish (benchmarks, tests)."""
+        self.facts.settle()
+        self.reports.settle()
 
-def invalidate() -> None:
-    """Forget cached figures (after an import through the UI, or between tests)."""
-    FIGURES.clear()
-    REPORTS.clear()
+    def invalidate(self) -> None:
+        """Forget every cached figure (after an import through the UI, a new daily run)."""
+        self.facts.clear()
+        self.reports.clear()
+
+    def read_file(self, path: Path, read: Callable[[], _T]) -> _T | None:
+        """``read()`` of the daily-run file ``path``, once per version of it (None: no file)."""
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            hit = self._files.get(str(path))
+            if hit is not None and hit[0] == stamp:
+                cached: _T = hit[1]
+                return cached
+        value = read()
+        with self._lock:
+            self._files[str(path)] = (stamp, value)
+        return value
+
+    def snapshot_changed(self, seen: tuple[str, int] | None) -> None:
+        """Note the portfolio snapshot pages read now; another one than before forgets every
+        cached figure (a daily run finished)."""
+        with self._lock:
+            if seen == self._snapshot_seen:
+                return
+            self._snapshot_seen = seen
+        self.invalidate()
 
 
 #: What lists and headers show of one account (None: not computed yet).
@@ -98,83 +141,59 @@ AccountFacts = AccountFigures
 NO_FACTS = AccountFacts()
 
 
-def cache_key(platform: Platform, *parts: Any) -> tuple[Any, ...]:
-    """The key of a figure of ``platform``'s book on its today."""
-    return (platform.store.url, str(platform.settings.home), platform.today(), *parts)
-
-
-def portfolio_snapshot(platform: Platform) -> PortfolioSnapshot | None:
+def portfolio_snapshot(figures: Figures) -> PortfolioSnapshot | None:
     """The newest daily-run snapshot on or before today (None: none saved; figures are live).
 
-    Read once per file: a daily run that replaces the file is picked up at the
-    next request.
+    Read once per file: a daily run that replaces the file (or saves a newer
+    day's) is picked up at the next request, and the figures cached before it
+    are forgotten.
     """
+    platform = figures.platform
     day = latest_portfolio(platform.settings, platform.today())
-    if day is None:
-        return None
-    path = portfolio_path(platform.settings, day)
+    path = portfolio_path(platform.settings, day) if day is not None else None
     try:
-        stamp = path.stat().st_mtime_ns
+        seen = (str(path), path.stat().st_mtime_ns) if path is not None else None
     except FileNotFoundError:
+        seen = None
+    figures.snapshot_changed(seen)
+    if path is None or day is None:
         return None
-    key = (str(path), stamp)
-    with _snapshot_lock:
-        hit = _snapshots.get(str(path))
-        if hit is not None and hit[0] == key:
-            return hit[1]
-    snapshot = read_portfolio(platform.settings, day)
-    with _snapshot_lock:
-        _snapshots[str(path)] = (key, snapshot)
-    return snapshot
+    return figures.read_file(path, lambda: read_portfolio(platform.settings, day))
 
 
-_snapshots: dict[str, tuple[tuple[str, int], PortfolioSnapshot | None]] = {}
-_snapshot_lock = threading.Lock()
-_lifecycle_books: dict[str, tuple[tuple[str, int], LifecycleBook | None]] = {}
-
-
-def lifecycle_book(platform: Platform) -> LifecycleBook | None:
+def lifecycle_book(figures: Figures) -> LifecycleBook | None:
     """Each account's lifecycle detail the daily run saved for today (None: none saved).
 
     Only today's: a detail states days in stage and overdue milestones as of its
     date. Read once per file, like :func:`portfolio_snapshot`.
     """
-    path = lifecycle_path(platform.settings, platform.today())
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
-    key = (str(path), stamp)
-    with _snapshot_lock:
-        hit = _lifecycle_books.get(str(path))
-        if hit is not None and hit[0] == key:
-            return hit[1]
-    book = read_lifecycle_book(platform.settings, platform.today())
-    with _snapshot_lock:
-        _lifecycle_books[str(path)] = (key, book)
-    return book
+    settings, today = figures.platform.settings, figures.platform.today()
+    return figures.read_file(
+        lifecycle_path(settings, today), lambda: read_lifecycle_book(settings, today)
+    )
 
 
-def figures_as_of(platform: Platform) -> date | None:
+def figures_as_of(figures: Figures) -> date | None:
     """The date of the daily-run snapshot pages read (None: figures are live-computed)."""
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     return snapshot.as_of if snapshot is not None else None
 
 
-def account_facts(platform: Platform) -> dict[str, AccountFacts]:
+def account_facts(figures: Figures) -> dict[str, AccountFacts]:
     """Facts of every account: from the daily-run snapshot, else computed (cached)."""
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     if snapshot is not None:
         return snapshot.facts
-    facts: dict[str, AccountFacts] = FIGURES.get(
-        cache_key(platform, "facts"), lambda: _compute_account_facts(platform)
+    facts: dict[str, AccountFacts] = figures.facts.get(
+        figures.key("facts"), lambda: _compute_account_facts(figures)
     )
     return facts
 
 
-def _compute_account_facts(platform: Platform) -> dict[str, AccountFacts]:
+def _compute_account_facts(figures: Figures) -> dict[str, AccountFacts]:
+    platform = figures.platform
     facts: dict[str, dict[str, Any]] = defaultdict(dict)
-    book = arr_book(platform)
+    book = arr_book(figures)
     if book is not None:
         for account_id, arr in book.arr.items():
             facts[account_id]["arr"] = arr
@@ -224,10 +243,10 @@ def with_ledger(
         return None
 
 
-def arr_book(platform: Platform) -> ArrBook | None:
+def arr_book(figures: Figures) -> ArrBook | None:
     """ARR per account (no roll-up to parents): the daily snapshot's, else
     :func:`kizuna.daily.arr_book_of` on the retention ledger, cached with the facts."""
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     if snapshot is not None:
         return ArrBook(
             arr={a: f.arr for a, f in snapshot.facts.items() if f.arr is not None},
@@ -236,23 +255,25 @@ def arr_book(platform: Platform) -> ArrBook | None:
             renewal={a: f.renewal_date for a, f in snapshot.facts.items() if f.renewal_date},
             cohort={a: f.cohort for a, f in snapshot.facts.items() if f.cohort},
         )
+    platform = figures.platform
     today = platform.today()
 
     def work(ledger: Ledger) -> ArrBook:
         return arr_book_of(ledger, today)
 
-    result: ArrBook | None = FIGURES.get(
-        cache_key(platform, "arr"), lambda: with_ledger(platform, None, work, rollup=False)
+    result: ArrBook | None = figures.facts.get(
+        figures.key("arr"), lambda: with_ledger(platform, None, work, rollup=False)
     )
     return result
 
 
-def monthly_movements(platform: Platform) -> list[AccountMovement] | None:
+def monthly_movements(figures: Figures) -> list[AccountMovement] | None:
     """Each account's ARR movement in each month of the last twelve (None: retention failed):
     the daily snapshot's, else computed on the ledger (cached)."""
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     if snapshot is not None:
         return snapshot.monthly_moves
+    platform = figures.platform
     today = platform.today()
 
     def work(ledger: Ledger) -> list[AccountMovement]:
@@ -260,16 +281,16 @@ def monthly_movements(platform: Platform) -> list[AccountMovement] | None:
             ledger, split_periods(window_start(today, "last12"), today, "month")
         )
 
-    moves: list[AccountMovement] | None = REPORTS.get(
-        cache_key(platform, "monthly-moves"),
+    moves: list[AccountMovement] | None = figures.reports.get(
+        figures.key("monthly-moves"),
         lambda: with_ledger(platform, None, work, rollup=False),
     )
     return moves
 
 
-def arr_history_chart(platform: Platform, account_id: str) -> Chart | None:
+def arr_history_chart(figures: Figures, account_id: str) -> Chart | None:
     """The account's ARR at each month end, from its first month with ARR (None: never had ARR)."""
-    book = arr_book(platform)
+    book = arr_book(figures)
     series = book.history.get(account_id) if book else None
     if book is None or not series or not any(series):
         return None
@@ -455,9 +476,10 @@ def trend_weeks(day: date, weeks: int) -> list[date]:
     return [day - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
 
 
-def _band_history(platform: Platform, weeks: int) -> list[tuple[date, pa.Table | None]]:
+def _band_history(figures: Figures, weeks: int) -> list[tuple[date, pa.Table | None]]:
     """Every account's band on each weekly date up to the latest snapshot (None: no snapshot
     that week; cached, whole book)."""
+    platform = figures.platform
     day = _health_day(platform)
     if day is None:
         return []
@@ -474,8 +496,8 @@ def _band_history(platform: Platform, weeks: int) -> list[tuple[date, pa.Table |
             for d in trend_weeks(day, weeks)
         ]
 
-    history: list[tuple[date, pa.Table | None]] = FIGURES.get(
-        cache_key(platform, "bands", day, weeks), compute
+    history: list[tuple[date, pa.Table | None]] = figures.facts.get(
+        figures.key("bands", day, weeks), compute
     )
     return history
 
@@ -490,7 +512,7 @@ class BandTrend:
 
 
 def health_distribution_trend(
-    platform: Platform, account_ids: Collection[str], weeks: int = 13
+    figures: Figures, account_ids: Collection[str], weeks: int = 13
 ) -> BandTrend | None:
     """Accounts per band on the last ``weeks`` weekly dates, counted over ``account_ids`` only.
 
@@ -499,7 +521,7 @@ def health_distribution_trend(
     Every week is on the axis; a week without a health snapshot has no bar and is
     counted in ``missing`` (the page says so) — never a stand-in number.
     """
-    history = _band_history(platform, weeks)
+    history = _band_history(figures, weeks)
     if not history:
         return None
     wanted = pa.array(sorted(account_ids), pa.string())
@@ -595,33 +617,3 @@ def usage_charts(platform: Platform, account_id: str) -> list[UsageChart] | None
             )
         )
     return charts or None
-
-
-def start_warming(platform: Platform) -> None:
-    """Compute today's book-wide figures in the background, once per book and day.
-
-    Called on every UI request when serving (``background=True``): the first
-    visit to a fresh worker — usually the login page — starts the computation,
-    so the figures are usually ready by the time the visitor has logged in.
-    """
-    if not FIGURES.background:
-        return
-
-    def run() -> bool:
-        warm(platform)
-        return True
-
-    REPORTS.peek(cache_key(platform, "warm-up"), run)
-
-
-def warm(platform: Platform) -> None:
-    """Compute the book-wide figures now (before serving), so no first visitor waits."""
-    from kizuna.web import lifecycle_views, retention_views
-
-    with quiet_engine():
-        account_facts(platform)
-        _band_history(platform, 13)
-        # The unfiltered dashboard and retention page (managers, admins, unscoped CSMs).
-        retention_views.summary_for(platform, LedgerFilters(), "quarter")
-        retention_views.page_for(platform, LedgerFilters())
-        lifecycle_views.onboarding_book(platform, wait=True)

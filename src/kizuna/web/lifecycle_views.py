@@ -43,13 +43,7 @@ from kizuna.lifecycle import (
 from kizuna.lifecycle.onboarding import summarise as summarise_onboarding
 from kizuna.platform import Platform
 from kizuna.web.charts import Chart
-from kizuna.web.insights import (
-    FIGURES,
-    REPORTS,
-    cache_key,
-    lifecycle_book,
-    portfolio_snapshot,
-)
+from kizuna.web.insights import Figures, lifecycle_book, portfolio_snapshot
 
 #: The first contract start the book-wide onboarding report covers (all of them).
 EPOCH = date(1900, 1, 1)
@@ -60,16 +54,18 @@ def definition_of(platform: Platform) -> LifecycleDefinition:
     return definition_for(platform.settings.home)
 
 
-def _compute_detail(platform: Platform, account_id: str) -> LifecycleDetail | None:
+def computed_detail(platform: Platform, account_id: str) -> LifecycleDetail | None:
+    """The account's lifecycle detail computed now (:func:`kizuna.lifecycle.show_account`)."""
     definition = definition_of(platform)
     return lifecycle_detail_of(
         show_account(platform, definition, account_id, platform.today()), definition
     )
 
 
-def _saved_detail(platform: Platform, account_id: str) -> tuple[bool, LifecycleDetail | None]:
+def saved_detail(figures: Figures, account_id: str) -> tuple[bool, LifecycleDetail | None]:
     """(found, detail): the daily run's detail of today while its stamp still holds."""
-    book = lifecycle_book(platform)
+    platform = figures.platform
+    book = lifecycle_book(figures)
     if book is None or account_id not in book.stamps:
         return False, None
     stamp = lifecycle_stamps(platform, definition_of(platform), platform.today(), account_id).get(
@@ -80,17 +76,18 @@ def _saved_detail(platform: Platform, account_id: str) -> tuple[bool, LifecycleD
     return True, book.details.get(account_id)
 
 
-def lifecycle_detail(platform: Platform, account_id: str) -> LifecycleDetail | None:
+def lifecycle_detail(figures: Figures, account_id: str) -> LifecycleDetail | None:
     """The account's stage, history, milestones and onboarding (None: nothing computed).
 
     Read from the daily run's lifecycle file of today while the account's stored
     lifecycle rows are those it was computed from; else computed (and cached).
     """
-    found, saved = _saved_detail(platform, account_id)
+    found, saved = saved_detail(figures, account_id)
     if found:
         return saved
-    detail: LifecycleDetail | None = REPORTS.get(
-        cache_key(platform, "lifecycle", account_id), lambda: _compute_detail(platform, account_id)
+    detail: LifecycleDetail | None = figures.reports.get(
+        figures.key("lifecycle", account_id),
+        lambda: computed_detail(figures.platform, account_id),
     )
     return detail
 
@@ -127,47 +124,49 @@ def lifecycle_timeline(
     return events
 
 
-def onboarding_book(platform: Platform, *, wait: bool = False) -> OnboardingReport | None:
+def onboarding_book(figures: Figures, *, wait: bool = False) -> OnboardingReport | None:
     """Onboarding outcomes of every account with a started contract, as of today.
 
     ``wait=False`` returns None while the report is being computed in the
     background (a fresh worker); ``wait=True`` computes it in the call.
     """
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     if snapshot is not None and snapshot.onboarding is not None:
         # The daily run's report; a milestone marked done since shows on the
         # account page at once and in book-wide outcomes after the next run.
         saved: OnboardingReport = snapshot.onboarding
         return saved
+    platform = figures.platform
     today = platform.today()
-    key = cache_key(platform, "onboarding")
+    key = figures.key("onboarding")
 
     def compute() -> OnboardingReport:
         return onboarding_report(platform, definition_of(platform), EPOCH, today, today)
 
     if wait:
-        report: OnboardingReport = REPORTS.get(key, compute)
+        report: OnboardingReport = figures.reports.get(key, compute)
         return report
-    peeked: OnboardingReport | None = REPORTS.peek(key, compute)
+    peeked: OnboardingReport | None = figures.reports.peek(key, compute)
     return peeked
 
 
-def overdue_milestones(platform: Platform) -> dict[str, int] | None:
+def overdue_milestones(figures: Figures) -> dict[str, int] | None:
     """Overdue onboarding milestones per account (None: still being computed)."""
-    report = onboarding_book(platform)
+    report = onboarding_book(figures)
     if report is None:
         return None
     return {r.account_id: r.overdue_milestones for r in report.accounts}
 
 
 def mark_milestone_done(
-    platform: Platform, caller: Caller, account_id: str, milestone_id: str, done_on: str
+    figures: Figures, caller: Caller, account_id: str, milestone_id: str, done_on: str
 ) -> None:
     """Mark an onboarding milestone done by hand, by the caller, on ``done_on`` (default today).
 
     The caller must be allowed to change the account (role and book). Every
     problem with the form is reported (field ``done_on`` or ``milestone``).
     """
+    platform = figures.platform
     if len(account_id) > 64 or any(ord(c) < 32 for c in account_id):
         raise NotFound(f"no account {account_id.encode('unicode_escape').decode()[:80]}")
     account = get_record(platform, caller, "accounts", account_id)
@@ -212,9 +211,9 @@ def mark_milestone_done(
     )
     # This account is recomputed at once (its page is next); the book-wide
     # onboarding report is refreshed in the background and served until then.
-    REPORTS.discard(cache_key(platform, "lifecycle", account_id))
-    REPORTS.expire(cache_key(platform, "onboarding"))
-    FIGURES.expire(cache_key(platform, "facts"))
+    figures.reports.discard(figures.key("lifecycle", account_id))
+    figures.reports.expire(figures.key("onboarding"))
+    figures.facts.expire(figures.key("facts"))
 
 
 # -- the onboarding page ---------------------------------------------------------------
@@ -266,7 +265,7 @@ def allowed_ids(platform: Platform, caller: Caller, query: Any) -> set[str]:
 
 
 def onboarding_page(
-    platform: Platform, caller: Caller, query: Any
+    figures: Figures, caller: Caller, query: Any
 ) -> OnboardingPage | Literal["computing"] | None:
     """Time to value, activation and on-time onboarding of the last year's contract starts.
 
@@ -274,9 +273,10 @@ def onboarding_page(
     that match the filters. ``"computing"`` while the book-wide report is being
     computed; ``None`` when no such account started onboarding in the window.
     """
+    platform = figures.platform
     today = platform.today()
     start = date(today.year - 1, today.month, 1)
-    report = onboarding_book(platform)
+    report = onboarding_book(figures)
     if report is None:
         return "computing"
     allowed = allowed_ids(platform, caller, query)

@@ -22,9 +22,12 @@ from kizuna.auth.sessions import session_principal
 from kizuna.errors import PermissionDenied
 from kizuna.platform import Platform
 from kizuna.portfolio import ATTENTION_DROP, ATTENTION_REASONS, BANDS
-from kizuna.web import charts, i18n, insights
+from kizuna.web import charts, i18n
+from kizuna.web.insights import Figures
+from kizuna.web.problems import problem_text
 from kizuna.web.retention_views import MOVEMENT_LABELS
 from kizuna.web.session import SESSION_COOKIE, SessionCodec, UiSession, csrf_ok
+from kizuna.web.warmup import start_warming
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,12 @@ class PageContext:
         return Caller(self.principal, csm_scope=settings.csm_scope, request_id=None)
 
     @property
+    def figures(self) -> Figures:
+        """The app's book-wide figures (kept in memory for every visitor of this app)."""
+        figures: Figures = self.request.app.state.figures
+        return figures
+
+    @property
     def is_admin(self) -> bool:
         return self.principal is not None and can_administer(self.caller)
 
@@ -100,7 +109,7 @@ def page_context(request: Request) -> PageContext:
         request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")
     )
     ctx = PageContext(request=request, platform=state.platform, lang=lang)
-    insights.start_warming(state.platform)
+    start_warming(state.figures)
     session = codec.read(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         try:
@@ -150,6 +159,7 @@ def build_environment() -> Environment:
         term=i18n.format_term,
         segment=i18n.format_segment,
         measure=i18n.format_measure,
+        problem=problem_text,
     )
     env.globals["LANGUAGES"] = i18n.LANGUAGES
     # The portfolio's rules as the domain defines them (kizuna.portfolio): pages show them.

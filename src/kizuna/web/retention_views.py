@@ -25,7 +25,6 @@ from typing import Any
 
 from kizuna.auth.policy import Caller, account_scope
 from kizuna.daily import PortfolioSnapshot, accounts_matching
-from kizuna.platform import Platform
 from kizuna.retention import (
     Ledger,
     LedgerFilters,
@@ -38,7 +37,7 @@ from kizuna.retention.movements import PeriodMovements
 from kizuna.retention.rates import RetentionRates, rates_from_movements
 from kizuna.retention.renewals import RenewalTotals
 from kizuna.web.charts import Chart
-from kizuna.web.insights import REPORTS, cache_key, portfolio_snapshot, with_ledger
+from kizuna.web.insights import Figures, portfolio_snapshot, with_ledger
 
 #: Filters no account matches (a scoped CSM asking for another CSM's book).
 NOBODY = "\x00nobody"
@@ -124,7 +123,7 @@ class RetentionSummary:
 
 
 def retention_summary(
-    platform: Platform, caller: Caller, query: Any, period: str
+    figures: Figures, caller: Caller, query: Any, period: str
 ) -> RetentionSummary | None:
     """ARR movements, GRR, NRR and renewals of the period to date (None: no contracts).
 
@@ -132,14 +131,15 @@ def retention_summary(
     (:func:`~kizuna.retention.retention_rates`); renewal ARR is the ARR of the
     lines due in the period that renewed (:func:`~kizuna.retention.renewals`).
     """
-    return summary_for(platform, ledger_filters(caller, query), period)
+    return summary_for(figures, ledger_filters(caller, query), period)
 
 
-def summary_for(platform: Platform, filters: LedgerFilters, period: str) -> RetentionSummary | None:
+def summary_for(figures: Figures, filters: LedgerFilters, period: str) -> RetentionSummary | None:
     """:func:`retention_summary` of the accounts ``filters`` select (cached per filter set)."""
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     if snapshot is not None:
-        return _summary_from(snapshot, accounts_matching(platform, filters), period)
+        return _summary_from(snapshot, accounts_matching(figures.platform, filters), period)
+    platform = figures.platform
     today = platform.today()
     start = period_start(today, period)
 
@@ -151,8 +151,8 @@ def summary_for(platform: Platform, filters: LedgerFilters, period: str) -> Rete
         renewal = renewals(ledger, start, today, as_of=today).totals
         return _summary(start, today, r, renewal, trend.periods)
 
-    result: RetentionSummary | None = REPORTS.get(
-        cache_key(platform, "summary", period, filters),
+    result: RetentionSummary | None = figures.reports.get(
+        figures.key("summary", period, filters),
         lambda: with_ledger(platform, filters, work, rollup=False),
     )
     return result
@@ -265,14 +265,14 @@ def _cohort_table(rows: list[Any], value: str, size: str) -> CohortTable:
     return CohortTable(columns=months, rows=lines, cohorts=total)
 
 
-def retention_page(platform: Platform, caller: Caller, query: Any) -> RetentionPage | None:
+def retention_page(figures: Figures, caller: Caller, query: Any) -> RetentionPage | None:
     """The last twelve months: movements by month, rates, renewal rate and cohort heat maps."""
-    return page_for(platform, ledger_filters(caller, query))
+    return page_for(figures, ledger_filters(caller, query))
 
 
-def page_for(platform: Platform, filters: LedgerFilters) -> RetentionPage | None:
+def page_for(figures: Figures, filters: LedgerFilters) -> RetentionPage | None:
     """:func:`retention_page` of the accounts ``filters`` select (cached per filter set)."""
-    snapshot = portfolio_snapshot(platform)
+    snapshot = portfolio_snapshot(figures)
     if snapshot is not None and filters == LedgerFilters() and snapshot.cohorts is not None:
         window = snapshot.windows["last12"]
         months = snapshot.monthly(None)
@@ -285,6 +285,7 @@ def page_for(platform: Platform, filters: LedgerFilters) -> RetentionPage | None
             window.renewal_totals(None),
             snapshot.cohorts,
         )
+    platform = figures.platform
     today = platform.today()
     start = date(today.year - 1, today.month, 1)
 
@@ -295,8 +296,8 @@ def page_for(platform: Platform, filters: LedgerFilters) -> RetentionPage | None
         cohorts = cohort_retention(ledger, as_of=today).rows
         return _page(start, today, rates, moves.periods, moves.totals.end_arr, renewal, cohorts)
 
-    result: RetentionPage | None = REPORTS.get(
-        cache_key(platform, "page", filters),
+    result: RetentionPage | None = figures.reports.get(
+        figures.key("page", filters),
         lambda: with_ledger(platform, filters, work, rollup=False),
     )
     return result

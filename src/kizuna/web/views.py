@@ -33,6 +33,7 @@ from kizuna.portfolio import (
 from kizuna.store.models import Account, SuccessRole
 from kizuna.web import insights, lifecycle_views, retention_views, risk_views
 from kizuna.web.i18n import N_
+from kizuna.web.insights import Figures
 
 PAGE_SIZE = 50
 #: Sort keys of the account list; "-" in front means descending.
@@ -228,14 +229,14 @@ def _owner_names(platform: Platform) -> dict[str, str]:
     return {u.id: u.name for u in list_users(platform)}
 
 
-def filter_options(platform: Platform, caller: Caller) -> dict[str, list[tuple[str, str]]]:
+def filter_options(figures: Figures, caller: Caller) -> dict[str, list[tuple[str, str]]]:
     """Values offered by the segment, owner and region filters (value, label).
 
     Only values of accounts the caller may read; kept with the book-wide facts.
     """
-    options: dict[str, list[tuple[str, str]]] = insights.FIGURES.get(
-        insights.cache_key(platform, "options", account_scope(caller)),
-        lambda: _filter_options(platform, caller),
+    options: dict[str, list[tuple[str, str]]] = figures.facts.get(
+        figures.key("options", account_scope(caller)),
+        lambda: _filter_options(figures.platform, caller),
     )
     return options
 
@@ -274,8 +275,9 @@ def _sort_key(key: str) -> Any:
     return keys[key]
 
 
-def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> list[AccountRow]:
+def account_rows(figures: Figures, caller: Caller, query: AccountQuery) -> list[AccountRow]:
     """Every account the caller may read that matches ``query``, in its sort order."""
+    platform = figures.platform
     filters = {
         "segment": query.segment or None,
         "owner_id": query.owner or None,
@@ -284,9 +286,9 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     accounts = list_records(
         platform, caller, "accounts", filters=filters, search=query.q or None, limit=1_000_000
     ).items
-    facts = insights.account_facts(platform)
+    facts = insights.account_facts(figures)
     names = _owner_names(platform)
-    keep = _drill_filter(platform, query)
+    keep = _drill_filter(figures, query)
     risk = risk_views.risk_by_account(platform)
     rows = []
     for a in accounts:
@@ -326,19 +328,20 @@ def account_rows(platform: Platform, caller: Caller, query: AccountQuery) -> lis
     return present + missing
 
 
-def _drill_filter(platform: Platform, query: AccountQuery) -> Any:
+def _drill_filter(figures: Figures, query: AccountQuery) -> Any:
     """A predicate ``(account_id, facts)`` for the drill-down filters (None: none set).
 
     Each aggregate of the portfolio and retention pages links to the account list
     with these filters, so the list holds exactly the accounts it counted.
     """
+    platform = figures.platform
     if not any(getattr(query, name) for name in DRILL_PARAMS):
         return None
     today = platform.today()
     window = RENEWAL_WINDOWS.get(query.renewal)
-    overdue = lifecycle_views.overdue_milestones(platform) if query.attention else None
-    cell = _cohort_cell(platform, query) if query.retained else None
-    moved = _moved(platform, query) if query.movement or query.month else None
+    overdue = lifecycle_views.overdue_milestones(figures) if query.attention else None
+    cell = _cohort_cell(figures, query) if query.retained else None
+    moved = _moved(figures, query) if query.movement or query.month else None
 
     def keep(account_id: str, f: insights.AccountFacts) -> bool:
         if query.stage and f.stage != query.stage:
@@ -383,10 +386,10 @@ def attention_of(
     return attention_reasons(f.health_band, f.health_change_30d, overdue.get(account_id))
 
 
-def _moved(platform: Platform, query: AccountQuery) -> set[str]:
+def _moved(figures: Figures, query: AccountQuery) -> set[str]:
     """Accounts with the query's ARR movement (any, if not given) in its month (any of the
     last twelve, if not given)."""
-    moves = insights.monthly_movements(platform) or []
+    moves = insights.monthly_movements(figures) or []
     return {
         m.account_id
         for m in moves
@@ -395,9 +398,9 @@ def _moved(platform: Platform, query: AccountQuery) -> set[str]:
     }
 
 
-def _cohort_cell(platform: Platform, query: AccountQuery) -> set[str] | None:
+def _cohort_cell(figures: Figures, query: AccountQuery) -> set[str] | None:
     """Accounts with ARR at the end of month ``retained`` since their cohort's month."""
-    book = insights.arr_book(platform)
+    book = insights.arr_book(figures)
     if book is None:
         return set()
     year, month = int(query.cohort[:4]), int(query.cohort[5:7])
@@ -410,13 +413,14 @@ def _cohort_cell(platform: Platform, query: AccountQuery) -> set[str] | None:
 
 
 def account_list(
-    platform: Platform,
+    figures: Figures,
     caller: Caller,
     query: AccountQuery,
     options: dict[str, list[tuple[str, str]]] | None = None,
 ) -> AccountList:
     """One page of the account list with its totals and filter options."""
-    rows = account_rows(platform, caller, query)
+    platform = figures.platform
+    rows = account_rows(figures, caller, query)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(query.page, pages)
     arrs = [r.arr for r in rows if r.arr is not None]
@@ -427,7 +431,7 @@ def account_list(
         pages=pages,
         as_of=platform.today(),
         total_arr=sum(arrs, Decimal(0)) if arrs else None,
-        options=options if options is not None else filter_options(platform, caller),
+        options=options if options is not None else filter_options(figures, caller),
         stages=stage_labels(platform, {r.stage for r in rows if r.stage}),
     )
 
@@ -522,8 +526,9 @@ def _day(value: datetime | date) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def account_360(platform: Platform, caller: Caller, account_id: str) -> Account360:
+def account_360(figures: Figures, caller: Caller, account_id: str) -> Account360:
     """Everything the account page shows; NotFound also outside the caller's book."""
+    platform = figures.platform
     check_account_id(account_id)
     account = get_record(platform, caller, "accounts", account_id)
 
@@ -580,13 +585,13 @@ def account_360(platform: Platform, caller: Caller, account_id: str) -> Account3
                 terms=(band.label,) if band is not None else (),
             )
         )
-    lifecycle = lifecycle_views.lifecycle_detail(platform, account_id)
+    lifecycle = lifecycle_views.lifecycle_detail(figures, account_id)
     definition = lifecycle_views.definition_of(platform)
     for item in lifecycle_views.lifecycle_timeline(lifecycle, definition):
         timeline.append(
             TimelineItem(at=item.at, kind=item.kind, title=item.title, detail=item.detail)
         )
-    facts = insights.account_facts(platform).get(account_id, insights.NO_FACTS)
+    facts = insights.account_facts(figures).get(account_id, insights.NO_FACTS)
     timeline.sort(key=lambda i: i.at, reverse=True)
     return Account360(
         account=account,
@@ -686,7 +691,7 @@ def _at_stake(row: AccountRow) -> tuple[Decimal, date]:
 
 
 def portfolio(
-    platform: Platform,
+    figures: Figures,
     caller: Caller,
     query: AccountQuery,
     period: str,
@@ -700,9 +705,10 @@ def portfolio(
     Who needs attention and why is the domain's decision
     (:func:`kizuna.portfolio.attention_reasons`, saved by the daily run).
     """
-    rows = account_rows(platform, caller, replace(query, band=""))
-    facts = insights.account_facts(platform)
-    overdue = lifecycle_views.overdue_milestones(platform)
+    platform = figures.platform
+    rows = account_rows(figures, caller, replace(query, band=""))
+    facts = insights.account_facts(figures)
+    overdue = lifecycle_views.overdue_milestones(figures)
     today = platform.today()
     band_counts = dict.fromkeys(BANDS, 0)
     band_arr = dict.fromkeys(BANDS, Decimal(0))
@@ -747,13 +753,13 @@ def portfolio(
         attention=Capped(attention[:LIST_CAP], len(attention)),
         overdue_onboarding=late if overdue is not None or facts_have_overdue(facts) else None,
         onboarding_known=overdue is not None or facts_have_overdue(facts),
-        retention=retention_views.retention_summary(platform, caller, query, period),
+        retention=retention_views.retention_summary(figures, caller, query, period),
         # No account matches: the page says so rather than draw a chart of zeros.
-        health_trend=insights.health_distribution_trend(platform, {r.id for r in rows})
+        health_trend=insights.health_distribution_trend(figures, {r.id for r in rows})
         if rows
         else None,
-        options=options if options is not None else filter_options(platform, caller),
-        figures_as_of=insights.figures_as_of(platform),
+        options=options if options is not None else filter_options(figures, caller),
+        figures_as_of=insights.figures_as_of(figures),
         risk=risk_views.arr_at_risk(platform, {r.id for r in rows}),
     )
 

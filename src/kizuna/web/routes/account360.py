@@ -11,6 +11,7 @@ from kizuna.actions.techtouch import account_contact_preferences
 from kizuna.errors import InvalidInput
 from kizuna.health import list_sentiments
 from kizuna.web import action_views, insights, lifecycle_views, revenue_views, risk_views, views
+from kizuna.web.i18n import use_locale
 from kizuna.web.pages import PageContext, login_required, render, require_csrf
 
 router = APIRouter()
@@ -19,15 +20,20 @@ router = APIRouter()
 def render_account(
     ctx: PageContext, account_id: str, status_code: int = 200, **extra: object
 ) -> Response:
-    view = views.account_360(ctx.platform, ctx.caller, account_id)
+    view = views.account_360(ctx.figures, ctx.caller, account_id)
     definition = lifecycle_views.definition_of(ctx.platform)
     # the CSM's work on the account (issue 17): CTA events on the timeline, the work forms
-    for event in action_views.cta_timeline(ctx.platform, account_id):
-        view.timeline.append(
-            views.TimelineItem(
-                at=event["on"], kind="cta", title=event["cta_title"], detail=event["text"]
+    words = action_views.titles(ctx.platform, ctx.lang)
+    with use_locale(ctx.lang):  # the events' words, in the page's language
+        for event in action_views.cta_timeline(ctx.platform, account_id):
+            view.timeline.append(
+                views.TimelineItem(
+                    at=event["on"],
+                    kind="cta",
+                    title=words.rule_title(event["cta_title"]),
+                    detail=words.event(event),
+                )
             )
-        )
     view.timeline.sort(key=lambda i: i.at, reverse=True)
     sentiments = list_sentiments(ctx.platform, account_id)
     data: dict[str, object] = {
@@ -38,7 +44,7 @@ def render_account(
         "contact_prefs": account_contact_preferences(ctx.platform, account_id),
         "sentiment": sentiments[0] if sentiments else None,
         "AL": action_views.LABELS,
-        "AT": action_views.titles(ctx.platform, ctx.lang),
+        "AT": words,
     }
     data.update(extra)
     return render(
@@ -51,7 +57,7 @@ def render_account(
         lifecycle=view.lifecycle,
         lifecycle_labels=definition,
         stage_by_name=lambda name: lifecycle_views.stage_label_by_name(definition, name),
-        arr_history=insights.arr_history_chart(ctx.platform, account_id),
+        arr_history=insights.arr_history_chart(ctx.figures, account_id),
         risk=risk_views.account_panel(ctx.platform, account_id, ctx.lang),
         growth=revenue_views.growth_for(ctx.platform, ctx.caller, account_id),
         has_plan=_has_plan(ctx, account_id),
@@ -87,7 +93,7 @@ def milestone_done(
     require_csrf(ctx, csrf_token)
     try:
         lifecycle_views.mark_milestone_done(
-            ctx.platform, ctx.caller, account_id, milestone_id, done_on
+            ctx.figures, ctx.caller, account_id, milestone_id, done_on
         )
     except InvalidInput as exc:
         fields = {p.field: p.message for p in exc.problems if p.field == "done_on"}

@@ -17,21 +17,21 @@ NAV = (NavEntry("accounts", "Accounts", order=20),)
 
 @router.get("/accounts", name="accounts")
 def accounts_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    options = views.filter_options(ctx.platform, ctx.caller)
+    options = views.filter_options(ctx.figures, ctx.caller)
     query, errors = views.parse_account_query(ctx.request.query_params, options)
-    listing = views.account_list(ctx.platform, ctx.caller, query, options)
+    listing = views.account_list(ctx.figures, ctx.caller, query, options)
     return render(ctx, "accounts.html", query=query, listing=listing, errors=errors)
 
 
 @router.get("/accounts.csv", name="accounts_csv")
 def accounts_csv(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    options = views.filter_options(ctx.platform, ctx.caller)
+    options = views.filter_options(ctx.figures, ctx.caller)
     query, errors = views.parse_account_query(ctx.request.query_params, options)
     if errors:
         # A download is not a page that can show what it left out: refuse it instead.
         problems = [Problem(message, where="query", field=f) for f, message in errors.items()]
         raise InvalidInput("bad download parameters: " + ", ".join(sorted(errors)), problems)
-    rows = views.account_rows(ctx.platform, ctx.caller, query)
+    rows = views.account_rows(ctx.figures, ctx.caller, query)
     return Response(
         views.excel_csv(views.accounts_csv(rows)),
         media_type="text/csv; charset=utf-8",

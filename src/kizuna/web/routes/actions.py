@@ -54,7 +54,7 @@ def _cta_id(raw: str) -> int:
 
 @router.get("/cockpit", name="cockpit")
 def cockpit_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    view = action_views.cockpit(ctx.platform, ctx.caller)
+    view = action_views.cockpit(ctx.figures, ctx.caller)
     return render(
         ctx,
         "cockpit.html",

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from kizuna.auth.policy import can_administer
 from kizuna.errors import ImportRejected, KizunaError, PermissionDenied
-from kizuna.web import admin_views, insights
+from kizuna.web import admin_views
 from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
 
 router = APIRouter()
@@ -85,7 +85,7 @@ async def admin_import(
             return _page(ctx, status_code=422, import_problems=list(exc.problems), import_file=name)
         except KizunaError as exc:
             return _page(ctx, status_code=422, import_errors={"file": exc.message})
-    insights.invalidate()
+    ctx.figures.invalidate()
     return _page(ctx, import_report=report)
 
 

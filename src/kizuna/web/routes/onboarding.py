@@ -16,8 +16,8 @@ NAV = (NavEntry("onboarding", "Onboarding", order=40),)
 
 @router.get("/onboarding", name="onboarding")
 def onboarding_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    options = views.filter_options(ctx.platform, ctx.caller)
+    options = views.filter_options(ctx.figures, ctx.caller)
     query, _, errors = views.parse_portfolio_query(ctx.request.query_params, options)
     errors.pop("period", None)
-    data = lifecycle_views.onboarding_page(ctx.platform, ctx.caller, query)
+    data = lifecycle_views.onboarding_page(ctx.figures, ctx.caller, query)
     return render(ctx, "onboarding.html", query=query, data=data, errors=errors, options=options)

@@ -188,7 +188,7 @@ async def plan_delete_part(
 
 @router.get("/plans", name="plans")
 def plans_overview(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    options = views.filter_options(ctx.platform, ctx.caller)
+    options = views.filter_options(ctx.figures, ctx.caller)
     params = ctx.request.query_params
     errors: dict[str, str] = {}
     status = params.get("status") or None

@@ -21,7 +21,7 @@ def home(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
 
 @router.get("/portfolio", name="portfolio")
 def portfolio_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    options = views.filter_options(ctx.platform, ctx.caller)
+    options = views.filter_options(ctx.figures, ctx.caller)
     query, period, errors = views.parse_portfolio_query(ctx.request.query_params, options)
-    data = views.portfolio(ctx.platform, ctx.caller, query, period, options)
+    data = views.portfolio(ctx.figures, ctx.caller, query, period, options)
     return render(ctx, "portfolio.html", query=query, period=period, data=data, errors=errors)

@@ -16,8 +16,8 @@ NAV = (NavEntry("retention", "Retention", order=30),)
 
 @router.get("/retention", name="retention")
 def retention_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    options = views.filter_options(ctx.platform, ctx.caller)
+    options = views.filter_options(ctx.figures, ctx.caller)
     query, _, errors = views.parse_portfolio_query(ctx.request.query_params, options)
     errors.pop("period", None)
-    data = retention_views.retention_page(ctx.platform, ctx.caller, query)
+    data = retention_views.retention_page(ctx.figures, ctx.caller, query)
     return render(ctx, "retention.html", query=query, data=data, errors=errors, options=options)
