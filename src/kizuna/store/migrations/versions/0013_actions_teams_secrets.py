@@ -1,7 +1,7 @@
 """actions: team membership roles; stored secrets (Fernet-encrypted)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03 13:00:00
 
 Plaintext secrets in the store before this revision: the outbox's Slack targets (an
