@@ -84,6 +84,8 @@ __all__ = [
 
 #: Records per batch when a caller passes a long iterable or a file.
 CHUNK_SIZE = 500_000
+#: Records parsed at a time (as Python objects) before they become Arrow columns.
+PARSE_ROWS = 100_000
 #: Records per batch of the bulk path (a first history load).
 BULK_CHUNK_SIZE = 2_000_000
 #: Problems kept in one report; the quarantine always holds every record.
@@ -444,6 +446,38 @@ def _prepare(
     return table, rows, rejected
 
 
+@dataclass
+class _Prepared:
+    """A block checked and ready to land: what it holds once its records can go."""
+
+    size: int  # records in the block
+    table: pa.Table  # rows that may land, in row order
+    rows: np.ndarray  # their row numbers in the block
+    rejected: list[tuple[int, Rejected]]  # in row order
+    quarantine: pa.Table | None  # the rejected records as quarantine rows
+    problems: list[Problem]
+
+
+def _prepare_block(
+    platform: Platform,
+    block: _Block,
+    *,
+    write_quarantine: bool = True,
+    received_at: datetime | None = None,
+) -> _Prepared:
+    received_at = received_at or platform.clock.now()
+    rules = TimestampRules.from_settings(platform.settings)
+    table, rows, rejected = _prepare(platform, block, received_at, rules)
+    rejected.sort(key=lambda pair: pair[0])
+    quarantine = (
+        _quarantine_table(block, rejected, at=received_at)
+        if rejected and write_quarantine
+        else None
+    )
+    problems = [_problem(block, i, exc) for i, exc in rejected[:MAX_PROBLEMS]]
+    return _Prepared(block.size, table, rows, rejected, quarantine, problems)
+
+
 def _land(
     platform: Platform,
     block: _Block,
@@ -452,12 +486,21 @@ def _land(
     received_at: datetime | None = None,
 ) -> _Landed:
     """Land one block as one batch: returns after its events are durable."""
+    prepared = _prepare_block(
+        platform, block, write_quarantine=write_quarantine, received_at=received_at
+    )
+    return _land_prepared(platform, [prepared])[0]
+
+
+def _land_prepared(platform: Platform, prepared: list[_Prepared]) -> list[_Landed]:
+    """Land prepared blocks as one batch (one part file per day, one quarantine file):
+    returns after their events are durable."""
     layout = LakeLayout(platform.settings.lake_dir)
-    received_at = received_at or platform.clock.now()
-    rules = TimestampRules.from_settings(platform.settings)
-    table, rows, rejected = _prepare(platform, block, received_at, rules)
+    tables = [p.table for p in prepared if p.table.num_rows]
+    table = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
     digests = message_digests(table.column("message_id")) if table.num_rows else None
     first = _first_occurrences(digests) if digests is not None else np.zeros(0, dtype=bool)
+    quarantined = [p.quarantine for p in prepared if p.quarantine is not None]
     batch = uuid.uuid4().hex[:16]
     index = LakeIndex(layout)
     with index.locked():
@@ -467,36 +510,44 @@ def _land(
             new[candidates[index.contains(digests[candidates])]] = False
         fresh = table.filter(pa.array(new)) if table.num_rows else table
         parts = _plan_parts(layout, fresh, batch)
-        q_path = quarantine_path(layout, received_at, batch)
         pending = [path for path, _ in parts]
-        if rejected and write_quarantine:
+        q_path = None
+        if quarantined:
+            arrived = quarantined[0].column("received_at")[0].as_py()
+            q_path = quarantine_path(layout, arrived, batch)
             pending.append(q_path)
         if pending:
             index.begin_batch(pending)
-        if rejected and write_quarantine:
-            atomic_write_parquet(
-                _quarantine_table(block, rejected, at=received_at), q_path, sort=False
-            )
+        if q_path is not None:
+            atomic_write_parquet(pa.concat_tables(quarantined), q_path, sort=False)
         atomic_write_parquets([(part, path) for path, part in parts])
         if pending:
             index.commit_digests(
                 digests[new] if digests is not None else np.zeros((0, 2), np.uint64)
             )
-    rejected.sort(key=lambda pair: pair[0])
-    report = IngestReport(
-        accepted=int(new.sum()),
-        duplicates=int(table.num_rows - new.sum()),
-        quarantined=len(rejected),
-    )
-    report.problems = [_problem(block, i, exc) for i, exc in rejected[:MAX_PROBLEMS]]
-    report.problems_omitted = max(0, len(rejected) - MAX_PROBLEMS)
-    return _Landed(
-        report,
-        rows,
-        rows[new],
-        np.asarray([i for i, _ in rejected], dtype=np.int64),
-        rejected,
-    )
+    out: list[_Landed] = []
+    start = 0
+    for p in prepared:
+        mine = new[start : start + p.table.num_rows]
+        start += p.table.num_rows
+        accepted = int(mine.sum())
+        report = IngestReport(
+            accepted=accepted,
+            duplicates=p.table.num_rows - accepted,
+            quarantined=len(p.rejected),
+            problems=p.problems,
+            problems_omitted=max(0, len(p.rejected) - MAX_PROBLEMS),
+        )
+        out.append(
+            _Landed(
+                report,
+                p.rows,
+                p.rows[mine],
+                np.asarray([i for i, _ in p.rejected], dtype=np.int64),
+                p.rejected,
+            )
+        )
+    return out
 
 
 def _first_occurrences(digests: np.ndarray) -> np.ndarray:
@@ -647,11 +698,38 @@ def ingest_file(
     path = Path(path)
     fmt = _check_file(path, fmt)
     report = IngestReport()
-    for block, done, total in _file_blocks(path, fmt, CHUNK_SIZE):
-        report.add(_land(platform, block).report)
+    for done, total in _stream(
+        platform, _file_blocks(path, fmt, _parse_rows(CHUNK_SIZE)), CHUNK_SIZE, report
+    ):
         if progress is not None:
             progress(done, total)
     return report
+
+
+def _parse_rows(batch: int) -> int:
+    return max(1, min(PARSE_ROWS, batch))
+
+
+def _stream(
+    platform: Platform, blocks: Iterator[_Chunk], batch: int, report: IngestReport
+) -> Iterator[tuple[int, int]]:
+    """Prepare blocks as they are read; land them ``batch`` records at a time (adding to
+    ``report``); yield progress after each batch."""
+    waiting: list[_Prepared] = []
+    size = 0
+    done = total = 0
+    for block, done, total in blocks:
+        waiting.append(_prepare_block(platform, block))
+        size += block.size
+        if size >= batch:
+            for landed in _land_prepared(platform, waiting):
+                report.add(landed.report)
+            waiting, size = [], 0
+            yield done, total
+    if waiting:
+        for landed in _land_prepared(platform, waiting):
+            report.add(landed.report)
+    yield done, total
 
 
 def expand_paths(spec: str | Path) -> list[Path]:
@@ -709,8 +787,8 @@ def ingest_paths(
     report = BulkReport(files=len(paths))
     before = 0
     for path, file_fmt, size in zip(paths, formats, sizes, strict=True):
-        for block, done, file_total in _file_blocks(Path(path), file_fmt, BULK_CHUNK_SIZE):
-            report.add(_land(platform, block).report)
+        blocks = _file_blocks(Path(path), file_fmt, _parse_rows(BULK_CHUNK_SIZE))
+        for done, file_total in _stream(platform, blocks, BULK_CHUNK_SIZE, report):
             if progress is not None:
                 share = done / file_total if file_total else 1.0
                 progress(before + int(size * share), total)
