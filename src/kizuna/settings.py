@@ -250,7 +250,7 @@ class Settings(BaseSettings):
         pattern=r"^[0-9a-f]{64}$",
         description=(
             "SHA-256 (hex) of the bearer token that may read /ops/metrics "
-            "('kizuna ops metrics-token' makes one). Unset: only ops_metrics_addresses."
+            "(docs/operations.md shows how to make one). Unset: only ops_metrics_addresses."
         ),
     )
     ops_metrics_addresses: list[str] = Field(

@@ -17,10 +17,13 @@ from kizuna.store.models import Base
 #: The run's own bookkeeping, which differs between runs by design.
 LOG_TABLES = {"daily_runs", "daily_run_steps", "ops_locks"}
 PROPOSED_ID = re.compile(r"plan-[0-9a-f]{12}")
+#: Caches, rebuilt from the lake when missing (as a restore does): not results of a run.
+CACHES = ("lake/_rollup/", "lake/_index/")
 
 
 def fingerprint(platform: Platform, since: datetime) -> dict[str, Any]:
-    """Every store table (but the run log) and every file of the data folder, by content.
+    """Every store table (but the run log) and every file of the data folder (but the lake's
+    caches), by content.
 
     Two things differ between two stores by design and are named, not compared:
     a time stamped when a row was written (wall-clock, at or after ``since``; the
@@ -52,9 +55,9 @@ def fingerprint(platform: Platform, since: datetime) -> dict[str, Any]:
             found[f"table {table.name}"] = sorted(rows)
     home = platform.settings.home
     for path in sorted(home.rglob("*")):
-        if not path.is_file() or path.name.startswith("secret_key"):
-            continue
         name = str(path.relative_to(home))
+        if not path.is_file() or path.name.startswith("secret_key") or name.startswith(CACHES):
+            continue
         if path.suffix == ".parquet":
             table = pq.read_table(path)
             found[name] = sorted(map(repr, table.to_pylist()))
