@@ -23,7 +23,10 @@ Portfolio snapshot layout (under ``<KIZUNA_HOME>/daily``)::
                          onboarding milestones, attention reasons
       lifecycle.json     each account's lifecycle as its page shows it (stage
                          history, milestones, time to value), with a stamp of
-                         the stored rows it came from
+                         the stored rows it came from (written by the lifecycle step)
+      onboarding.json    the book-wide onboarding report of the lifecycle step's
+                         evaluation (the portfolio step reads it and the stages
+                         above instead of evaluating the lifecycle again)
       portfolio.json     the same facts plus what pages sum per filter set:
                          each account's opening ARR and movement in the
                          month / quarter / year to date and the last twelve
@@ -35,7 +38,11 @@ tampered or truncated file is an error, not code execution.
 Figures are per account (no roll-up to parent accounts), so the sums over any
 set of accounts equal what :mod:`kizuna.retention` computes for that set.
 
+Each derived table is computed once per run and handed on through these files, never
+in memory between steps (:mod:`kizuna.daily.steps`), so a step can run on its own.
+
 The package's modules: :mod:`kizuna.daily.run` (the run and its steps),
+:mod:`kizuna.daily.steps` (the lifecycle and portfolio steps' work),
 :mod:`kizuna.daily.portfolio` (the book-wide figures),
 :mod:`kizuna.daily.lifecycle_book` (each account's lifecycle detail) and
 :mod:`kizuna.daily.files` (the snapshot files); every public name is
@@ -45,6 +52,7 @@ re-exported here.
 from kizuna.daily.files import (
     ACCOUNTS_SCHEMA,
     LIFECYCLE_FILE,
+    ONBOARDING_FILE,
     PORTFOLIO_FILE,
     daily_dir,
     latest_portfolio,
@@ -52,8 +60,10 @@ from kizuna.daily.files import (
     portfolio_dates,
     portfolio_path,
     read_lifecycle_book,
+    read_onboarding,
     read_portfolio,
     snapshot_folder,
+    write_lifecycle,
     write_portfolio,
 )
 from kizuna.daily.lifecycle_book import (
@@ -96,6 +106,7 @@ __all__ = [
     "ACCOUNTS_SCHEMA",
     "ARR_HISTORY_MONTHS",
     "LIFECYCLE_FILE",
+    "ONBOARDING_FILE",
     "PORTFOLIO_FILE",
     "RENEWAL_HORIZON_DAYS",
     "STEPS",
@@ -128,10 +139,12 @@ __all__ = [
     "portfolio_dates",
     "portfolio_path",
     "read_lifecycle_book",
+    "read_onboarding",
     "read_portfolio",
     "run_daily",
     "snapshot_folder",
     "step_functions",
     "window_start",
+    "write_lifecycle",
     "write_portfolio",
 ]
