@@ -68,6 +68,8 @@ def test_the_saved_centre(platform: Platform) -> None:
     assert centre is not None
     assert (centre.start, centre.end) == (date(2025, 4, 1), date(2026, 3, 31))
     acme, cirrus = centre.renewals
+    assert centre.count == 2
+    assert read_renewal_centre(web.settings, TODAY, "quarter", limit=1).renewals == [acme]  # type: ignore[union-attr]
     # acme: qualify, weighted by the risk model's renewal probability 0.6
     assert (acme.opportunity_id, acme.arr, acme.probability, acme.probability_source) == (
         "REN-acme-l1", Decimal("120000.00"), 0.6, "risk_model",
@@ -154,3 +156,24 @@ def test_a_scoped_csm_reads_the_metrics_of_their_own_book(platform: Platform) ->
         book = c.get("/ui/framework").text
         close_rate = book[book.index('data-value="close_rate"') :].split("</td>")[0]
         assert close_rate.endswith(">50.0%") or close_rate.endswith(">50%")
+
+
+def test_the_daily_run_saves_the_centre_and_the_metrics_by_owner(platform: Platform) -> None:
+    from kizuna.daily import run_daily
+    from kizuna.revenue.readmodel import read_framework
+    from kizuna.sim import SimConfig
+    from kizuna.sim.demo import run_demo
+
+    run_demo(
+        platform,
+        SimConfig(accounts=40, seed=3, start_date=date(2025, 1, 1), end_date=TODAY),
+        force=True,
+    )
+    done = run_daily(platform, [TODAY])
+    revenue = next(s for s in done.steps if s.step == "revenue")
+    centre = read_renewal_centre(platform.settings, TODAY)
+    assert centre is not None and centre.as_of == TODAY
+    assert f"the renewal centre ({centre.count})" in revenue.detail
+    saved = read_framework(platform.settings, TODAY)
+    assert saved is not None and set(saved["owner_windows"]) == {"quarter", "year", "last12"}
+    assert saved["owner_windows"]["quarter"]["by"] == "owner"

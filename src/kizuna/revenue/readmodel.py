@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -303,7 +304,8 @@ class RenewalCentre:
     end: date
     totals: ForecastPeriod
     periods: list[ForecastPeriod]
-    renewals: list[SavedRenewal]
+    renewals: list[SavedRenewal]  # the first ones by close date (``limit``)
+    count: int  # every renewal of the window
 
 
 def saved_centre_date(settings: Settings, on_or_before: date) -> date | None:
@@ -319,17 +321,10 @@ def saved_centre_date(settings: Settings, on_or_before: date) -> date | None:
     return max(days) if days else None
 
 
-def read_renewal_centre(
-    settings: Settings,
-    on_or_before: date,
-    period: PeriodUnit = "quarter",
-    account_owner: str | None = None,
-) -> RenewalCentre | None:
-    """The renewal centre the daily run saved last (None: not computed yet).
-
-    ``account_owner`` keeps a scoped CSM's accounts only; ``period`` chooses the
-    month or quarter view (its window and its periods).
-    """
+def _saved_rows(
+    settings: Settings, on_or_before: date, period: PeriodUnit, account_owner: str | None
+) -> tuple[date, date, date, pa.Table] | None:
+    """The saved rows of the view's window (a scoped CSM's accounts), by close date."""
     day = saved_centre_date(settings, on_or_before)
     if day is None:
         return None
@@ -345,46 +340,91 @@ def read_renewal_centre(
         table = pq.read_table(path, filters=filters, schema=RENEWAL_SCHEMA)
     except FileNotFoundError:
         return None
-    table = table.drop_columns(["account_owner"])
-    rows = [SavedRenewal(**r) for r in table.to_pylist()]
-    rows.sort(key=lambda r: (r.expected_close_date, r.opportunity_id))
-    by_label: dict[str, list[SavedRenewal]] = {}
-    for r in rows:
-        by_label.setdefault(period_label(r.expected_close_date, period), []).append(r)
+    table = table.drop_columns(["account_owner"]).sort_by(
+        [("expected_close_date", "ascending"), ("opportunity_id", "ascending")]
+    )
+    return day, start, end, table
+
+
+def read_renewal_centre(
+    settings: Settings,
+    on_or_before: date,
+    period: PeriodUnit = "quarter",
+    account_owner: str | None = None,
+    limit: int = 200,
+) -> RenewalCentre | None:
+    """The renewal centre the daily run saved last (None: not computed yet).
+
+    ``account_owner`` keeps a scoped CSM's accounts only; ``period`` chooses the
+    month or quarter view (its window and its periods). The periods and totals add
+    up every row (in Arrow); ``renewals`` holds the first ``limit`` by close date,
+    ``count`` how many there are.
+    """
+    found = _saved_rows(settings, on_or_before, period, account_owner)
+    if found is None:
+        return None
+    day, start, end, table = found
+    closes = table.column("expected_close_date")
+    year = pc.cast(pc.year(closes), pa.string())
+    if period == "month":
+        label = pc.strftime(pc.cast(closes, pa.timestamp("s")), format="%Y-%m")
+    else:
+        label = pc.binary_join_element_wise(year, pc.cast(pc.quarter(closes), pa.string()), "-Q")
+    sums = (
+        table.select(["forecast_category", "status", "arr", "weighted_arr"])
+        .append_column("label", label)
+        .group_by(["label", "forecast_category", "status"])
+        .aggregate([("arr", "sum"), ("weighted_arr", "sum"), ("arr", "count")])
+        .to_pylist()
+    )
     periods = []
     cursor = start
     while cursor <= end:
         stop = min(period_end(cursor, period), end)
-        label = period_label(cursor, period)
-        periods.append(_add_up(label, cursor, stop, by_label.get(label, [])))
+        label_ = period_label(cursor, period)
+        periods.append(_add_up(label_, cursor, stop, [g for g in sums if g["label"] == label_]))
         cursor = stop + timedelta(days=1)
     return RenewalCentre(
         as_of=day,
         period=period,
         start=start,
         end=end,
-        totals=_add_up("total", start, end, rows),
+        totals=_add_up("total", start, end, sums),
         periods=periods,
-        renewals=rows,
+        renewals=[SavedRenewal(**r) for r in table.slice(0, limit).to_pylist()],
+        count=table.num_rows,
     )
 
 
-def _add_up(label: str, start: date, end: date, rows: Sequence[SavedRenewal]) -> ForecastPeriod:
+def renewal_rows(
+    settings: Settings,
+    on_or_before: date,
+    period: PeriodUnit = "quarter",
+    account_owner: str | None = None,
+) -> list[SavedRenewal] | None:
+    """Every saved renewal of the view's window (for the CSV download)."""
+    found = _saved_rows(settings, on_or_before, period, account_owner)
+    return None if found is None else [SavedRenewal(**r) for r in found[3].to_pylist()]
+
+
+def _add_up(label: str, start: date, end: date, sums: Sequence[dict[str, Any]]) -> ForecastPeriod:
+    """A period from its (category, status) sums."""
     zero = Decimal("0.00")
     by_category = {c: zero for c in CATEGORIES}
-    for r in rows:
-        by_category[r.forecast_category] = by_category.get(r.forecast_category, zero) + r.arr
+    for g in sums:
+        category = g["forecast_category"]
+        by_category[category] = by_category.get(category, zero) + g["arr_sum"]
     return ForecastPeriod(
         period=label,
         start=start,
         end=end,
-        renewals=len(rows),
-        arr=sum((r.arr for r in rows), start=zero),
-        weighted_arr=sum((r.weighted_arr for r in rows), start=zero),
+        renewals=sum(g["arr_count"] for g in sums),
+        arr=sum((g["arr_sum"] for g in sums), start=zero),
+        weighted_arr=sum((g["weighted_arr_sum"] for g in sums), start=zero),
         by_category=by_category,
         won_arr=by_category["won"],
         lost_arr=by_category["lost"],
-        open_arr=sum((r.arr for r in rows if r.status == "open"), start=zero),
+        open_arr=sum((g["arr_sum"] for g in sums if g["status"] == "open"), start=zero),
     )
 
 

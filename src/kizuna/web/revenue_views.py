@@ -32,6 +32,7 @@ from kizuna.revenue.readmodel import (
     RenewalCentre,
     read_framework,
     read_renewal_centre,
+    renewal_rows,
     renewals_csv,
 )
 from kizuna.web.i18n import N_
@@ -175,7 +176,9 @@ def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCe
     today = platform.today()
     unit = _unit(period)
     own = account_scope(caller)
-    centre = read_renewal_centre(platform.settings, today, unit, account_owner=own)
+    centre = read_renewal_centre(
+        platform.settings, today, unit, account_owner=own, limit=RENEWALS_SHOWN
+    )
     # the accuracy of past quarters is book-wide history: the daily run saves it once a day
     saved = read_framework(platform.settings, today) if own is None else None
     accuracy = [
@@ -196,10 +199,10 @@ def renewal_centre(platform: Platform, caller: Caller, period: str) -> RenewalCe
 
 def renewals_download(platform: Platform, caller: Caller, period: str) -> str | None:
     """The saved renewal centre's rows in the caller's scope as CSV (None: not saved yet)."""
-    centre = read_renewal_centre(
+    rows = renewal_rows(
         platform.settings, platform.today(), _unit(period), account_owner=account_scope(caller)
     )
-    return renewals_csv(centre.renewals) if centre is not None else None
+    return renewals_csv(rows) if rows is not None else None
 
 
 @dataclass(frozen=True)
