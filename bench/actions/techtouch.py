@@ -99,7 +99,7 @@ def main() -> None:
     results = {}
     for batched in (True, False):
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(home=Path(folder), secret_key="bench")
+            settings = Settings(home=Path(folder), secret_key="bench", smtp_host="127.0.0.1")
             store = Store(f"sqlite:///{folder}/kizuna.sqlite3")
             store.upgrade()
             ids = build(store, args.accounts, args.contacts)

@@ -244,13 +244,14 @@ def enqueue_tech_touch(
 ) -> int:
     """Queue each digital CTA's e-mail to its account's contacts of the action's role.
 
-    Skips contacts without an address or who opted out, and a contact already mailed
-    for that CTA (a re-run). The accounts, contacts, preferences and earlier e-mails
+    Nothing without an SMTP host (``KIZUNA_SMTP_HOST``), as for the digests. Skips
+    contacts without an address or who opted out, and a contact already mailed for
+    that CTA (a re-run). The accounts, contacts, preferences and earlier e-mails
     are read in a few batched queries, not per CTA: a first run over a large book opens
     tens of thousands of tech-touch CTAs at once. Returns how many e-mails were queued.
     """
     items = [i for i in items if i.action.role and i.action.subject and i.action.body]
-    if not items:
+    if not items or not settings.smtp_host:  # like the digests: no e-mail configured, none queued
         return 0
     account_ids = sorted({i.cta.account_id for i in items})
     roles = sorted({r for i in items for r in _roles(i.action.role or "")})

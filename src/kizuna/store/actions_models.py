@@ -161,7 +161,11 @@ class OutboxMessage(Base):
     """A notification to deliver exactly once per ``delivery_id`` (webhook, Slack or e-mail)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # "was this contact already mailed for this CTA / this CSM's digest of the day?"
+        sa.Index("ix_outbox_channel_target", "channel", "target"),
+    )
 
     id: Mapped[int] = mapped_column(_BIGID, primary_key=True, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(sa.String(64), unique=True)

@@ -1,4 +1,4 @@
-"""actions: team membership roles; stored secrets (Fernet-encrypted)
+"""actions: team membership roles; stored secrets (Fernet-encrypted); outbox target index
 
 Revision ID: 0013
 Revises: 0012
@@ -38,9 +38,13 @@ def upgrade() -> None:
         sa.Column("updated_at", kizuna.store.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_stored_secrets")),
     )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_channel_target", ["channel", "target"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_channel_target")
     op.drop_table("stored_secrets")
     with op.batch_alter_table("team_memberships", schema=None) as batch_op:
         batch_op.drop_column("role")
