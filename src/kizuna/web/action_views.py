@@ -119,9 +119,13 @@ class Titles:
         return title
 
 
-def titles(platform: Platform, lang: str) -> Titles:
-    """The Japanese names of the rules and task titles of the rule set in use."""
-    ruleset = rules_for(platform.settings.home)
+def titles(figures: insights.Figures, lang: str) -> Titles:
+    """The Japanese names of the rules and task titles of the rule set in use.
+
+    The rule set is read again only when ``<home>/rules.yaml`` changes (kept on the app).
+    """
+    home = figures.platform.settings.home
+    ruleset = figures.versioned("rules", home / "rules.yaml", lambda: rules_for(home))
     return Titles(
         lang,
         {r.id: r.name_ja for r in ruleset.rules if r.name_ja},

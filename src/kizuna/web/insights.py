@@ -92,7 +92,7 @@ class Figures:
         self.facts = BookCache(FACTS_TTL_SECONDS, background=background)
         self.reports = BookCache(REPORTS_TTL_SECONDS, background=background)
         self._lock = threading.Lock()
-        self._files: dict[str, tuple[int, Any]] = {}
+        self._files: dict[str, tuple[int | None, Any]] = {}
         self._snapshot_seen: tuple[str, int] | None = None
 
     def key(self, *parts: Any) -> tuple[Any, ...]:
@@ -123,6 +123,23 @@ class Figures:
         value = read()
         with self._lock:
             self._files[str(path)] = (stamp, value)
+        return value
+
+    def versioned(self, key: str, path: Path, compute: Callable[[], _T]) -> _T:
+        """``compute()``, again only when the file ``path`` changed (appeared, was edited or
+        removed): a definition file read on every page otherwise (the rules in use)."""
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            hit = self._files.get(key)
+            if hit is not None and hit[0] == stamp:
+                cached: _T = hit[1]
+                return cached
+        value = compute()
+        with self._lock:
+            self._files[key] = (stamp, value)
         return value
 
     def snapshot_changed(self, seen: tuple[str, int] | None) -> None:
@@ -409,11 +426,22 @@ def health_vocabulary(platform: Platform) -> HealthVocabulary:
     return HealthVocabulary(scorecards, groups, measures, units)
 
 
-def health_detail(platform: Platform, account_id: str) -> HealthDetail | None:
-    """The account's latest health with its breakdown, trend and top movers (None: not computed)."""
+def health_detail(figures: Figures, account_id: str) -> HealthDetail | None:
+    """The account's latest health with its breakdown, trend and top movers (None: not computed).
+
+    Kept with the facts (refreshed like them; forgotten with a new daily run).
+    """
+    platform = figures.platform
     day = _health_day(platform)
     if day is None:
         return None
+    detail: HealthDetail | None = figures.facts.get(
+        figures.key("health", day, account_id), lambda: _health_detail(platform, account_id, day)
+    )
+    return detail
+
+
+def _health_detail(platform: Platform, account_id: str, day: date) -> HealthDetail | None:
     try:
         data = explain_account(platform.settings, account_id, as_of=day, history_days=90)
     except NotFound:
@@ -573,8 +601,19 @@ class UsageChart:
     chart: Chart
 
 
-def usage_charts(platform: Platform, account_id: str) -> list[UsageChart] | None:
-    """Each stored behavioural metric of the account over time (None: metrics not computed)."""
+def usage_charts(figures: Figures, account_id: str) -> list[UsageChart] | None:
+    """Each stored behavioural metric of the account over time (None: metrics not computed).
+
+    Kept with the facts (refreshed like them; forgotten with a new daily run).
+    """
+    platform = figures.platform
+    charts: list[UsageChart] | None = figures.facts.get(
+        figures.key("usage", account_id), lambda: _usage_charts(platform, account_id)
+    )
+    return charts
+
+
+def _usage_charts(platform: Platform, account_id: str) -> list[UsageChart] | None:
     table = read_metric_values(platform, account_id=account_id)
     if table.num_rows == 0:
         return None

@@ -23,7 +23,7 @@ def render_account(
     view = views.account_360(ctx.figures, ctx.caller, account_id)
     definition = lifecycle_views.definition_of(ctx.platform)
     # the CSM's work on the account (issue 17): CTA events on the timeline, the work forms
-    words = action_views.titles(ctx.platform, ctx.lang)
+    words = action_views.titles(ctx.figures, ctx.lang)
     with use_locale(ctx.lang):  # the events' words, in the page's language
         for event in action_views.cta_timeline(ctx.platform, account_id):
             view.timeline.append(
@@ -52,8 +52,8 @@ def render_account(
         "account360.html",
         status_code=status_code,
         view=view,
-        health=insights.health_detail(ctx.platform, account_id),
-        usage=insights.usage_charts(ctx.platform, account_id),
+        health=insights.health_detail(ctx.figures, account_id),
+        usage=insights.usage_charts(ctx.figures, account_id),
         lifecycle=view.lifecycle,
         lifecycle_labels=definition,
         stage_by_name=lambda name: lifecycle_views.stage_label_by_name(definition, name),

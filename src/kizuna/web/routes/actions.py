@@ -60,7 +60,7 @@ def cockpit_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Respon
         "cockpit.html",
         view=view,
         L=action_views.LABELS,
-        T=action_views.titles(ctx.platform, ctx.lang),
+        T=action_views.titles(ctx.figures, ctx.lang),
     )
 
 
@@ -72,7 +72,7 @@ def _cta(ctx: PageContext, cta_id: int, status_code: int = 200, problems: Any = 
         status_code=status_code,
         page=page,
         L=action_views.LABELS,
-        T=action_views.titles(ctx.platform, ctx.lang),
+        T=action_views.titles(ctx.figures, ctx.lang),
         problems=list(problems),
         today=ctx.platform.today(),
     )
