@@ -270,5 +270,5 @@ def rules_report_page(ctx: Annotated[PageContext, Depends(login_required)]) -> R
         playbooks=playbook_report(ctx.platform),
         rule_names=rule_names,
         playbook_names=playbook_names,
-        T=action_views.titles(ctx.platform, ctx.lang),
+        T=action_views.titles(ctx.figures, ctx.lang),
     )
