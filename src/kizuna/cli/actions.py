@@ -145,9 +145,15 @@ def run(
 
 
 @rules_app.command("report")
-def report(as_json: JsonOption = False) -> None:
+def report(
+    as_json: JsonOption = False,
+    by_playbook: Annotated[
+        bool, typer.Option("--playbooks", help="With --json: the report by playbook instead.")
+    ] = False,
+) -> None:
     """Did it work? Per rule: CTAs opened, how they closed, health 30/90 days later and
-    customers kept, next to accounts whose CTA was queued or snoozed."""
+    customers kept, next to accounts whose CTA was queued or snoozed; then by playbook.
+    ``--json`` prints the per-rule list as before (``--playbooks``: the per-playbook list)."""
     from kizuna.actions.report import playbook_report, rule_report
 
     platform = get_platform()
@@ -190,7 +196,7 @@ def report(as_json: JsonOption = False) -> None:
             )  # fmt: skip
         console.print(by_playbook)
 
-    emit({"rules": rows, "playbooks": playbooks} if as_json else rows, as_json, render)
+    emit(playbooks if by_playbook else rows, as_json, render)
 
 
 def _cta_table(ctas: list[CtaView]) -> Table:
