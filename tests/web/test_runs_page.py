@@ -71,7 +71,7 @@ def test_run_now_starts_todays_run_once_at_a_time(
     other.release()
     started = client.post("/ui/runs", data={"csrf_token": csrf})
     assert started.status_code == 202 and "started" in started.text
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600
     runs = list_runs(web_platform.store)
     while (not runs or runs[0].status == "running") and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -22,6 +22,7 @@ from kizuna.cli._common import (
 )
 from kizuna.daily import STEPS, DailyRun, daily_dates, run_daily
 from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.ops.runlog import TRIGGERS
 
 #: The run's date fields as this command's flags name them.
 FLAGS = {"as_of": "--as-of", "start": "--from", "end": "--to", "step": "--step"}
@@ -69,6 +70,13 @@ def daily(
             help="Run every step even if an unfinished run for these dates can be resumed.",
         ),
     ] = False,
+    trigger: Annotated[
+        str, typer.Option("--trigger", hidden=True, help="Who starts the run (run log).")
+    ] = "cli",
+    owner: Annotated[
+        str | None,
+        typer.Option("--owner", hidden=True, help="The daily lock's owner this run continues."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compute metrics, health and lifecycle for a date (or the dates of a range) and save
@@ -104,7 +112,13 @@ def daily(
 
     with bar:
         result = run_daily(
-            platform, days, progress=progress, date_step=step, resume=not restart, trigger="cli"
+            platform,
+            days,
+            progress=progress,
+            date_step=step,
+            resume=not restart,
+            trigger=trigger if trigger in TRIGGERS else "cli",
+            owner=owner,
         )
 
     def render(r: DailyRun) -> None:

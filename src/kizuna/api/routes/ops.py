@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -37,7 +37,9 @@ def read_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunInfo, summary="One daily run and its steps")
-def read_run(run_id: int, platform: PlatformDep, caller: AdminDep) -> RunInfo:
+def read_run(
+    run_id: Annotated[int, Path(ge=1, le=2**62)], platform: PlatformDep, caller: AdminDep
+) -> RunInfo:
     found = run_of(platform.store, run_id)
     if found is None:
         raise NotFound(f"no daily run {run_id}")
