@@ -70,7 +70,7 @@ def test_a_csm_works_a_cta(action_site: str, browser: object) -> None:  # noqa: 
         "#timeline li[data-kind=call]", has_text="Called the evaluator about the plan"
     )
     expect(entry).to_contain_text("Carl CSM")
-    expect(page.locator("#timeline li[data-kind=cta]").first).to_contain_text("closed (won)")
+    expect(page.locator("#timeline li[data-kind=cta]").first).to_contain_text("Closed won")
     _shot(page, "account360-work")
     # Japanese labels
     page.click("a[data-lang=ja]")
