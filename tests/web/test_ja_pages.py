@@ -19,7 +19,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from kizuna.actions import list_ctas, run_rules
+from kizuna.actions import FACTS, list_ctas, run_rules
 from kizuna.platform import Platform
 from kizuna.web import create_standalone_app
 from kizuna.web.catalogs import extract
@@ -103,8 +103,10 @@ def test_a_rule_reason_is_worded_in_japanese(web_platform: Platform, ja_client: 
     assert english is not None
     reason = html_lib.unescape(english.group(1))
     assert reason != cta.reason
-    ja = translations("ja")
-    words_ja = [ja.gettext(w) for w in ("health band", "days to renewal", "overdue milestones")]
+    words_ja = [
+        FACTS[name].label_ja or "?"
+        for name in ("health_band", "days_to_renewal", "overdue_milestones")
+    ]
     assert any(w in reason for w in words_ja), reason
     for words in ("health band", "health score", "health change", "overdue milestones", "days"):
         assert words not in reason, reason
