@@ -91,6 +91,16 @@ def _after(ctx: PageContext, cta_id: int, work: Any) -> Response:
     return RedirectResponse(ctx.url("cta_page", cta_id=cta_id), status_code=303)
 
 
+def _task(ctx: PageContext, cta_id: str, task_id: str) -> tuple[int, Any, Any]:
+    """The CTA's number, the CTA and its task ``task_id``, for a caller who may work on it."""
+    number = _cta_id(cta_id)
+    page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
+    task = next((t for t in page.tasks if str(t.id) == task_id), None)
+    if task is None:
+        raise NotFound(f"no task {task_id[:40]}")
+    return number, page, task
+
+
 @router.post("/ctas/{cta_id}/tasks/{task_id}", name="cta_task")
 def cta_task(
     cta_id: str,
@@ -100,11 +110,7 @@ def cta_task(
     status: Field = "done",
 ) -> Response:
     require_csrf(ctx, csrf_token)
-    number = _cta_id(cta_id)
-    page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
-    task = next((t for t in page.tasks if str(t.id) == task_id), None)
-    if task is None:
-        raise NotFound(f"no task {task_id[:40]}")
+    number, _page, task = _task(ctx, cta_id, task_id)
     me = ctx.caller.principal.member_id
     return _after(
         ctx, number, lambda: set_task_status(ctx.platform, task.id, status=status, actor=me)
@@ -120,11 +126,7 @@ def cta_task_reassign(
     owner_id: Field = "",
 ) -> Response:
     require_csrf(ctx, csrf_token)
-    number = _cta_id(cta_id)
-    page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
-    task = next((t for t in page.tasks if str(t.id) == task_id), None)
-    if task is None:
-        raise NotFound(f"no task {task_id[:40]}")
+    number, page, task = _task(ctx, cta_id, task_id)
     me = ctx.caller.principal.member_id
 
     def work() -> None:
