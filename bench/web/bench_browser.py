@@ -140,11 +140,38 @@ def _load(context: Any, url: str) -> dict[str, float]:
     return figures
 
 
+PICKED = {
+    "<a CTA>": ("SELECT min(id) FROM ctas", "/ui/ctas/{}"),
+    "<an opportunity>": ("SELECT min(id) FROM opportunities", "/ui/opportunities/{}"),
+    "<an account with a plan>": ("SELECT min(account_id) FROM plans", "/ui/accounts/{}/plan"),
+}
+
+
+def _resolve(home: Path, path: str) -> str:
+    """A page named by a placeholder: the UI page of the first record of its table."""
+    if path not in PICKED:
+        return path
+    from sqlalchemy import text
+
+    from kizuna.settings import Settings
+    from kizuna.store.db import Store
+
+    query, page = PICKED[path]
+    with Store(Settings(home=home).store_url).engine.connect() as connection:
+        first = connection.execute(text(query)).scalar()
+    if first is None:
+        raise RuntimeError(f"the demo has nothing for {path}: run the daily run first")
+    return page.format(first)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2025, 6, 30))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only", default="", help="measure only the pages whose path contains this text"
+    )
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -169,8 +196,24 @@ def main() -> None:
             "/ui/accounts",
             "/ui/accounts?attention=any&sort=-arr",
             f"/ui/accounts/{red}",
+            f"/ui/accounts/{red}/plan",
+            "<an account with a plan>",
+            f"/ui/accounts/{red}/share",
             "/ui/retention",
             "/ui/onboarding",
+            "/ui/plans",
+            "/ui/cockpit",
+            "<a CTA>",
+            "/ui/risk",
+            "/ui/renewals",
+            "/ui/opportunities",
+            "<an opportunity>",
+            "/ui/framework",
+            "/ui/rules/report",
+            "/ui/runs",
+            "/ui/teams",
+            "/ui/secrets",
+            "/ui/me",
             "/ui/admin",
         ]
         rows = []
@@ -183,6 +226,7 @@ def main() -> None:
             page.fill("input[name=password]", DEMO_PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url("**/ui/portfolio")
+            pages = [p for p in (_resolve(args.home, path) for path in pages) if args.only in p]
             state = login.storage_state()
             login.close()
             for path in pages:

@@ -8,6 +8,7 @@ reported with the file and the path inside it (see docs/plans.md).
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -194,15 +195,24 @@ def templates_dir(settings: Settings) -> Path:
     return settings.plans_dir or settings.home / "plan_templates"
 
 
+@functools.cache
+def packaged_templates() -> tuple[PlanTemplate, ...]:
+    """The templates shipped in the package, parsed once per process.
+
+    They are package data and cannot change while Kizuna runs; parsing their YAML took
+    about 60 ms, on every request of a plan page.
+    """
+    packaged = resources.files("kizuna.plans") / "templates"
+    return tuple(
+        parse_template(yaml.safe_load(entry.read_text("utf-8")), f"templates/{entry.name}")
+        for entry in sorted(packaged.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".yaml")
+    )
+
+
 def load_templates(settings: Settings) -> dict[str, PlanTemplate]:
     """Every template by name: the packaged ones, then the team's own (which win)."""
-    found: dict[str, PlanTemplate] = {}
-    packaged = resources.files("kizuna.plans") / "templates"
-    for entry in sorted(packaged.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text("utf-8"))
-            template = parse_template(data, f"templates/{entry.name}")
-            found[template.name] = template
+    found = {template.name: template for template in packaged_templates()}
     own = templates_dir(settings)
     if own.is_dir():
         problems: list[Problem] = []
