@@ -13,11 +13,17 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from aiosmtpd.controller import Controller
 
 from kizuna.health.snapshots import SNAPSHOT_SCHEMA, write_snapshot
 from kizuna.metrics.store import write_values
@@ -150,3 +156,31 @@ def book(platform: Platform) -> Platform:
         {"seat_utilisation_28d": {"A1": 0.95, "A2": 0.5, "A3": 0.2}},
     )
     return platform
+
+
+class Mailbox:
+    """A real SMTP server's inbox (aiosmtpd handler): every message received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server on a free local port for the test, and its inbox."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()

@@ -9,21 +9,15 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes
-from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from kizuna.actions import parse_rules, run_rules
 from kizuna.actions.notify import deliver_pending, enqueue_digests
@@ -31,6 +25,8 @@ from kizuna.actions.outbox import list_outbox, retry_outbox
 from kizuna.clock import FixedClock
 from kizuna.platform import Platform
 from kizuna.store.actions_models import MemberPreference, OutboxMessage
+
+from .conftest import Mailbox
 
 SECRET = "s3cret-webhook-key"
 RULES = parse_rules(
@@ -85,31 +81,6 @@ class Receiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = _port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
 
 
 def _configured(book: Platform, url: str, smtp_port: int) -> Platform:

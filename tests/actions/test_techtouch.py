@@ -5,18 +5,14 @@ against the served UI, records the opt-out, and an opted-out contact is never ma
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.policy import default
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
 
 from kizuna.actions import close_cta, list_ctas, parse_rules, run_rules
 from kizuna.actions.notify import deliver_pending
@@ -31,6 +27,8 @@ from kizuna.errors import InvalidInput, NotFound
 from kizuna.platform import Platform
 from kizuna.store.models import Account, Contact, SuccessRole
 from kizuna.web import create_standalone_app
+
+from .conftest import Mailbox, free_port
 
 DATA: dict[str, Any] = {
         "coverage": {"tiers": [
@@ -49,36 +47,11 @@ DATA: dict[str, Any] = {
 RULES = parse_rules(DATA, "test")
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = _port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
 @pytest.fixture
 def served(book: Platform, smtp: tuple[Mailbox, int]) -> Iterator[tuple[Platform, Mailbox]]:
     """The book with SMTP configured and the UI served by uvicorn at its public URL."""
     box, smtp_port = smtp
-    web_port = _port()
+    web_port = free_port()
     settings = book.settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False,
                 "public_url": f"http://127.0.0.1:{web_port}", "cookie_secure": False}
