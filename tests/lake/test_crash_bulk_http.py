@@ -31,13 +31,27 @@ from kizuna.platform import Platform
 from kizuna.store.models import Account
 
 BULK_WORKER = """
+import os
 import sys
+import time
 from pathlib import Path
 import kizuna.lake.ingest as ingest
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 
 ingest.BULK_CHUNK_SIZE = 250  # many small batches: many points to die at
+real_replace = os.replace
+
+
+def landing(src, dst):
+    # every file the lake lands atomically is announced and followed by a short pause, so
+    # the test kills the load mid-way however fast the machine is
+    real_replace(src, dst)
+    print("landed", flush=True)
+    time.sleep(0.03)
+
+
+os.replace = landing
 platform = Platform.from_settings(Settings(home=Path(sys.argv[1]), database_url=sys.argv[2]))
 print("started", flush=True)
 ingest.ingest_paths(platform, ingest.expand_paths(sys.argv[3]), rollup=False)
@@ -104,13 +118,15 @@ def test_sigkill_mid_bulk_load_then_rerun_holds_each_event_once(
         )
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == b"started"
-        time.sleep(rng.uniform(0.3, 1.5))
+        for _ in range(rng.randint(1, 12)):  # some files landed, more to come
+            assert worker.stdout.readline().strip() == b"landed"
+        time.sleep(rng.uniform(0, 0.04))
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         killed.append(b"finished" not in worker.stdout.read())
         worker.stdout.close()
         lake_ids(platform)  # readable, nothing twice
-    assert any(killed), "every bulk load finished before it was killed"
+    assert all(killed), "a bulk load finished before it was killed"
     report = ingest_paths(platform, sorted(folder.iterdir()), rollup=False)
     assert sorted(lake_ids(platform)) == sorted(expected)
     assert report.quarantined == 0
