@@ -30,10 +30,19 @@ import pandas as pd
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from kizuna.actions.model import ACTIVE_STATUSES
+from kizuna.health.report import baseline_date
+from kizuna.health.snapshots import read_snapshot, snapshot_dates
+from kizuna.lifecycle import definition_for, show_accounts, stored_transitions
+from kizuna.metrics import read_metric_values
+from kizuna.metrics.store import stored_dates
 from kizuna.plans import plan_status_as_of
 from kizuna.platform import Platform
 from kizuna.portfolio.attention import NPS_DETRACTOR_MAX
+from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, renewals
 from kizuna.risk import risk_scores_as_of
+from kizuna.store.actions_models import CallToAction
+from kizuna.store.models import Account, Activity, Contact, SurveyResponse, Ticket
 
 __all__ = [
     "FACTS",
@@ -153,7 +162,6 @@ _ACCOUNT_COLUMNS = ("segment", "region", "industry", "owner")
 
 
 def _accounts(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactKey, np.ndarray]:
-    from kizuna.store.models import Account
 
     # the JSON attributes only when a rule reads one (parsing them is the slow part)
     attributes = any(k.name == "attribute" for k in keys)
@@ -180,7 +188,6 @@ def _accounts(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[F
 def _contracts(
     platform: Platform, book: FactBook, keys: list[FactKey]
 ) -> dict[FactKey, np.ndarray]:
-    from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, renewals
 
     as_of = book.as_of
     out: dict[FactKey, np.ndarray] = {}
@@ -216,8 +223,6 @@ def _contracts(
 
 
 def _health(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactKey, np.ndarray]:
-    from kizuna.health.report import baseline_date
-    from kizuna.health.snapshots import read_snapshot, snapshot_dates
 
     days = [d for d in snapshot_dates(platform.settings) if d <= book.as_of]
     out: dict[FactKey, np.ndarray] = {k: _empty(book.size, FACTS[k.name].kind) for k in keys}
@@ -260,7 +265,6 @@ METRIC_BASELINE_SLACK_DAYS = 6
 def _metric_columns(
     platform: Platform, book: FactBook, day: date, names: list[str]
 ) -> dict[str, np.ndarray]:
-    from kizuna.metrics import read_metric_values
 
     table = read_metric_values(platform, day, metrics=names)
     out = {}
@@ -272,7 +276,6 @@ def _metric_columns(
 
 
 def _metric_date(platform: Platform, target: date) -> date | None:
-    from kizuna.metrics.store import stored_dates
 
     found = [
         d
@@ -317,7 +320,6 @@ def _metrics(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[Fa
 def _lifecycle(
     platform: Platform, book: FactBook, keys: list[FactKey]
 ) -> dict[FactKey, np.ndarray]:
-    from kizuna.lifecycle import definition_for, show_accounts, stored_transitions
 
     out: dict[FactKey, np.ndarray] = {}
     wanted = {k.name for k in keys}
@@ -346,7 +348,6 @@ def _lifecycle(
 def _touchpoints(
     platform: Platform, book: FactBook, keys: list[FactKey]
 ) -> dict[FactKey, np.ndarray]:
-    from kizuna.store.models import Activity, Contact, SurveyResponse, Ticket
 
     end = _end_of(platform, book.as_of)
     out: dict[FactKey, np.ndarray] = {}
@@ -411,8 +412,6 @@ def _touchpoints(
 
 
 def _ctas(platform: Platform, book: FactBook, keys: list[FactKey]) -> dict[FactKey, np.ndarray]:
-    from kizuna.actions.model import ACTIVE_STATUSES
-    from kizuna.store.actions_models import CallToAction
 
     out: dict[FactKey, np.ndarray] = {}
     with platform.store.session() as session:
@@ -515,7 +514,6 @@ def gather_facts(
     ``ids`` fixes the accounts (default: every account in the store); ``given``
     supplies columns already computed (aligned with ``ids``).
     """
-    from kizuna.store.models import Account
 
     if ids is None:
         with platform.store.session() as session:

@@ -17,7 +17,11 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from kizuna.actions.model import ACTIVE_STATUSES, CONDITION_CLEARED
+from kizuna.health.report import BASELINE_SLACK_DAYS
+from kizuna.health.snapshots import read_snapshot, snapshot_dates
 from kizuna.platform import Platform
+from kizuna.retention import Ledger, arr_at
 from kizuna.store.actions_models import CallToAction, RuleFiring
 
 __all__ = ["GroupOutcome", "PlaybookReport", "RuleReport", "playbook_report", "rule_report"]
@@ -86,7 +90,6 @@ def _mean(values: list[int]) -> float | None:
 def playbook_report(platform: Platform) -> list[PlaybookReport]:
     """Per playbook: CTAs opened with it, still active, closed won / lost / resolved by the
     rule (condition cleared), and the mean days to close."""
-    from kizuna.actions.model import ACTIVE_STATUSES, CONDITION_CLEARED
 
     with platform.store.session() as session:
         rows = session.execute(
@@ -126,15 +129,12 @@ class _Health:
     """Health scores by date, read once per snapshot date."""
 
     def __init__(self, platform: Platform) -> None:
-        from kizuna.health.snapshots import snapshot_dates
 
         self.platform = platform
         self.dates = snapshot_dates(platform.settings)
         self.cache: dict[date, dict[str, float]] = {}
 
     def score(self, account: str, day: date) -> float | None:
-        from kizuna.health.report import BASELINE_SLACK_DAYS
-        from kizuna.health.snapshots import read_snapshot
 
         found = [d for d in self.dates if day - timedelta(days=BASELINE_SLACK_DAYS) <= d <= day]
         if not found:
@@ -179,7 +179,6 @@ def _outcome(
 
 def rule_report(platform: Platform) -> list[RuleReport]:
     """The "did it work?" figures of every rule that has fired."""
-    from kizuna.retention import Ledger, arr_at
 
     with platform.store.session() as session:
         rows = session.execute(

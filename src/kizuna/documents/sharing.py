@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from kizuna.auth.audit import add_audit, record_audit
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import authorise_account, readable_account_ids
+from kizuna.documents.build import KIND_TITLES, STATUS
 from kizuna.documents.i18n import Lang
+from kizuna.documents.render import css_font_stack, template_environment
 from kizuna.documents.service import (
     KeptDocument,
     Rendered,
@@ -280,8 +282,6 @@ def shared_document(platform: Platform, token: str, document_id: int) -> tuple[K
 
 def render_shared_page(platform: Platform, page: SharedPage, token: str) -> str:
     """The shared page as HTML, in the plan's language."""
-    from kizuna.documents.build import KIND_TITLES, STATUS
-    from kizuna.documents.render import css_font_stack, template_environment
 
     lang = Lang(page.language)
     env = template_environment(platform.settings.documents_templates_dir)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from kizuna.engine import Engine
 from kizuna.lake.layout import LakeLayout
 from kizuna.metrics.store import read_values, stored_dates
 from kizuna.platform import Platform
@@ -157,7 +158,6 @@ def _attach_events(
     events_from: date | None,
     account_ids: list[str] | None,
 ) -> None:
-    from kizuna.engine import Engine
 
     layout = LakeLayout(platform.settings.lake_dir)
     files = [str(p) for p in layout.event_files()]

@@ -31,6 +31,7 @@ from kizuna.plans.progress import (
     effective_order,
     missed_windows,
     next_meeting,
+    occurrence,
     proposed_order,
 )
 from kizuna.plans.templates import PlanTemplate, get_template
@@ -66,7 +67,6 @@ def new_id(prefix: str) -> str:
 
 
 def _add_months(day: date, months: int) -> date:
-    from kizuna.plans.progress import occurrence
 
     return occurrence(day, "monthly", months)
 
@@ -589,7 +589,6 @@ def plan_view(platform: Platform, plan: Plan, as_of: date) -> PlanView:
 
 def _last_window(series: MeetingSeries, as_of: date) -> date | None:
     """The start of the latest window that has ended before ``as_of``."""
-    from kizuna.plans.progress import occurrence
 
     last = None
     k = 0

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from kizuna.health.snapshots import read_snapshot, snapshot_dates
+from kizuna.lifecycle import definition_for, onboarding_report
 from kizuna.lifecycle.onboarding import AccountOnboarding, OnboardingReport
 from kizuna.lifecycle.onboarding import summarise as summarise_onboarding
 from kizuna.metrics.store import read_values, stored_dates
@@ -50,8 +51,6 @@ def onboarding_figures(
     out: Grouped,
 ) -> None:
     if report is None:
-        from kizuna.lifecycle import definition_for, onboarding_report
-
         definition = definition_for(platform.settings.home)
         report = onboarding_report(platform, definition, start, end, as_of)
     rows: dict[str | None, list[AccountOnboarding]] = defaultdict(list)

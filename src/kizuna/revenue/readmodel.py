@@ -34,6 +34,7 @@ from kizuna.dataio.spreadsheet import spreadsheet_csv
 from kizuna.jsonable import to_jsonable
 from kizuna.lifecycle.onboarding import OnboardingReport
 from kizuna.platform import Platform
+from kizuna.retention import Ledger
 from kizuna.retention.periods import PeriodUnit, period_end, period_label
 from kizuna.revenue.context import RenewalContextSource, renewal_contexts
 from kizuna.revenue.definition import RevenueDefinition
@@ -82,7 +83,6 @@ def build_framework_windows(
     starts (the portfolio step's), so the book's lifecycle is not evaluated again.
     By owner, each owner's group is what a CSM limited to their own book is shown.
     """
-    from kizuna.retention import Ledger
 
     out = {}
     with Ledger.load(platform.store, platform.settings) as ledger:

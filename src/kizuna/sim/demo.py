@@ -20,11 +20,13 @@ import orjson
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from kizuna.dataio import import_file
 from kizuna.errors import Conflict
 from kizuna.lake.index import LakeIndex, index_path
 from kizuna.lake.layout import LakeLayout
 from kizuna.platform import Platform
 from kizuna.sim.config import SimConfig
+from kizuna.sim.opportunities import simulate_opportunities
 from kizuna.sim.plans import seed_demo_plans
 from kizuna.sim.run import TRUTH_FILE, ProgressCallback, SimSummary, simulate
 from kizuna.sim.writer import TABLE_FILES
@@ -175,7 +177,6 @@ def run_demo(
     progress: ProgressCallback | None = None,
 ) -> DemoSummary:
     """Initialise a fresh store, simulate ``config`` and load it; see the module docstring."""
-    from kizuna.dataio import import_file
 
     reason = existing_data(platform)
     if reason and not force:
@@ -199,7 +200,6 @@ def run_demo(
         (truth_dir / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    from kizuna.sim.opportunities import simulate_opportunities
 
     # a year of closed deals, so the renewal centre and close rates have a history
     simulate_opportunities(platform, config.start_date, config.end_date, config.seed)

@@ -32,6 +32,7 @@ from kizuna.actions import (
 from kizuna.actions.access import authorise_cta, authorise_task
 from kizuna.actions.outbox import list_outbox, retry_outbox
 from kizuna.actions.reasons import render_reason
+from kizuna.actions.report import playbook_report, rule_report
 from kizuna.actions.techtouch import contact_preference, set_contact_preference
 from kizuna.api.deps import AdminDep, CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
@@ -336,7 +337,6 @@ def rules_run(platform: PlatformDep, caller: CallerDep, body: RulesRun | None = 
 
 @router.get("/rules/report", summary="Did it work? Per rule: opened, closed, what happened next")
 def rules_report(platform: PlatformDep, caller: CallerDep) -> Any:
-    from kizuna.actions.report import rule_report
 
     return ResultResponse(rule_report(platform))
 
@@ -346,7 +346,6 @@ def rules_report(platform: PlatformDep, caller: CallerDep) -> Any:
     summary="Did it work? Per playbook: CTAs opened, closed won / lost / resolved, days to close",
 )
 def playbooks_report(platform: PlatformDep, caller: CallerDep) -> Any:
-    from kizuna.actions.report import playbook_report
 
     return ResultResponse(playbook_report(platform))
 
