@@ -22,7 +22,7 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 def admin_required(ctx: Annotated[PageContext, Depends(login_required)]) -> PageContext:
     if not can_administer(ctx.caller):
-        raise PermissionDenied("only an admin may open the admin pages")
+        raise PermissionDenied("only an admin may open the admin pages", code="admin_only")
     return ctx
 
 
