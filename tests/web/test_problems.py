@@ -175,4 +175,4 @@ def test_an_error_without_a_code_is_worded_by_its_status() -> None:
         assert error_text(coded, "ja") == "CTA「7」はありません"
     with use_locale("en"):
         assert error_text(NotFound("no widget 7"), "en") == "no widget 7"
-        assert error_text(coded, "en") == "no call to action '7'"
+        assert error_text(coded, "en") == "no call to action 7"

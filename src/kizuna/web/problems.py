@@ -73,7 +73,7 @@ PROBLEM_TEXT: Mapping[str, str] = {
     "csv_syntax": N_("CSV syntax error: %(detail)s"),
     "unknown_table": N_("unknown table '%(table)s'"),
     # the work forms and their services (kizuna.actions, kizuna.auth.vault, kizuna.health)
-    "unknown": N_("no %(noun)s '%(value)s'"),
+    "unknown": N_("no %(noun)s %(value)s"),
     "text_length": N_("write 1 to %(max)s characters"),
     "id_format": N_("an id is lower-case letters, digits, '-' or '_' (at most %(max)s)"),
     "date_before_today": N_("%(date)s is before today (%(today)s)"),
