@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from markupsafe import Markup
+
 from kizuna.errors import KizunaError, Problem
 from kizuna.web.i18n import N_, format_date, gettext
 
@@ -285,17 +287,19 @@ TABLE_NOUNS: Mapping[str, str] = {
 }
 
 
-def problem_text(problem: Problem | str) -> str:
+def problem_text(problem: Problem | str) -> Markup:
     """The problem in the current language (its English message when its code is unknown).
 
     A plain string is a message of the catalogs (a form's own check) and is translated.
+    Like the templates' ``_()``, the result is markup: the catalog's words as they are,
+    the values (and a message from the core) escaped.
     """
     if isinstance(problem, str):
-        return gettext(problem) if problem else ""
+        return Markup(gettext(problem)) if problem else Markup("")
     return coded_text(problem.code, problem.params, problem.message)
 
 
-def coded_text(code: str | None, params: Mapping[str, Any] | None, fallback: str) -> str:
+def coded_text(code: str | None, params: Mapping[str, Any] | None, fallback: str) -> Markup:
     """The words of ``code`` with ``params`` in the current language; ``fallback`` when the
     code has no words or the values do not fit them."""
     code = code or ""
@@ -309,11 +313,11 @@ def coded_text(code: str | None, params: Mapping[str, Any] | None, fallback: str
         values["noun"] = gettext(TABLE_NOUNS[table]) if table in TABLE_NOUNS else table
     template = PROBLEM_TEXT.get(code)
     if template is None:  # a message of the catalogs (the web's own checks) is translated
-        return gettext(fallback) if fallback else fallback
+        return Markup.escape(gettext(fallback) if fallback else fallback)
     try:
-        return gettext(template) % values
+        return Markup(gettext(template)) % values
     except (KeyError, TypeError, ValueError):  # params not those of the code: the core's words
-        return fallback
+        return Markup.escape(fallback)
 
 
 def error_problems(exc: KizunaError) -> list[Problem]:
@@ -324,7 +328,7 @@ def error_problems(exc: KizunaError) -> list[Problem]:
     return [Problem(exc.message, code=exc.code, params=exc.params)]
 
 
-def error_text(exc: KizunaError, lang: str) -> str:
+def error_text(exc: KizunaError, lang: str) -> Markup:
     """An error page's detail in the current language: the error's words from its code,
     else (a message the catalogs do not know) the words of its HTTP status — the English
     message only on an English page."""
@@ -332,5 +336,5 @@ def error_text(exc: KizunaError, lang: str) -> str:
     if worded:
         return worded
     if lang == "en" or exc.status_code not in STATUS_TEXT:
-        return exc.message
-    return gettext(STATUS_TEXT[exc.status_code])
+        return Markup.escape(exc.message)
+    return Markup(gettext(STATUS_TEXT[exc.status_code]))
