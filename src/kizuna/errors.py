@@ -58,15 +58,77 @@ class Problem:
         }
 
 
+def not_one_of(field: str, value: Any, allowed: Iterable[str], message: str = "") -> Problem:
+    """``value`` of ``field`` is none of ``allowed`` (code ``not_allowed``); the message
+    defaults to "<field> must be one of <allowed>"."""
+    expected = ", ".join(allowed)
+    return Problem(
+        message or f"{field} must be one of {expected}",
+        field=field,
+        code="not_allowed",
+        params={"value": value, "expected": expected},
+    )
+
+
+def unreadable(exc: OSError, where: str) -> Problem:
+    """A file that cannot be read (the operating system's reason)."""
+    reason = exc.strerror or str(exc)
+    return Problem(reason, where, code="unreadable", params={"error": reason})
+
+
+def yaml_problem(exc: Exception, where: str) -> Problem:
+    """A YAML syntax error in ``where``, located at its line when the parser says it."""
+    mark = getattr(exc, "problem_mark", None)
+    loc = f"{where} line {mark.line + 1}" if mark is not None else where
+    first = str(exc).splitlines()[0]
+    return Problem(first, loc, code="yaml_syntax", params={"error": first})
+
+
+class CodedValueError(ValueError):
+    """A definition validator's ``ValueError`` that also says what is wrong as a ``code``
+    and the values its message names; pydantic keeps it in the error's context, so the
+    loader can give its :class:`Problem` the code (its message stays the same)."""
+
+    def __init__(self, message: str, code: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def validation_code(error: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The code and values of one pydantic error (an item of ``ValidationError.errors()``).
+
+    A :class:`CodedValueError` gives its own; any other error is ``pydantic.<type>`` with
+    the error's context and the value it refused (``input``, when it is a plain value).
+    """
+    ctx = dict(error.get("ctx") or {})
+    raised = ctx.get("error")
+    if isinstance(raised, CodedValueError):
+        return raised.code, dict(raised.params)
+    params = {k: v if isinstance(v, str | int | float) else str(v) for k, v in ctx.items()}
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool):
+        params.setdefault("input", value)
+    return f"pydantic.{error.get('type')}", params
+
+
 class KizunaError(Exception):
     """Base of all errors Kizuna raises on purpose."""
 
     status_code: int = 500
     title: str = "Internal error"
+    #: What went wrong as a stable id and the values ``message`` names, like a
+    #: :class:`Problem`'s: the web UI words the error from these in its language.
+    code: str | None = None
+    params: Mapping[str, Any] | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+        self.params = params
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "status": self.status_code, "detail": self.message}

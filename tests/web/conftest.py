@@ -7,6 +7,7 @@ snapshot writer, so every number a page shows is known in advance.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -245,3 +246,10 @@ def login(client: TestClient, member_id: str) -> None:
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form of a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)

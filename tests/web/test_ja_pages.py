@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
-from kizuna.actions import FACTS, list_ctas, run_rules
+from kizuna.actions import FACTS, list_ctas, list_events, run_rules
 from kizuna.platform import Platform
+from kizuna.store.actions_models import CtaEvent
 from kizuna.web import create_standalone_app
 from kizuna.web.catalogs import extract
 from kizuna.web.i18n import translations
 
-from .conftest import login
+from .conftest import csrf_of, login
 
 #: English messages that read the same in Japanese, or are too short to find in running text.
 SAME = {"ARR", "GRR", "NRR"}
@@ -114,3 +116,136 @@ def test_a_rule_reason_is_worded_in_japanese(web_platform: Platform, ja_client: 
     en = re.search(r'data-fact="reason">([^<]*)<', ja_client.get(f"/ui/ctas/{cta.id}").text)
     assert en is not None
     assert html_lib.unescape(en.group(1)).split(":", 1)[0] == cta.title
+
+
+#: Japanese script (kana and kanji): a problem worded in Japanese has some.
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _items(page: str, pattern: str) -> list[str]:
+    """The visible text of each match of ``pattern`` (a regex with one group) in ``page``."""
+    return [_visible(found) for found in re.findall(pattern, page, flags=re.S)]
+
+
+def _assert_japanese(texts: list[str]) -> None:
+    """Every text is worded in Japanese: no English catalog phrase, some Japanese script."""
+    english = _english_messages()
+    assert texts
+    for text in texts:
+        assert JAPANESE.search(text), text
+        assert not [m for m in english if m in text], text
+
+
+def test_the_admin_page_words_an_invalid_definition_in_japanese(
+    web_platform: Platform, ja_client: TestClient
+) -> None:
+    home = web_platform.settings.home
+    (home / "scorecards").mkdir(parents=True, exist_ok=True)
+    (home / "scorecards" / "broken.yaml").write_text(
+        "name: broken\nbands: {yellow: 90, green: 10}\ngroups:\n"
+        "  - name: usage\n    weight: 1\n    measures: []\n",
+        encoding="utf-8",
+    )
+    (home / "rules.yaml").write_text(
+        "rules:\n  - id: r1\n    name: R1\n    type: risk\n    playbook: nowhere\n"
+        "    when: {fact: no_such_fact, gte: 1}\n",
+        encoding="utf-8",
+    )
+    page = ja_client.get("/ui/admin")
+    assert page.status_code == 200
+    assert page.text.count('data-valid="false"') == 2  # the scorecards and the rules
+    codes = re.findall(r'<li data-code="([^"]*)">', page.text)
+    assert {"scorecard.bands_order", "rules.unknown_playbook", "rules.unknown_fact"} <= set(codes)
+    # each problem: where it is (the file's own words, in <code>), then what is wrong in Japanese
+    problems = _items(page.text, r'<span class="problem">(.*?)</span>')
+    assert len(problems) == len(codes)
+    _assert_japanese(problems)
+    assert "'yellow' must not exceed 'green'" not in page.text
+    assert "「yellow」は「green」以下にしてください" in page.text
+
+
+def test_a_refused_form_and_an_error_page_in_japanese(
+    web_platform: Platform, ja_client: TestClient
+) -> None:
+    cta = list_ctas(web_platform)[0]
+    html = ja_client.get(f"/ui/ctas/{cta.id}").text
+    csrf = csrf_of(html)
+    # a snooze into the past without a reason: both problems, in Japanese
+    refused = ja_client.post(
+        f"/ui/ctas/{cta.id}/snooze", data={"csrf_token": csrf, "until": "2020-01-01", "reason": ""}
+    )
+    assert refused.status_code == 422
+    problems = _items(
+        refused.text, r'<ul class="error-box" role="alert" id="cta-problems">(.*?)</ul>'
+    )
+    _assert_japanese(problems)
+    assert "CTAをスヌーズする理由を入力してください" in problems[0]
+    # a CTA that is already closed refuses to close again (409), in Japanese
+    done = {"csrf_token": csrf, "outcome": "won", "note": "済"}
+    assert ja_client.post(f"/ui/ctas/{cta.id}/close", data=done, follow_redirects=False).is_redirect
+    again = ja_client.post(f"/ui/ctas/{cta.id}/close", data=done)
+    assert again.status_code == 409
+    assert "このCTAはすでにクローズされています" in again.text
+    # a team form and an account form refused, in Japanese
+    team = ja_client.post("/ui/teams", data={"csrf_token": csrf, "team_id": "Bad Id!", "name": ""})
+    assert team.status_code == 422
+    _assert_japanese(_items(team.text, r'id="team-problems">(.*?)</ul>'))
+    log = ja_client.post(
+        "/ui/accounts/acme/log", data={"csrf_token": csrf, "kind": "note", "text": " "}
+    )
+    assert log.status_code == 422
+    _assert_japanese(_items(log.text, r'id="work-problems">(.*?)</ul>'))
+    # error pages: a CTA that does not exist (404), an expired form (403), a bad download (422)
+    for path, status, data in [
+        ("/ui/ctas/999999", 404, None),
+        (f"/ui/ctas/{cta.id}/snooze", 403, {"csrf_token": "stale"}),
+        ("/ui/accounts.csv?band=purple", 422, None),
+    ]:
+        response = ja_client.post(path, data=data) if data is not None else ja_client.get(path)
+        assert response.status_code == status, path
+        _assert_japanese(
+            _items(response.text, r'<section class="card error-page"[^>]*>(.*?)</section>')
+        )
+    assert "CTA「999999」はありません" in ja_client.get("/ui/ctas/999999").text
+
+
+def test_cta_events_are_worded_in_japanese_and_old_events_still_show(
+    web_platform: Platform, ja_client: TestClient
+) -> None:
+    cta = next(c for c in list_ctas(web_platform) if c.tasks)
+    task = cta.tasks[0]
+    csrf = csrf_of(ja_client.get(f"/ui/ctas/{cta.id}").text)
+    moved = ja_client.post(
+        f"/ui/ctas/{cta.id}/tasks/{task.id}/reassign",
+        data={"csrf_token": csrf, "owner_id": "cora"},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    snoozed = ja_client.post(
+        f"/ui/ctas/{cta.id}/snooze",
+        data={"csrf_token": csrf, "until": "2025-07-15", "reason": "顧客の休暇明けまで"},
+        follow_redirects=False,
+    )
+    assert snoozed.status_code == 303
+    stored = {e["kind"]: e for e in list_events(web_platform, cta.account_id)}
+    assert stored["task_reassigned"]["params"]["owner_id"] == "cora"
+    assert stored["snoozed"]["params"] == {"date": "2025-07-15", "note": "顧客の休暇明けまで"}
+    # events stored before they kept their values: read back from the English text, or shown as
+    # they are when the text has another shape
+    with web_platform.store.session() as session:
+        for kind, text in [
+            ("task_done", f"Task done: {task.title}"),
+            ("closed_lost", "an older wording nobody parses"),
+        ]:
+            session.add(CtaEvent(account_id=cta.account_id, cta_id=cta.id, on_date=date(2025, 6, 1),
+                                 kind=kind, actor="carl", text=text))  # fmt: skip
+    events = _items(ja_client.get(f"/ui/ctas/{cta.id}").text, r'<span class="detail">(.*?)</span>')
+    assert any(e.startswith("タスクを Cora CSM に再割り当て: ") for e in events), events
+    assert "2025/07/15 までスヌーズ: 顧客の休暇明けまで" in events
+    # (the task's title in the rule set's Japanese, like the new events')
+    assert any(e.startswith("タスク完了: ") for e in events), events
+    assert "an older wording nobody parses" in events
+    for english in ("Task reassigned to", "Snoozed until", "CTA snoozed until", "Task done:"):
+        assert not [e for e in events if english in e], events
+    timeline = ja_client.get(f"/ui/accounts/{cta.account_id}").text
+    assert "タスクを Cora CSM に再割り当て" in timeline and "Task reassigned to" not in timeline

@@ -223,7 +223,7 @@ def test_admin_import_shows_every_bad_row(client: TestClient) -> None:
     client.cookies.clear()
     login(client, "ada")
     page = client.get("/ui/admin").text
-    assert page.count('data-valid="true"') == 3
+    assert page.count('data-valid="true"') == 4  # metrics, scorecards, lifecycle, rules
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     bad = (
         "id,name,segment,region,owner_id\n"

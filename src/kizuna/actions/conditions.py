@@ -294,8 +294,9 @@ def _attention(reason: str) -> Leaf:
 
 
 def _check_param(name: str, value: Any, fact: str, where: str) -> tuple[Any, Problem | None]:
-    def bad(message: str) -> tuple[Any, Problem]:
-        return None, Problem(message, where=f"{where}.{name}", field=name)
+    def bad(message: str, code: str, **params: Any) -> tuple[Any, Problem]:
+        params = {"name": name, "value": repr(value), **params}
+        return None, Problem(message, f"{where}.{name}", name, code=code, params=params)
 
     if name in ("days", "change_days"):
         if (
@@ -303,31 +304,49 @@ def _check_param(name: str, value: Any, fact: str, where: str) -> tuple[Any, Pro
             or not isinstance(value, int)
             or value < (0 if name == "change_days" else 1)
         ):
-            return bad(f"{name} must be a whole number of days ≥ 1, got {value!r}")
+            return bad(f"{name} must be a whole number of days ≥ 1, got {value!r}", "rules.days")
         return value, None
     if name == "relative":
         if not isinstance(value, bool):
-            return bad(f"relative must be true or false, got {value!r}")
+            return bad(f"relative must be true or false, got {value!r}", "rules.true_false")
         return value, None
     if name == "priority":
         items = value if isinstance(value, list) else [value]
         unknown = [v for v in items if v not in _TICKET_PRIORITIES]
         if unknown or not items:
+            expected = ", ".join(_TICKET_PRIORITIES)
             return bad(
-                f"ticket priorities must be among {', '.join(_TICKET_PRIORITIES)}, got {value!r}"
+                f"ticket priorities must be among {expected}, got {value!r}",
+                "rules.one_of",
+                expected=expected,
             )
         return tuple(sorted(items)), None
     if name == "role":
         if value not in _ROLES:
-            return bad(f"role must be one of {', '.join(_ROLES)}, got {value!r}")
+            expected = ", ".join(_ROLES)
+            return bad(
+                f"role must be one of {expected}, got {value!r}", "rules.one_of", expected=expected
+            )
         return value, None
     if name == "type":
         if value is not None and value not in CTA_TYPES:
-            return bad(f"CTA type must be one of {', '.join(CTA_TYPES)}, got {value!r}")
+            expected = ", ".join(CTA_TYPES)
+            return bad(
+                f"CTA type must be one of {expected}, got {value!r}",
+                "rules.one_of",
+                expected=expected,
+            )
         return value, None
     if not isinstance(value, str) or not value:
-        return bad(f"{name} must be a name, got {value!r}")
+        return bad(f"{name} must be a name, got {value!r}", "rules.a_name")
     return value, None
+
+
+def _needs(op: str, value: Any, here: str, what: str, code: str) -> Problem:
+    return Problem(
+        f"{op} needs {what}, got {value!r}", here, op, code=code,
+        params={"op": op, "value": repr(value)},
+    )  # fmt: skip
 
 
 def _comparison(
@@ -339,25 +358,23 @@ def _comparison(
             f"{op} compares numbers; this fact is text (use eq, ne, in, not_in)",
             where=here,
             field=op,
+            code="rules.text_fact",
+            params={"op": op},
         )
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
-            return None, Problem(
-                f"{op} needs a non-empty list, got {value!r}", where=here, field=op
-            )
+            return None, _needs(op, value, here, "a non-empty list", "rules.needs_list")
         if number and not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value
         ):
-            return None, Problem(
-                f"{op} needs a list of numbers, got {value!r}", where=here, field=op
-            )
+            return None, _needs(op, value, here, "a list of numbers", "rules.needs_numbers")
         return Comparison(op, tuple(float(v) if number else str(v) for v in value)), None
     if number:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return None, Problem(f"{op} needs a number, got {value!r}", where=here, field=op)
+            return None, _needs(op, value, here, "a number", "rules.needs_number")
         return Comparison(op, float(value)), None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        return None, Problem(f"{op} needs a text value, got {value!r}", where=here, field=op)
+        return None, _needs(op, value, here, "a text value", "rules.needs_text")
     return Comparison(op, str(value)), None
 
 
@@ -385,6 +402,8 @@ def _leaf(data: dict[str, Any], where: str, problems: list[Problem]) -> Conditio
                 f"unknown fact {name!r}; known facts: {', '.join(sorted(FACTS))}",
                 where=f"{where}.fact",
                 field="fact",
+                code="rules.unknown_fact",
+                params={"fact": repr(name), "known": ", ".join(sorted(FACTS))},
             )
         )
         return None
@@ -398,7 +417,14 @@ def _leaf(data: dict[str, Any], where: str, problems: list[Problem]) -> Conditio
             continue
         if key == "missing":
             if not isinstance(value, bool):
-                problems.append(Problem("missing must be true or false", where=f"{where}.missing"))
+                problems.append(
+                    Problem(
+                        "missing must be true or false",
+                        f"{where}.missing",
+                        code="rules.true_false",
+                        params={"name": "missing", "value": repr(value)},
+                    )
+                )
             missing = bool(value)
         elif key in _OPS:
             number = spec.kind == "number" or (spec.kind == "any" and _numeric(key, value))
@@ -419,18 +445,32 @@ def _leaf(data: dict[str, Any], where: str, problems: list[Problem]) -> Conditio
                     f"unknown key {key!r} for fact {name!r}; allowed: {', '.join(allowed)}",
                     where=f"{where}.{key}",
                     field=key,
+                    code="rules.unknown_key",
+                    params={"key": key, "fact": name, "allowed": ", ".join(allowed)},
                 )
             )
     for param, default in spec.params.items():
         if param not in params:
             if default is None and param != "type":
-                problems.append(Problem(f"fact {name!r} needs {param!r}", where=where, field=param))
+                problems.append(
+                    Problem(
+                        f"fact {name!r} needs {param!r}",
+                        where,
+                        param,
+                        code="rules.fact_needs",
+                        params={"fact": name, "param": param},
+                    )
+                )
             elif default not in (None, 0, False):
                 params[param] = default
     if not any(k in _OPS for k in data):
         problems.append(
             Problem(
-                f"say what to compare with: one of {', '.join(_OPS)}", where=where, field="fact"
+                f"say what to compare with: one of {', '.join(_OPS)}",
+                where,
+                "fact",
+                code="rules.no_comparison",
+                params={"ops": ", ".join(_OPS)},
             )
         )
     if len(problems) > before:
@@ -441,14 +481,26 @@ def _leaf(data: dict[str, Any], where: str, problems: list[Problem]) -> Conditio
 def parse_condition(data: Any, where: str, problems: list[Problem]) -> Condition | None:
     """The condition tree of ``data``; appends every problem (with its path) to ``problems``."""
     if not isinstance(data, dict) or not data:
-        problems.append(Problem(f"a condition must be a mapping, got {data!r}", where=where))
+        problems.append(
+            Problem(
+                f"a condition must be a mapping, got {data!r}",
+                where,
+                code="rules.not_a_condition",
+                params={"value": repr(data)},
+            )
+        )
         return None
     if len(data) == 1:
         ((key, value),) = data.items()
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 problems.append(
-                    Problem(f"{key} needs a non-empty list of conditions", where=f"{where}.{key}")
+                    Problem(
+                        f"{key} needs a non-empty list of conditions",
+                        f"{where}.{key}",
+                        code="rules.empty_list",
+                        params={"key": key},
+                    )
                 )
                 return None
             items = [
@@ -467,6 +519,8 @@ def parse_condition(data: Any, where: str, problems: list[Problem]) -> Condition
                     Problem(
                         f"attention must be one of {', '.join(ATTENTION_REASONS)}, got {value!r}",
                         where=f"{where}.attention",
+                        code="not_allowed",
+                        params={"value": value, "expected": ", ".join(ATTENTION_REASONS)},
                     )
                 )
                 return None
@@ -477,6 +531,8 @@ def parse_condition(data: Any, where: str, problems: list[Problem]) -> Condition
                     Problem(
                         f"no_open_cta names a CTA type ({', '.join(CTA_TYPES)}), got {value!r}",
                         where=f"{where}.no_open_cta",
+                        code="not_allowed",
+                        params={"value": value, "expected": ", ".join(CTA_TYPES)},
                     )
                 )
                 return None
@@ -488,6 +544,8 @@ def parse_condition(data: Any, where: str, problems: list[Problem]) -> Condition
             f"unknown condition keys {sorted(data)}; use all, any, not, fact, metric, "
             "attention or no_open_cta",
             where=where,
+            code="rules.unknown_condition",
+            params={"keys": ", ".join(str(k) for k in sorted(data))},
         )
     )
     return None

@@ -23,7 +23,7 @@ from kizuna.actions.model import (
     priority_name,
     priority_value,
 )
-from kizuna.errors import Conflict, InvalidInput, NotFound, Problem
+from kizuna.errors import Conflict, InvalidInput, NotFound, Problem, not_one_of
 from kizuna.platform import Platform
 from kizuna.store.actions_models import CallToAction, CtaEvent, CtaTask
 from kizuna.store.models import Account, Activity, ActivityKind, Contact, TeamMember
@@ -138,7 +138,10 @@ def add_event(
     actor: str | None,
     text: str,
     task_id: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> None:
+    """Record what happened to ``cta``: ``kind`` says what, ``text`` in English (the command
+    line's and the API's words) and ``params`` the values it names, for the UI's words."""
     session.add(
         CtaEvent(
             account_id=cta.account_id,
@@ -148,6 +151,7 @@ def add_event(
             kind=kind,
             actor=actor,
             text=text,
+            params=params,
         )
     )
 
@@ -241,8 +245,18 @@ def list_ctas(
 def _load(session: Session, cta_id: int, visible: set[str] | None) -> CallToAction:
     cta = session.get(CallToAction, cta_id)
     if cta is None or (visible is not None and cta.account_id not in visible):
-        raise NotFound(f"no CTA {cta_id}")
+        raise _no("ctas", cta_id, f"no CTA {cta_id}")
     return cta
+
+
+def _no(table: str, value: object, message: str) -> NotFound:
+    """``NotFound`` for the row ``value`` of ``table``, with the code the UI words it by."""
+    return NotFound(message, code="unknown", params={"table": table, "value": value})
+
+
+def _no_member(owner_id: str) -> Problem:
+    return Problem(f"no team member {owner_id!r}", field="owner_id", code="unknown",
+                   params={"table": "team", "value": owner_id})  # fmt: skip
 
 
 def get_cta(platform: Platform, cta_id: int, visible_accounts: set[str] | None = None) -> CtaView:
@@ -265,7 +279,7 @@ def list_events(platform: Platform, account_id: str) -> list[dict[str, Any]]:
         ).all()
         return [
             {"on": e.on_date, "kind": e.kind, "actor": e.actor, "text": e.text, "cta_id": e.cta_id,
-             "cta_title": title, "task_id": e.task_id}
+             "cta_title": title, "task_id": e.task_id, "params": e.params}
             for e, title in rows
         ]  # fmt: skip
 
@@ -292,31 +306,36 @@ def open_cta(
     today = platform.today()
     problems = []
     if type not in CTA_TYPES:
-        problems.append(Problem(f"type must be one of {', '.join(CTA_TYPES)}", field="type"))
+        problems.append(not_one_of("type", type, CTA_TYPES))
     if priority not in PRIORITIES:
-        problems.append(
-            Problem(f"priority must be one of {', '.join(PRIORITIES)}", field="priority")
-        )
+        problems.append(not_one_of("priority", priority, PRIORITIES))
     if not title.strip() or len(title) > 300:
-        problems.append(Problem("a title of 1 to 300 characters is needed", field="title"))
+        problems.append(
+            Problem("a title of 1 to 300 characters is needed", field="title",
+                    code="text_length", params={"max": 300})
+        )  # fmt: skip
     if due_date is not None and due_date < today:
-        problems.append(Problem(f"due date {due_date} is before today ({today})", field="due_date"))
+        problems.append(
+            Problem(f"due date {due_date} is before today ({today})", field="due_date",
+                    code="date_before_today", params={"date": due_date, "today": today})
+        )  # fmt: skip
     book = None
     if playbook is not None:
         book = ruleset.playbook(playbook) if ruleset else None
         if book is None:
-            problems.append(Problem(f"unknown playbook {playbook!r}", field="playbook"))
+            problems.append(
+                Problem(f"unknown playbook {playbook!r}", field="playbook", code="unknown",
+                        params={"table": "playbooks", "value": playbook})
+            )  # fmt: skip
     if problems:
         raise InvalidInput("the CTA is not valid", problems)
     with platform.store.session() as session:
         account = session.get(Account, account_id)
         if account is None or (visible_accounts is not None and account_id not in visible_accounts):
-            raise NotFound(f"no account {account_id!r}")
+            raise _no("accounts", account_id, f"no account {account_id!r}")
         owner = owner_id or account.owner_id
         if owner_id is not None and session.get(TeamMember, owner_id) is None:
-            raise InvalidInput(
-                "the CTA is not valid", [Problem(f"no team member {owner_id!r}", field="owner_id")]
-            )
+            raise InvalidInput("the CTA is not valid", [_no_member(owner_id)])
         cta = CallToAction(
             account_id=account_id,
             rule_id=None,
@@ -346,7 +365,10 @@ def open_cta(
 
 def _require_active(cta: CallToAction) -> None:
     if cta.status in CLOSED_STATUSES:
-        raise Conflict(f"CTA {cta.id} is already closed ({cta.status})")
+        raise Conflict(
+            f"CTA {cta.id} is already closed ({cta.status})",
+            code="cta_closed", params={"status": cta.status},
+        )  # fmt: skip
 
 
 def close_cta(
@@ -361,7 +383,8 @@ def close_cta(
     """Close a CTA as ``won`` or ``lost`` (with an optional note saying how it ended)."""
     if outcome not in ("won", "lost"):
         raise InvalidInput(
-            "invalid outcome", [Problem("outcome must be won or lost", field="outcome")]
+            "invalid outcome",
+            [not_one_of("outcome", outcome, ("won", "lost"), "outcome must be won or lost")],
         )
     today = platform.today()
     with platform.store.session() as session:
@@ -380,6 +403,7 @@ def close_cta(
             f"closed_{outcome}",
             actor,
             f"CTA closed ({outcome}): {cta.outcome}",
+            params={"note": cta.outcome},
         )
     return get_cta(platform, cta_id)
 
@@ -398,24 +422,26 @@ def snooze_cta(
     problems = []
     if until <= today:
         problems.append(
-            Problem(f"snooze until a day after today ({today}), got {until}", field="until")
-        )
+            Problem(f"snooze until a day after today ({today}), got {until}", field="until",
+                    code="snooze_until", params={"date": until, "today": today})
+        )  # fmt: skip
     if not reason.strip():
-        problems.append(Problem("say why the CTA is snoozed", field="reason"))
+        problems.append(Problem("say why the CTA is snoozed", field="reason", code="snooze_reason"))
     if problems:
         raise InvalidInput("invalid snooze", problems)
     with platform.store.session() as session:
         cta = _load(session, cta_id, visible_accounts)
         _require_active(cta)
         if cta.status == "queued":
-            raise Conflict(f"CTA {cta_id} is queued, not yet open")
+            raise Conflict(f"CTA {cta_id} is queued, not yet open", code="cta_queued")
         cta.status = "snoozed"
         cta.snoozed_until = until
         cta.snooze_reason = reason.strip()
         cta.updated_at = platform.clock.now()
         add_event(
-            session, cta, today, "snoozed", actor, f"CTA snoozed until {until}: {reason.strip()}"
-        )
+            session, cta, today, "snoozed", actor, f"CTA snoozed until {until}: {reason.strip()}",
+            params={"date": until.isoformat(), "note": reason.strip()},
+        )  # fmt: skip
     return get_cta(platform, cta_id)
 
 
@@ -428,7 +454,7 @@ def start_cta(
         cta = _load(session, cta_id, visible_accounts)
         _require_active(cta)
         if cta.status == "queued":
-            raise Conflict(f"CTA {cta_id} is queued, not yet open")
+            raise Conflict(f"CTA {cta_id} is queued, not yet open", code="cta_queued")
         cta.status = "in_progress"
         cta.snoozed_until = None
         cta.updated_at = platform.clock.now()
@@ -439,7 +465,7 @@ def start_cta(
 def _task(session: Session, task_id: int, visible: set[str] | None) -> tuple[CtaTask, CallToAction]:
     task = session.get(CtaTask, task_id)
     if task is None:
-        raise NotFound(f"no task {task_id}")
+        raise _no("tasks", task_id, f"no task {task_id}")
     cta = _load(session, task.cta_id, visible)
     return task, cta
 
@@ -456,7 +482,15 @@ def set_task_status(
     """Mark a task ``done`` or ``skipped`` (or ``open`` again); returns its CTA."""
     if status not in ("done", "skipped", "open"):
         raise InvalidInput(
-            "invalid task status", [Problem("status must be done, skipped or open", field="status")]
+            "invalid task status",
+            [
+                not_one_of(
+                    "status",
+                    status,
+                    ("done", "skipped", "open"),
+                    "status must be done, skipped or open",
+                )
+            ],
         )
     today = platform.today()
     with platform.store.session() as session:
@@ -471,8 +505,9 @@ def set_task_status(
         cta.updated_at = platform.clock.now()
         words = {"done": "done", "skipped": "skipped", "open": "reopened"}[status]
         add_event(
-            session, cta, today, f"task_{status}", actor, f"Task {words}: {task.title}", task.id
-        )
+            session, cta, today, f"task_{status}", actor, f"Task {words}: {task.title}", task.id,
+            params={"task": task.title},
+        )  # fmt: skip
         cta_id = cta.id
     return get_cta(platform, cta_id)
 
@@ -490,9 +525,7 @@ def reassign_task(
     with platform.store.session() as session:
         member = session.get(TeamMember, owner_id)
         if member is None:
-            raise InvalidInput(
-                "invalid owner", [Problem(f"no team member {owner_id!r}", field="owner_id")]
-            )
+            raise InvalidInput("invalid owner", [_no_member(owner_id)])
         task, cta = _task(session, task_id, visible_accounts)
         _require_active(cta)
         task.owner_id = owner_id
@@ -504,6 +537,7 @@ def reassign_task(
             actor,
             f"Task reassigned to {member.name}: {task.title}",
             task.id,
+            params={"owner": member.name, "owner_id": owner_id, "task": task.title},
         )
         cta_id = cta.id
     return get_cta(platform, cta_id)
@@ -527,26 +561,34 @@ def log_activity(
     on = on or today
     problems = []
     if kind not in [k.value for k in ActivityKind]:
-        problems.append(
-            Problem(f"kind must be one of {', '.join(k.value for k in ActivityKind)}", field="kind")
-        )
+        problems.append(not_one_of("kind", kind, [k.value for k in ActivityKind]))
     if not text.strip():
-        problems.append(Problem("write what happened", field="text"))
+        problems.append(Problem("write what happened", field="text", code="activity_text"))
     if on > today:
-        problems.append(Problem(f"date {on} is after today ({today})", field="activity_date"))
+        problems.append(
+            Problem(f"date {on} is after today ({today})", field="activity_date",
+                    code="date_after_today", params={"date": on, "today": today})
+        )  # fmt: skip
     if problems:
         raise InvalidInput("the activity is not valid", problems)
     with platform.store.session() as session:
         if session.get(Account, account_id) is None or (
             visible_accounts is not None and account_id not in visible_accounts
         ):
-            raise NotFound(f"no account {account_id!r}")
+            raise _no("accounts", account_id, f"no account {account_id!r}")
         if contact_id is not None:
             contact = session.get(Contact, contact_id)
             if contact is None or contact.account_id != account_id:
                 raise InvalidInput(
                     "the activity is not valid",
-                    [Problem(f"no contact {contact_id!r} at this account", field="contact_id")],
+                    [
+                        Problem(
+                            f"no contact {contact_id!r} at this account",
+                            field="contact_id",
+                            code="unknown",
+                            params={"table": "contacts", "value": contact_id},
+                        )
+                    ],
                 )
         activity = Activity(
             id=f"K-{uuid.uuid4().hex[:20]}",

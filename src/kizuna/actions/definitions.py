@@ -39,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kizuna.actions.conditions import Condition, parse_condition
-from kizuna.errors import InvalidInput, Problem
+from kizuna.errors import InvalidInput, Problem, unreadable, validation_code, yaml_problem
 from kizuna.store.models import SuccessRole
 
 __all__ = [
@@ -170,8 +170,11 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
                 e["msg"].removeprefix("Value error, "),
                 where=_where(where, tuple(e["loc"])),
                 field=".".join(str(p) for p in e["loc"]) or None,
+                code=code,
+                params=params,
             )
             for e in exc.errors()
+            for code, params in [validation_code(e)]
         ]
         raise InvalidInput(f"invalid rules file {where}", invalid) from None
     problems: list[Problem] = []
@@ -182,7 +185,10 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
             if value in seen:
                 problems.append(
                     Problem(
-                        f"duplicate {kind} id {value!r}", where=_where(where, (f"{kind}s", i, "id"))
+                        f"duplicate {kind} id {value!r}",
+                        where=_where(where, (f"{kind}s", i, "id")),
+                        code=f"rules.duplicate_{kind}",
+                        params={"id": value},
                     )
                 )
             seen.add(value)
@@ -202,6 +208,8 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
                     f"unknown playbook {rule.playbook!r}; "
                     f"defined: {', '.join(sorted(playbooks)) or 'none'}",
                     where=_where(where, ("rules", i, "playbook")),
+                    code="rules.unknown_playbook",
+                    params={"id": rule.playbook, "known": ", ".join(sorted(playbooks)) or "-"},
                 )
             )
     for i, tier in enumerate(ruleset.coverage.tiers):
@@ -217,6 +225,7 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
                 Problem(
                     "assign to a team needs team: ID",
                     where=_where(where, ("coverage", "tiers", i, "assign")),
+                    code="rules.team_needed",
                 )
             )
         if a.to == "digital" and not (a.role and a.subject and a.body):
@@ -224,6 +233,7 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
                 Problem(
                     "a digital action needs role, subject and body",
                     where=_where(where, ("coverage", "tiers", i, "assign")),
+                    code="rules.digital_needs",
                 )
             )
         roles = {r.value for r in SuccessRole}
@@ -232,6 +242,8 @@ def parse_rules(data: Any, where: str = "<memory>") -> RuleSet:
                 Problem(
                     f"unknown success role {a.role!r}; one of {', '.join(sorted(roles))}",
                     where=_where(where, ("coverage", "tiers", i, "assign", "role")),
+                    code="not_allowed",
+                    params={"value": a.role, "expected": ", ".join(sorted(roles))},
                 )
             )
     if problems:
@@ -250,16 +262,13 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
             text = Path(path).read_text("utf-8")
         except OSError as exc:
             raise InvalidInput(
-                f"cannot read rules file {where}", [Problem(exc.strerror or str(exc), where=where)]
+                f"cannot read rules file {where}",
+                [unreadable(exc, where)],
             ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f"{where} line {mark.line + 1}" if mark is not None else where
-        raise InvalidInput(
-            f"invalid YAML in {where}", [Problem(str(exc).splitlines()[0], where=loc)]
-        ) from None
+        raise InvalidInput(f"invalid YAML in {where}", [yaml_problem(exc, where)]) from None
     return parse_rules(data, where)
 
 

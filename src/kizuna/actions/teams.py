@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from kizuna.actions.model import ACTIVE_STATUSES
-from kizuna.errors import Conflict, InvalidInput, NotFound, Problem
+from kizuna.errors import Conflict, InvalidInput, NotFound, Problem, not_one_of
 from kizuna.platform import Platform
 from kizuna.store.actions_models import CallToAction, MemberPreference, Team, TeamMembership
 from kizuna.store.models import TeamMember
@@ -60,11 +60,25 @@ class TeamView:
     active_ctas: int
 
 
+def _no_team(team_id: str) -> NotFound:
+    return NotFound(
+        f"no team {team_id}", code="unknown", params={"table": "teams", "value": team_id}
+    )
+
+
 def _name(name: str) -> str:
     clean = name.strip()
     if not clean or len(clean) > 200 or any(ord(c) < 32 for c in clean):
         raise InvalidInput(
-            "invalid team name", [Problem("a name is 1 to 200 printable characters", field="name")]
+            "invalid team name",
+            [
+                Problem(
+                    "a name is 1 to 200 printable characters",
+                    field="name",
+                    code="text_length",
+                    params={"max": 200},
+                )
+            ],
         )
     return clean
 
@@ -99,7 +113,7 @@ def get_team(platform: Platform, team_id: str) -> TeamView:
     """One team; :class:`NotFound` for an unknown id."""
     found = next((t for t in list_teams(platform) if t.id == team_id), None)
     if found is None:
-        raise NotFound(f"no team {team_id}")
+        raise _no_team(team_id)
     return found
 
 
@@ -108,12 +122,21 @@ def create_team(platform: Platform, team_id: str, name: str) -> TeamView:
     if not _ID.match(team_id):
         raise InvalidInput(
             "invalid team id",
-            [Problem("an id is lower-case letters, digits, '-' or '_' (max 64)", field="id")],
+            [
+                Problem(
+                    "an id is lower-case letters, digits, '-' or '_' (max 64)",
+                    field="id",
+                    code="id_format",
+                    params={"max": 64},
+                )
+            ],
         )
     clean = _name(name)
     with platform.store.session() as session:
         if session.get(Team, team_id) is not None:
-            raise Conflict(f"team {team_id} already exists")
+            raise Conflict(
+                f"team {team_id} already exists", code="team_exists", params={"team": team_id}
+            )
         session.add(Team(id=team_id, name=clean, created_at=platform.clock.now()))
     return get_team(platform, team_id)
 
@@ -123,7 +146,7 @@ def rename_team(platform: Platform, team_id: str, name: str) -> TeamView:
     with platform.store.session() as session:
         team = session.get(Team, team_id)
         if team is None:
-            raise NotFound(f"no team {team_id}")
+            raise _no_team(team_id)
         team.name = clean
     return get_team(platform, team_id)
 
@@ -133,7 +156,10 @@ def delete_team(platform: Platform, team_id: str) -> None:
     team = get_team(platform, team_id)
     if team.active_ctas:
         raise Conflict(
-            f"team {team_id} still has {team.active_ctas} active CTAs; close or reassign them first"
+            f"team {team_id} still has {team.active_ctas} active CTAs; "
+            "close or reassign them first",
+            code="team_has_ctas",
+            params={"team": team_id, "count": team.active_ctas},
         )
     with platform.store.session() as session:
         row = session.get(Team, team_id)
@@ -146,13 +172,14 @@ def set_member(platform: Platform, team_id: str, member_id: str, role: str = "me
     if role not in TEAM_ROLES:
         raise InvalidInput(
             "invalid team role",
-            [Problem(f"role must be one of {', '.join(TEAM_ROLES)}", field="role")],
+            [not_one_of("role", role, TEAM_ROLES)],
         )
     with platform.store.session() as session:
         if session.get(Team, team_id) is None:
-            raise NotFound(f"no team {team_id}")
+            raise _no_team(team_id)
         if session.get(TeamMember, member_id) is None:
-            raise NotFound(f"no team member {member_id}")
+            raise NotFound(f"no team member {member_id}", code="unknown",
+                           params={"table": "team", "value": member_id})  # fmt: skip
         row = session.get(TeamMembership, (team_id, member_id))
         if row is None:
             session.add(TeamMembership(team_id=team_id, member_id=member_id, role=role))
@@ -165,7 +192,8 @@ def remove_member(platform: Platform, team_id: str, member_id: str) -> TeamView:
     with platform.store.session() as session:
         row = session.get(TeamMembership, (team_id, member_id))
         if row is None:
-            raise NotFound(f"{member_id} is not in team {team_id}")
+            raise NotFound(f"{member_id} is not in team {team_id}", code="not_in_team",
+                           params={"member": member_id, "team": team_id})  # fmt: skip
         session.delete(row)
     return get_team(platform, team_id)
 
@@ -196,11 +224,12 @@ def set_member_language(platform: Platform, member_id: str, language: str) -> st
     if language not in LANGUAGES:
         raise InvalidInput(
             "invalid language",
-            [Problem(f"language must be one of {', '.join(LANGUAGES)}", field="language")],
+            [not_one_of("language", language, LANGUAGES)],
         )
     with platform.store.session() as session:
         if session.get(TeamMember, member_id) is None:
-            raise NotFound(f"no team member {member_id}")
+            raise NotFound(f"no team member {member_id}", code="unknown",
+                           params={"table": "team", "value": member_id})  # fmt: skip
         party = f"member:{member_id}"
         pref = session.get(MemberPreference, party)
         if pref is None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kizuna.actions.definitions import Assignment
 from kizuna.auth.keys import session_secret
-from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.errors import InvalidInput, NotFound, Problem, not_one_of
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.actions_models import CallToAction, MemberPreference, OutboxMessage
@@ -120,7 +120,8 @@ def contact_preference(platform: Platform, contact_id: str) -> ContactPreference
     with platform.store.session() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
-            raise NotFound(f"no contact {contact_id}")
+            raise NotFound(f"no contact {contact_id}", code="unknown",
+                           params={"table": "contacts", "value": contact_id})  # fmt: skip
         pref = session.get(MemberPreference, _party(contact_id))
         account = session.get(Account, contact.account_id)
         return ContactPreference(
@@ -171,18 +172,19 @@ def set_contact_preference(
     if language is not None and language not in LANGUAGES:
         raise InvalidInput(
             "invalid language",
-            [Problem(f"language must be one of {', '.join(LANGUAGES)}", field="language")],
+            [not_one_of("language", language, LANGUAGES)],
         )
     with platform.store.session() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
-            raise NotFound(f"no contact {contact_id}")
+            raise NotFound(f"no contact {contact_id}", code="unknown",
+                           params={"table": "contacts", "value": contact_id})  # fmt: skip
         pref = session.get(MemberPreference, _party(contact_id))
         if opted_out is False and pref is not None and pref.opted_out:
             raise InvalidInput(
                 "the contact opted out",
                 [Problem("a contact's opt-out is always honoured; only they can undo it",
-                         field="opted_out")],
+                         field="opted_out", code="opt_out_kept")],
             )  # fmt: skip
         if pref is None:
             account = session.get(Account, contact.account_id)

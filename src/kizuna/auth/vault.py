@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from kizuna.errors import ConfigError, InvalidInput, NotFound, Problem
+from kizuna.errors import ConfigError, InvalidInput, NotFound, Problem, not_one_of
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 from kizuna.store.actions_models import OutboxMessage, StoredSecret
@@ -74,14 +74,15 @@ def new_key() -> str:
 
 def _cipher(settings: Settings) -> MultiFernet:
     if settings.secrets_key is None or not settings.secrets_key.get_secret_value().strip():
-        raise ConfigError(_NO_KEY)
+        raise ConfigError(_NO_KEY, code="secrets_no_key")
     keys = [k.strip() for k in settings.secrets_key.get_secret_value().split(",") if k.strip()]
     try:
         return MultiFernet([Fernet(k) for k in keys])
     except ValueError:
         raise ConfigError(
             "KIZUNA_SECRETS_KEY is not a Fernet key (32 bytes, URL-safe base64; "
-            "make one with 'kizuna secret new-key')"
+            "make one with 'kizuna secret new-key')",
+            code="secrets_bad_key",
         ) from None
 
 
@@ -99,7 +100,7 @@ def _check_name(name: str) -> None:
     if name not in SECRET_NAMES:
         raise InvalidInput(
             "unknown secret",
-            [Problem(f"name must be one of {', '.join(SECRET_NAMES)}", field="name")],
+            [not_one_of("name", name, SECRET_NAMES)],
         )
 
 
@@ -145,7 +146,14 @@ def set_secret(platform: Platform, name: str, value: str, actor: str | None) -> 
     if not value or len(value) > 4000 or any(ord(c) < 32 for c in value):
         raise InvalidInput(
             "invalid secret",
-            [Problem("a secret is 1 to 4000 printable characters", field="value")],
+            [
+                Problem(
+                    "a secret is 1 to 4000 printable characters",
+                    field="value",
+                    code="text_length",
+                    params={"max": 4000},
+                )
+            ],
         )
     token = _cipher(platform.settings).encrypt(value.encode()).decode()
     now = platform.clock.now()
@@ -164,7 +172,8 @@ def delete_secret(platform: Platform, name: str) -> None:
     with platform.store.session() as session:
         row = session.get(StoredSecret, name)
         if row is None:
-            raise NotFound(f"no stored secret {name}")
+            raise NotFound(f"no stored secret {name}", code="unknown",
+                           params={"table": "secrets", "value": name})  # fmt: skip
         session.delete(row)
 
 

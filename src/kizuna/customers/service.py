@@ -265,7 +265,11 @@ def get_record(platform: Platform, caller: Caller, resource_name: str, record_id
             allowed=False,
             detail="outside the caller's book",
         )
-    raise NotFound(f"no {_singular(resource_name)} {record_id}")
+    raise NotFound(
+        f"no {_singular(resource_name)} {record_id}",
+        code="unknown",
+        params={"table": resource_name, "value": record_id},
+    )
 
 
 # -- writes --------------------------------------------------------------------
@@ -604,7 +608,11 @@ def authorise_account(
     with platform.store.session() as session:
         account = session.get(Account, account_id)
         if account is None:
-            raise NotFound(f"no account {account_id}")
+            raise NotFound(
+                f"no account {account_id}",
+                code="unknown",
+                params={"table": "accounts", "value": account_id},
+            )
         owner_id = account.owner_id
         session.expunge(account)
     denial: NotFound | PermissionDenied | None = None

@@ -94,7 +94,10 @@ def create_share(
     """A new link to ``account_id``'s page, valid ``days`` days; the token is shown once."""
     problems = []
     if not 1 <= days <= MAX_DAYS:
-        problems.append(Problem(f"days must be 1 to {MAX_DAYS}, got {days}", field="days"))
+        problems.append(
+            Problem(f"days must be 1 to {MAX_DAYS}, got {days}", field="days",
+                    code="out_of_range", params={"value": days, "low": 1, "high": MAX_DAYS})
+        )  # fmt: skip
     now = platform.clock.now()
     token = secrets.token_urlsafe(32)
     with platform.store.session() as session:
@@ -102,7 +105,12 @@ def create_share(
             contact = session.get(Contact, contact_id)
             if contact is None or contact.account_id != account_id:
                 problems.append(
-                    Problem(f"no contact {contact_id} at account {account_id}", field="contact_id")
+                    Problem(
+                        f"no contact {contact_id} at account {account_id}",
+                        field="contact_id",
+                        code="unknown",
+                        params={"table": "contacts", "value": contact_id},
+                    )
                 )
         if problems:
             raise InvalidInput("bad share link", problems)

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kizuna.errors import InvalidInput, Problem
+from kizuna.errors import CodedValueError, InvalidInput, Problem, validation_code
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -65,7 +65,7 @@ class SurveySource(_Strict):
     @model_validator(mode="after")
     def _nps_only_for_nps(self) -> SurveySource:
         if self.aggregate == "nps" and self.survey != "nps":
-            raise ValueError("aggregate 'nps' needs survey 'nps'")
+            raise CodedValueError("aggregate 'nps' needs survey 'nps'", "scorecard.nps_survey")
         return self
 
 
@@ -113,9 +113,9 @@ class FitCriterion(_Strict):
     @model_validator(mode="after")
     def _one_test(self) -> FitCriterion:
         if (self.in_ is None) == (self.min is None and self.max is None):
-            raise ValueError("give either 'in' or 'min'/'max'")
+            raise CodedValueError("give either 'in' or 'min'/'max'", "scorecard.fit_test")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("'min' must not exceed 'max'")
+            raise CodedValueError("'min' must not exceed 'max'", "scorecard.min_max")
         return self
 
 
@@ -166,13 +166,16 @@ class ThresholdScoring(_Strict):
     @model_validator(mode="after")
     def _shape(self) -> ThresholdScoring:
         if len(self.scores) != len(self.cuts) + 1:
-            raise ValueError(
-                f"need one more score than cuts: {len(self.cuts)} cuts, {len(self.scores)} scores"
+            raise CodedValueError(
+                f"need one more score than cuts: {len(self.cuts)} cuts, {len(self.scores)} scores",
+                "scorecard.cuts_scores",
+                cuts=len(self.cuts),
+                scores=len(self.scores),
             )
         if any(b <= a for a, b in zip(self.cuts, self.cuts[1:], strict=False)):
-            raise ValueError("cuts must be strictly increasing")
+            raise CodedValueError("cuts must be strictly increasing", "scorecard.cuts_order")
         if any(not 0 <= s <= 100 for s in self.scores):
-            raise ValueError("scores must lie between 0 and 100")
+            raise CodedValueError("scores must lie between 0 and 100", "scorecard.score_range")
         return self
 
 
@@ -188,7 +191,7 @@ class LinearScoring(_Strict):
     @model_validator(mode="after")
     def _distinct(self) -> LinearScoring:
         if self.worst == self.best:
-            raise ValueError("'worst' and 'best' must differ")
+            raise CodedValueError("'worst' and 'best' must differ", "scorecard.worst_best")
         return self
 
 
@@ -244,7 +247,10 @@ class Group(_Strict):
         names = [m.name for m in self.measures]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"measure names repeat: {', '.join(dupes)}")
+            repeated = ", ".join(dupes)
+            raise CodedValueError(
+                f"measure names repeat: {repeated}", "scorecard.measures_repeat", names=repeated
+            )
         return self
 
 
@@ -257,7 +263,7 @@ class Bands(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Bands:
         if self.yellow > self.green:
-            raise ValueError("'yellow' must not exceed 'green'")
+            raise CodedValueError("'yellow' must not exceed 'green'", "scorecard.bands_order")
         return self
 
 
@@ -281,11 +287,19 @@ class Scorecard(_Strict):
         names = [g.name for g in self.groups]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"group names repeat: {', '.join(dupes)}")
+            repeated = ", ".join(dupes)
+            raise CodedValueError(
+                f"group names repeat: {repeated}", "scorecard.groups_repeat", names=repeated
+            )
         measures = [m.name for g in self.groups for m in g.measures]
         dupes = sorted({n for n in measures if measures.count(n) > 1})
         if dupes:
-            raise ValueError(f"measure names repeat across groups: {', '.join(dupes)}")
+            repeated = ", ".join(dupes)
+            raise CodedValueError(
+                f"measure names repeat across groups: {repeated}",
+                "scorecard.measures_repeat_groups",
+                names=repeated,
+            )
         return self
 
     @property
@@ -350,14 +364,15 @@ def _problems(exc: ValidationError, where: str, prefix: Sequence[Any] = ()) -> l
         # it tells the reader which kind the validator took the entry for.
         field = _loc([*prefix, *err["loc"]])
         message = err["msg"].removeprefix("Value error, ")
-        problems.append(Problem(message=message, where=f"{where}: {field}", field=field))
+        code, params = validation_code(err)
+        problems.append(Problem(message, f"{where}: {field}", field, code=code, params=params))
     return problems
 
 
 def parse_scorecard(data: Any, where: str) -> tuple[Scorecard | None, list[Problem]]:
     """Validate one scorecard mapping; return it or every problem found, located."""
     if not isinstance(data, dict):
-        return None, [Problem("a scorecard file must hold a mapping", where=where)]
+        return None, [Problem("a scorecard file must hold a mapping", where, code="not_a_mapping")]
     try:
         return Scorecard.model_validate(data), []
     except ValidationError as exc:
@@ -370,7 +385,11 @@ def _parsed(text: str, where: str) -> tuple[Scorecard | None, tuple[Problem, ...
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        return None, (Problem(f"not valid YAML: {exc}", where=where),)
+        return None, (
+            Problem(
+                f"not valid YAML: {exc}", where, code="yaml_syntax", params={"error": str(exc)}
+            ),
+        )
     card, found = parse_scorecard(data, where)
     return card, tuple(found)
 
@@ -392,7 +411,14 @@ def load_scorecards(paths: Iterable[Path] | None = None) -> ScorecardSet:
         try:
             card, found = _parsed(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
-            problems.append(Problem(f"cannot read: {exc.strerror}", where=str(path)))
+            problems.append(
+                Problem(
+                    f"cannot read: {exc.strerror}",
+                    str(path),
+                    code="unreadable",
+                    params={"error": exc.strerror},
+                )
+            )
             continue
         problems.extend(found)
         if card is not None:
@@ -400,7 +426,7 @@ def load_scorecards(paths: Iterable[Path] | None = None) -> ScorecardSet:
     problems.extend(_set_problems(cards))
     if problems or not cards:
         if not problems:
-            problems.append(Problem("no scorecard files given"))
+            problems.append(Problem("no scorecard files given", code="scorecard.no_files"))
         raise InvalidInput("the scorecards are not valid", problems)
     return ScorecardSet(scorecards=tuple(c for _, c in cards))
 
@@ -417,6 +443,8 @@ def _set_problems(cards: Sequence[tuple[Path, Scorecard]]) -> list[Problem]:
                     f"scorecard name {card.name!r} is also used in {seen_names[card.name]}",
                     where=f"{path}: name",
                     field="name",
+                    code="scorecard.name_taken",
+                    params={"name": card.name, "path": str(seen_names[card.name])},
                 )
             )
         seen_names.setdefault(card.name, path)
@@ -431,6 +459,8 @@ def _set_problems(cards: Sequence[tuple[Path, Scorecard]]) -> list[Problem]:
                         f"in {other_path}",
                         where=f"{path}: applies_to.segments",
                         field="applies_to.segments",
+                        code="scorecard.segment_taken",
+                        params={"segment": segment, "other": other, "path": str(other_path)},
                     )
                 )
             seen_segments.setdefault(segment, (path, card.name))
@@ -438,7 +468,8 @@ def _set_problems(cards: Sequence[tuple[Path, Scorecard]]) -> list[Problem]:
         problems.append(
             Problem(
                 "no fallback scorecard: give one scorecard without applies_to.segments, "
-                "so accounts of other segments are scored too"
+                "so accounts of other segments are scored too",
+                code="scorecard.no_fallback",
             )
         )
     for path, card in fallbacks[1:]:
@@ -448,6 +479,8 @@ def _set_problems(cards: Sequence[tuple[Path, Scorecard]]) -> list[Problem]:
                 "give all but one an applies_to.segments list",
                 where=f"{path}: applies_to",
                 field="applies_to",
+                code="scorecard.two_fallbacks",
+                params={"first": fallbacks[0][1].name, "other": card.name},
             )
         )
     return problems

@@ -29,18 +29,27 @@ def record_sentiment(
     today = platform.today()
     problems = []
     if not 1 <= value <= 5:
-        problems.append(Problem(f"value must be 1 to 5, got {value}", field="value"))
+        problems.append(
+            Problem(f"value must be 1 to 5, got {value}", field="value", code="out_of_range",
+                    params={"value": value, "low": 1, "high": 5})
+        )  # fmt: skip
     if not author.strip():
-        problems.append(Problem("say who gives the sentiment", field="author"))
+        problems.append(Problem("say who gives the sentiment", field="author", code="required"))
     if expires_on is not None and expires_on < today:
         problems.append(
-            Problem(f"expiry {expires_on} is before today ({today})", field="expires_on")
+            Problem(
+                f"expiry {expires_on} is before today ({today})",
+                field="expires_on",
+                code="date_before_today",
+                params={"date": expires_on, "today": today},
+            )
         )
     if problems:
         raise InvalidInput("the sentiment is not valid", problems)
     with platform.store.session() as session:
         if session.get(Account, account_id) is None:
-            raise NotFound(f"no account {account_id!r}")
+            raise NotFound(f"no account {account_id!r}", code="unknown",
+                           params={"table": "accounts", "value": account_id})  # fmt: skip
         entry = ManualSentiment(
             account_id=account_id,
             value=value,

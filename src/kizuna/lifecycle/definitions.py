@@ -55,7 +55,14 @@ from pydantic import (
     model_validator,
 )
 
-from kizuna.errors import InvalidInput, Problem
+from kizuna.errors import (
+    CodedValueError,
+    InvalidInput,
+    Problem,
+    unreadable,
+    validation_code,
+    yaml_problem,
+)
 from kizuna.labels import Label
 
 #: Facts about an account's contracts and onboarding that stage rules may use.
@@ -81,9 +88,11 @@ _OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in_")
 
 def _check_id(value: str) -> str:
     if not _ID.fullmatch(value):
-        raise ValueError(
+        raise CodedValueError(
             f"id {value!r} must be lower-case letters, digits and underscores, "
-            "starting with a letter"
+            "starting with a letter",
+            "lifecycle.id_format",
+            id=value,
         )
     return value
 
@@ -139,18 +148,28 @@ class Condition(_Strict):
             if getattr(self, s) is not None
         ]
         if len(subjects) != 1:
-            raise ValueError(
+            raise CodedValueError(
                 "a condition needs exactly one of fact, milestone, metric, health, events, "
-                f"activity; got {subjects or 'none'}"
+                f"activity; got {subjects or 'none'}",
+                "lifecycle.one_subject",
+                got=", ".join(subjects) or "-",
             )
         ops = [op for op in _OPS if getattr(self, op) is not None]
         if self.milestone is not None:
             if self.done is None or ops:
-                raise ValueError("a milestone condition takes only 'done: true|false'")
+                raise CodedValueError(
+                    "a milestone condition takes only 'done: true|false'",
+                    "lifecycle.milestone_done",
+                )
         elif self.done is not None:
-            raise ValueError("'done' applies to milestone conditions only")
+            raise CodedValueError(
+                "'done' applies to milestone conditions only", "lifecycle.done_only_milestones"
+            )
         elif not ops:
-            raise ValueError("a condition needs a comparison: eq, ne, lt, lte, gt, gte or in")
+            raise CodedValueError(
+                "a condition needs a comparison: eq, ne, lt, lte, gt, gte or in",
+                "lifecycle.comparison",
+            )
         return self
 
     @property
@@ -207,9 +226,12 @@ class Rule(_Strict):
     @model_validator(mode="after")
     def _one_list(self) -> Rule:
         if (self.all is None) == (self.any is None):
-            raise ValueError("a rule has exactly one of 'all' or 'any' (a non-empty list)")
+            raise CodedValueError(
+                "a rule has exactly one of 'all' or 'any' (a non-empty list)",
+                "lifecycle.all_or_any",
+            )
         if not (self.all or self.any):
-            raise ValueError("a rule's condition list is empty")
+            raise CodedValueError("a rule's condition list is empty", "lifecycle.empty_rule")
         return self
 
     @property
@@ -336,13 +358,20 @@ def _cross_check(definition: LifecycleDefinition, where: str) -> list[Problem]:
     """Problems the field types cannot catch: references, uniqueness, catch-all."""
     problems: list[Problem] = []
 
-    def add(field: str, message: str) -> None:
-        problems.append(Problem(message, where=f"{where}, field {field}", field=field))
+    def add(field: str, message: str, code: str, **params: Any) -> None:
+        problems.append(
+            Problem(message, f"{where}, field {field}", field, code=code, params=params)
+        )
 
     seen: set[str] = set()
     for i, stage in enumerate(definition.stages):
         if stage.id in seen:
-            add(f"stages.{i}.id", f"stage id {stage.id!r} is used twice")
+            add(
+                f"stages.{i}.id",
+                f"stage id {stage.id!r} is used twice",
+                "lifecycle.stage_twice",
+                id=stage.id,
+            )
         seen.add(stage.id)
         last = i == len(definition.stages) - 1
         if last and stage.entry is not None:
@@ -350,9 +379,14 @@ def _cross_check(definition: LifecycleDefinition, where: str) -> list[Problem]:
                 f"stages.{i}.entry",
                 "the last stage must have no entry rule: it is the catch-all that gives every "
                 "customer exactly one stage",
+                "lifecycle.last_entry",
             )
         if not last and stage.entry is None:
-            add(f"stages.{i}.entry", "only the last stage may omit its entry rule")
+            add(
+                f"stages.{i}.entry",
+                "only the last stage may omit its entry rule",
+                "lifecycle.entry_missing",
+            )
 
     milestone_ids = {m.id for t in definition.onboarding.templates for m in t.milestones}
     segments_seen: set[str] = set()
@@ -360,21 +394,36 @@ def _cross_check(definition: LifecycleDefinition, where: str) -> list[Problem]:
         for segment in template.segments:
             if segment in segments_seen:
                 add(
-                    f"onboarding.templates.{t_i}.segments", f"segment {segment!r} has two templates"
+                    f"onboarding.templates.{t_i}.segments",
+                    f"segment {segment!r} has two templates",
+                    "lifecycle.segment_twice",
+                    segment=segment,
                 )
             segments_seen.add(segment)
         ids = [m.id for m in template.milestones]
         for dup in sorted({x for x in ids if ids.count(x) > 1}):
-            add(f"onboarding.templates.{t_i}.milestones", f"milestone id {dup!r} is used twice")
+            add(
+                f"onboarding.templates.{t_i}.milestones",
+                f"milestone id {dup!r} is used twice",
+                "lifecycle.milestone_twice",
+                id=dup,
+            )
         for flag in ("first_value", "activation"):
             count = sum(getattr(m, flag) for m in template.milestones)
             if count != 1:
                 add(
                     f"onboarding.templates.{t_i}.milestones",
                     f"exactly one milestone must be marked {flag}: true (found {count})",
+                    "lifecycle.one_flag",
+                    flag=flag,
+                    count=count,
                 )
     if "*" not in segments_seen:
-        add("onboarding.templates", "one template needs segments: ['*'] for any other segment")
+        add(
+            "onboarding.templates",
+            "one template needs segments: ['*'] for any other segment",
+            "lifecycle.no_catch_all",
+        )
 
     def check_rule(rule: Rule | None, path: str, own_milestones: set[str] | None) -> None:
         if rule is None:
@@ -382,11 +431,23 @@ def _cross_check(definition: LifecycleDefinition, where: str) -> list[Problem]:
         for c_i, cond in enumerate(rule.conditions):
             c_path = f"{path}.{rule.mode}.{c_i}"
             if cond.fact is not None and cond.fact not in FACTS:
-                add(f"{c_path}.fact", f"unknown fact {cond.fact!r}; known: {', '.join(FACTS)}")
+                known_facts = ", ".join(FACTS)
+                add(
+                    f"{c_path}.fact",
+                    f"unknown fact {cond.fact!r}; known: {known_facts}",
+                    "lifecycle.unknown_fact",
+                    fact=cond.fact,
+                    known=known_facts,
+                )
             if cond.milestone is not None:
                 known = own_milestones if own_milestones is not None else milestone_ids
                 if cond.milestone not in known:
-                    add(f"{c_path}.milestone", f"unknown milestone {cond.milestone!r}")
+                    add(
+                        f"{c_path}.milestone",
+                        f"unknown milestone {cond.milestone!r}",
+                        "lifecycle.unknown_milestone",
+                        id=cond.milestone,
+                    )
 
     for i, stage in enumerate(definition.stages):
         check_rule(stage.entry, f"stages.{i}.entry", None)
@@ -400,11 +461,15 @@ def _cross_check(definition: LifecycleDefinition, where: str) -> list[Problem]:
                     add(
                         f"{path}.{c_i}.fact",
                         f"a milestone cannot depend on the fact {cond.fact!r} (circular)",
+                        "lifecycle.circular_fact",
+                        fact=cond.fact,
                     )
         for cycle in _milestone_cycles(template):
             add(
                 f"onboarding.templates.{t_i}.milestones",
                 f"milestones depend on each other in a circle: {' -> '.join(cycle)}",
+                "lifecycle.milestone_cycle",
+                path=" -> ".join(cycle),
             )
     return problems
 
@@ -479,8 +544,11 @@ def parse_definition(data: Any, where: str = "<memory>") -> LifecycleDefinition:
                 e["msg"].removeprefix("Value error, "),
                 where=f"{where}, field {'.'.join(str(p) for p in e['loc']) or '(root)'}",
                 field=".".join(str(p) for p in e["loc"]) or None,
+                code=code,
+                params=params,
             )
             for e in errors
+            for code, params in [validation_code(e)]
             # a list that is "too short" only because its items failed is noise
             if not (
                 e["type"] == "too_short"
@@ -507,7 +575,7 @@ def load_definition(path: Path | str | None = None) -> LifecycleDefinition:
         except OSError as exc:
             raise InvalidInput(
                 f"cannot read lifecycle definition {where}",
-                [Problem(exc.strerror or str(exc), where=where)],
+                [unreadable(exc, where)],
             ) from None
     return _parsed(text, where)
 
@@ -518,11 +586,7 @@ def _parsed(text: str, where: str) -> LifecycleDefinition:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f"{where} line {mark.line + 1}" if mark is not None else where
-        raise InvalidInput(
-            f"invalid YAML in {where}", [Problem(str(exc).splitlines()[0], where=loc)]
-        ) from None
+        raise InvalidInput(f"invalid YAML in {where}", [yaml_problem(exc, where)]) from None
     return parse_definition(data, where)
 
 

@@ -41,7 +41,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kizuna.errors import InvalidInput, Problem
+from kizuna.errors import CodedValueError, InvalidInput, Problem, unreadable, validation_code
 
 MetricKind = Literal[
     "count",
@@ -92,7 +92,9 @@ class PropertyPredicate(BaseModel):
         if all(
             v is None for v in (self.eq, self.ne, self.gt, self.gte, self.lt, self.lte, self.in_)
         ):
-            raise ValueError("give at least one of eq, ne, gt, gte, lt, lte, in")
+            raise CodedValueError(
+                "give at least one of eq, ne, gt, gte, lt, lte, in", "metrics.predicate_empty"
+            )
         return self
 
 
@@ -107,12 +109,20 @@ class EventFilter(BaseModel):
     @model_validator(mode="after")
     def _valid(self) -> EventFilter:
         if self.events is not None and not self.events:
-            raise ValueError("events must list at least one event name (omit it for all events)")
+            raise CodedValueError(
+                "events must list at least one event name (omit it for all events)",
+                "metrics.events_empty",
+            )
         import re
 
         bad = [name for name in self.where if not re.match(_IDENT, name)]
         if bad:
-            raise ValueError(f"property names must be identifiers: {', '.join(bad)}")
+            names = ", ".join(bad)
+            raise CodedValueError(
+                f"property names must be identifiers: {names}",
+                "metrics.property_names",
+                names=names,
+            )
         return self
 
     def key(self) -> str:
@@ -153,9 +163,17 @@ class MetricDefinition(BaseModel):
         required = need.get(self.kind, ("window_days",) if self.kind in EVENT_KINDS else ())
         missing = [f for f in required if getattr(self, f) in (None, ())]
         if missing:
-            raise ValueError(f"kind {self.kind} needs {', '.join(missing)}")
+            fields = ", ".join(missing)
+            raise CodedValueError(
+                f"kind {self.kind} needs {fields}",
+                "metrics.kind_needs",
+                kind=self.kind,
+                fields=fields,
+            )
         if self.kind in DERIVED_KINDS | {"tenure"} and self.window_days is not None:
-            raise ValueError(f"kind {self.kind} takes no window_days")
+            raise CodedValueError(
+                f"kind {self.kind} takes no window_days", "metrics.no_window", kind=self.kind
+            )
         return self
 
     def references(self) -> list[str]:
@@ -210,6 +228,8 @@ def cross_check(
                     f"(first at metrics[{pos[index[metric.name]]}])",
                     where=f"{where}: metrics[{pos[i]}]",
                     field="name",
+                    code="metrics.duplicate_name",
+                    params={"name": metric.name, "first": f"metrics[{pos[index[metric.name]]}]"},
                 )
             )
         index.setdefault(metric.name, i)
@@ -222,6 +242,8 @@ def cross_check(
                         f"unknown metric {ref!r}",
                         where=f"{where}: metrics[{pos[i]}] ({metric.name})",
                         field=attr,
+                        code="metrics.unknown_metric",
+                        params={"name": ref},
                     )
                 )
     # cycles: depth-first search over references
@@ -233,7 +255,12 @@ def cross_check(
         if state.get(name) == 1:
             cycle = " -> ".join([*path[path.index(name) :], name])
             problems.append(
-                Problem(f"metrics refer to each other in a cycle: {cycle}", where=where)
+                Problem(
+                    f"metrics refer to each other in a cycle: {cycle}",
+                    where=where,
+                    code="metrics.cycle",
+                    params={"path": cycle},
+                )
             )
             return
         state[name] = 1
@@ -267,7 +294,14 @@ def parse_definitions(data: Any, where: str) -> MetricSet:
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), list):
         raise InvalidInput(
             f"{where} is not a metric definition file",
-            [Problem("expected a mapping with a 'metrics:' list", where=where, field="metrics")],
+            [
+                Problem(
+                    "expected a mapping with a 'metrics:' list",
+                    where=where,
+                    field="metrics",
+                    code="metrics.not_a_file",
+                )
+            ],
         )
     problems: list[Problem] = []
     metrics: list[MetricDefinition] = []
@@ -281,10 +315,16 @@ def parse_definitions(data: Any, where: str) -> MetricSet:
         except ValidationError as exc:
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"]) or None
-                problems.append(Problem(err["msg"], where=label, field=field))
+                code, params = validation_code(err)
+                problems.append(Problem(err["msg"], label, field, code=code, params=params))
     extra = sorted(set(data) - {"metrics"})
     if extra:
-        problems.append(Problem(f"unknown top-level keys: {', '.join(extra)}", where=where))
+        keys = ", ".join(extra)
+        problems.append(
+            Problem(
+                f"unknown top-level keys: {keys}", where, code="unknown_keys", params={"keys": keys}
+            )
+        )
     problems.extend(cross_check(metrics, where, positions))
     if problems:
         raise InvalidInput(f"{where}: {len(problems)} problem(s) in metric definitions", problems)
@@ -303,7 +343,8 @@ def load_definitions(path: Path | str | None = None) -> MetricSet:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(
-                f"cannot read {where}", [Problem(str(exc.strerror), where=where)]
+                f"cannot read {where}",
+                [unreadable(exc, where)],
             ) from None
     return _parsed(text, where)
 
@@ -316,5 +357,6 @@ def _parsed(text: str, where: str) -> MetricSet:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f"{where} line {mark.line + 1}" if mark is not None else where
-        raise InvalidInput(f"{where} is not valid YAML", [Problem(str(exc), where=loc)]) from None
+        bad = Problem(str(exc), where=loc, code="yaml_syntax", params={"error": str(exc)})
+        raise InvalidInput(f"{where} is not valid YAML", [bad]) from None
     return parse_definitions(data, where)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from kizuna.auth.audit import add_audit
 from kizuna.auth.policy import Caller
 from kizuna.customers.service import authorise_account, readable_account_ids
-from kizuna.errors import Conflict, InvalidInput, NotFound, Problem
+from kizuna.errors import Conflict, InvalidInput, NotFound, Problem, validation_code
 from kizuna.plans import schemas
 from kizuna.plans.service import (
     PlanSummary,
@@ -53,7 +53,10 @@ Rule = Callable[[Session, Plan, dict[str, Any], Platform], list[Problem]]
 def _member_exists(session: Session, plan: Plan, row: dict[str, Any], _: Platform) -> list[Problem]:
     member = row.get("member_id")
     if member and session.get(TeamMember, member) is None:
-        return [Problem(f"no team member {member}", field="member_id")]
+        return [
+            Problem(f"no team member {member}", field="member_id", code="unknown",
+                    params={"table": "team", "value": member})
+        ]  # fmt: skip
     return []
 
 
@@ -66,11 +69,15 @@ def _initiative_of_plan(
         found = session.get(PlanInitiative, initiative) if initiative is not None else None
         if found is None or found.plan_id != plan.id:
             problems.append(
-                Problem(f"no initiative {initiative} in this plan", field="initiative_id")
-            )
+                Problem(f"no initiative {initiative} in this plan", field="initiative_id",
+                        code="plan.no_part", params={"part": "initiative", "value": initiative})
+            )  # fmt: skip
     metric = row.get("metric")
     if metric is not None and metric not in metric_names(platform):
-        problems.append(Problem(f"no metric {metric!r} in the active definitions", field="metric"))
+        problems.append(
+            Problem(f"no metric {metric!r} in the active definitions", field="metric",
+                    code="metrics.unknown_metric", params={"name": metric})
+        )  # fmt: skip
     return problems
 
 
@@ -79,9 +86,15 @@ def _kpi_takes_checkins(
 ) -> list[Problem]:
     kpi = session.get(PlanKpi, row.get("kpi_id"))
     if kpi is None or kpi.plan_id != plan.id:
-        return [Problem(f"no KPI {row.get('kpi_id')} in this plan", field="kpi_id")]
+        return [
+            Problem(f"no KPI {row.get('kpi_id')} in this plan", field="kpi_id",
+                    code="plan.no_part", params={"part": "KPI", "value": row.get("kpi_id")})
+        ]  # fmt: skip
     if kpi.metric:
-        return [Problem(f"KPI {kpi.key} is measured by metric {kpi.metric}", field="kpi_id")]
+        return [
+            Problem(f"KPI {kpi.key} is measured by metric {kpi.metric}", field="kpi_id",
+                    code="plan.kpi_measured", params={"kpi": kpi.key, "metric": kpi.metric})
+        ]  # fmt: skip
     return []
 
 
@@ -92,7 +105,9 @@ def _unique_key(model: Any) -> Rule:
                 model.plan_id == plan.id, model.key == row["key"], model.id != row.get("id")
             )
         )
-        return [Problem(f"key {row['key']!r} is taken in this plan", field="key")] if other else []
+        taken = Problem(f"key {row['key']!r} is taken in this plan", field="key",
+                        code="plan.key_taken", params={"key": row["key"]})  # fmt: skip
+        return [taken] if other else []
 
     return rule
 
@@ -149,7 +164,11 @@ def _problems(exc: ValidationError) -> list[Problem]:
     out = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in e["loc"])
-        out.append(Problem(e["msg"].removeprefix("Value error, "), field=loc or None))
+        code, params = validation_code(e)
+        out.append(
+            Problem(e["msg"].removeprefix("Value error, "), field=loc or None, code=code,
+                    params=params)
+        )  # fmt: skip
     return out
 
 
@@ -237,7 +256,8 @@ def new_plan(platform: Platform, caller: Caller, body: schemas.PlanCreate) -> st
     try:
         authorise_account(platform, caller, body.account_id, "plans", write=True)
     except NotFound as exc:
-        raise InvalidInput(exc.message, [Problem(exc.message, field="account_id")]) from None
+        bad = Problem(exc.message, field="account_id", code=exc.code, params=exc.params)
+        raise InvalidInput(exc.message, [bad]) from None
     plan_id = create_plan(
         platform,
         body.account_id,
@@ -276,7 +296,9 @@ def update_plan(platform: Platform, caller: Caller, plan_id: str, patch: BaseMod
         }
         checked = _validated(schemas.PlanIn, merged)
         problems = _member_exists(session, plan, {"member_id": checked.owner_id}, platform)  # type: ignore[attr-defined]
-        problems = [Problem(p.message, field="owner_id") for p in problems]
+        problems = [
+            Problem(p.message, field="owner_id", code=p.code, params=p.params) for p in problems
+        ]
         new_state = PlanState(checked.state)  # type: ignore[attr-defined]
         if new_state is PlanState.ACTIVE and row.state is not PlanState.ACTIVE:
             other = session.scalar(
@@ -288,7 +310,12 @@ def update_plan(platform: Platform, caller: Caller, plan_id: str, patch: BaseMod
             )
             if other:
                 problems.append(
-                    Problem(f"the account already has an active plan {other}", field="state")
+                    Problem(
+                        f"the account already has an active plan {other}",
+                        field="state",
+                        code="plan.active_taken",
+                        params={"plan": other},
+                    )
                 )
         if problems:
             raise InvalidInput(f"cannot update plan {plan_id}", problems)

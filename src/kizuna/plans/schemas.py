@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, Optional, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from kizuna.errors import CodedValueError
+
 #: Free text: no NUL (PostgreSQL cannot store it).
 Text = Annotated[str, Field(max_length=10_000, pattern=r"^[^\x00]*$")]
 Line = Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -46,7 +48,7 @@ class PlanIn(_In):
     @model_validator(mode="after")
     def _dates(self) -> PlanIn:
         if self.end_date <= self.start_date:
-            raise ValueError("the end date must be after the start date")
+            raise CodedValueError("the end date must be after the start date", "plan.end_date")
         return self
 
 
@@ -92,14 +94,17 @@ class KpiIn(_In):
     @model_validator(mode="after")
     def _consistent(self) -> KpiIn:
         if self.target == self.baseline:
-            raise ValueError("the target must differ from the baseline")
+            raise CodedValueError("the target must differ from the baseline", "plan.target_same")
         if (self.direction == "higher") != (self.target > self.baseline):
             side = "above" if self.direction == "higher" else "below"
-            raise ValueError(
-                f"a '{self.direction} is better' KPI needs a target {side} its baseline"
+            raise CodedValueError(
+                f"a '{self.direction} is better' KPI needs a target {side} its baseline",
+                f"plan.target_{side}",
             )
         if self.target_date <= self.baseline_date:
-            raise ValueError("the target date must be after the baseline date")
+            raise CodedValueError(
+                "the target date must be after the baseline date", "plan.target_date"
+            )
         return self
 
 

@@ -682,9 +682,9 @@ def add_checkin(
     """Record a manual measurement of a KPI (only KPIs without a metric take check-ins)."""
     problems = []
     if not math.isfinite(value):
-        problems.append(Problem("must be a finite number", field="value"))
+        problems.append(Problem("must be a finite number", field="value", code="plan.finite"))
     if not by.strip():
-        problems.append(Problem("say who measured it", field="by"))
+        problems.append(Problem("say who measured it", field="by", code="plan.measured_by"))
     if problems:
         raise InvalidInput("cannot record the check-in", problems)
     with platform.store.session() as session:
@@ -692,7 +692,13 @@ def add_checkin(
         if row.metric:
             raise InvalidInput(
                 f"KPI {row.key} is measured by metric {row.metric}",
-                [Problem("a metric-bound KPI takes no check-ins", field="kpi")],
+                [
+                    Problem(
+                        "a metric-bound KPI takes no check-ins",
+                        field="kpi",
+                        code="plan.no_checkins",
+                    )
+                ],
             )
         checkin = PlanCheckin(
             kpi_id=row.id, value=float(value), checkin_date=day, checked_by=by.strip(), note=note

@@ -132,6 +132,10 @@ class CtaEvent(Base):
     kind: Mapped[str] = mapped_column(sa.String(32))
     actor: Mapped[str | None] = mapped_column(sa.String(200))
     text: Mapped[str] = mapped_column(sa.Text)
+    #: The values ``text`` names (task title, new owner, snooze date, note), so that each
+    #: edge words the event by its ``kind`` in its own language; None for events stored
+    #: before revision 0016 (their ``text`` is all there is).
+    params: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 

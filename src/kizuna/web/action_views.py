@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -95,6 +96,7 @@ class Titles:
         if rule is None or self.lang == "en":
             return cta.reason
         return render_reason(rule, cta.facts, self.lang) or cta.reason
+
     #: Japanese names of the rules by their English name (the title a CTA stores).
     names: dict[str, str] = field(default_factory=dict)
 
@@ -143,7 +145,8 @@ EVENT_WORDS = {
     "in_progress": N_("CTA in progress"),
     "closed": N_("CTA closed: the condition cleared"),
 }
-#: Events with the user's words (a note, a task's title) after the kind.
+#: Events with the user's words (a note, a task's title) after the kind: their words, and
+#: how to find the values in the English text of an event stored without ``params``.
 EVENT_FORMS = {
     "closed_won": (r"CTA closed \(won\): (?P<note>.*)", N_("Closed won: %(note)s")),
     "closed_lost": (r"CTA closed \(lost\): (?P<note>.*)", N_("Closed lost: %(note)s")),
@@ -161,6 +164,16 @@ EVENT_FORMS = {
 }
 
 
+def _event_values(event: Mapping[str, Any], pattern: str) -> dict[str, Any] | None:
+    """The values an event names: its ``params``, else read back from its English text
+    (events stored before they kept ``params``); None when neither has them."""
+    params = event.get("params")
+    if isinstance(params, Mapping) and params:
+        return dict(params)
+    found = re.fullmatch(pattern, str(event.get("text") or ""), re.S)
+    return found.groupdict() if found else None
+
+
 def event_text(event: Mapping[str, Any], words: Titles) -> str:
     """The event in the page's language: the catalog's words for what happened, the user's
     own words (notes, task titles in the rule set's language) kept; else the stored text."""
@@ -168,18 +181,21 @@ def event_text(event: Mapping[str, Any], words: Titles) -> str:
     if kind in EVENT_WORDS:
         return gettext(EVENT_WORDS[kind])
     form = EVENT_FORMS.get(kind)
-    found = re.fullmatch(form[0], text, re.S) if form else None
-    if form is None or found is None:
+    values = _event_values(event, form[0]) if form else None
+    if form is None or values is None:
         return text
-    values = found.groupdict()
     if "date" in values:
-        values["date"] = format_date(date.fromisoformat(values["date"]))
+        with suppress(ValueError):  # not a date after all: shown as stored
+            values["date"] = format_date(date.fromisoformat(str(values["date"])))
     if "task" in values and words.lang == "ja":
         values["task"] = next(
             (ja for (_, title), ja in words.tasks.items() if title == values["task"]),
             values["task"],
         )
-    return gettext(form[1]) % values
+    try:
+        return gettext(form[1]) % values
+    except (KeyError, TypeError, ValueError):  # values not those of the kind: the stored text
+        return text
 
 
 def _names(platform: Platform) -> dict[str, str]:

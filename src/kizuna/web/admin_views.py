@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kizuna.actions import rules_for
 from kizuna.auth import tokens as auth_tokens
 from kizuna.auth.policy import Caller
 from kizuna.auth.sources import Source, list_sources
@@ -22,6 +23,10 @@ from kizuna.auth.tokens import TokenInfo, list_tokens
 from kizuna.auth.users import User, list_users
 from kizuna.dataio import ImportReport, import_file
 from kizuna.errors import Conflict, InvalidInput, KizunaError, NotFound, Problem
+from kizuna.health.compute import scorecard_paths
+from kizuna.health.scorecard import load_scorecards
+from kizuna.lifecycle.definitions import definition_for as lifecycle_definition_for
+from kizuna.metrics.definitions import load_definitions
 from kizuna.platform import Platform
 
 IMPORT_TABLES = ("accounts", "contacts", "contracts", "tickets", "surveys", "activities")
@@ -31,7 +36,7 @@ IMPORT_TABLES = ("accounts", "contacts", "contracts", "tickets", "surveys", "act
 class Definition:
     """One definition set: where it comes from, whether it is valid, and its text."""
 
-    kind: str  # "metrics" | "scorecards" | "lifecycle"
+    kind: str  # "metrics" | "scorecards" | "lifecycle" | "rules"
     sources: list[str]
     valid: bool
     #: Why it is invalid (None: valid).
@@ -76,7 +81,7 @@ def _check(
 
 
 def _count(loaded: Any) -> int | None:
-    for attr in ("metrics", "scorecards", "stages"):
+    for attr in ("metrics", "scorecards", "stages", "rules"):
         items = getattr(loaded, attr, None)
         if items is not None:
             return len(items)
@@ -84,13 +89,11 @@ def _count(loaded: Any) -> int | None:
 
 
 def definitions(platform: Platform) -> list[Definition]:
-    """The metric, scorecard and lifecycle definitions in use, validated."""
-    from kizuna.health.compute import scorecard_paths
-    from kizuna.health.scorecard import load_scorecards
-    from kizuna.lifecycle.definitions import load_definition
-    from kizuna.metrics.definitions import load_definitions
-
+    """The metric, scorecard, lifecycle and rule definitions in use, validated."""
+    home = platform.settings.home
     cards = scorecard_paths(platform.settings) or []
+    lifecycle = [p for p in [home / "lifecycle.yaml"] if p.exists()]
+    rules = [p for p in [home / "rules.yaml"] if p.exists()]
     return [
         _check(
             "metrics",
@@ -106,10 +109,11 @@ def definitions(platform: Platform) -> list[Definition]:
         ),
         _check(
             "lifecycle",
-            [],
+            lifecycle,
             ("kizuna.lifecycle", "default_lifecycle.yaml"),
-            lambda: load_definition(None),
+            lambda: lifecycle_definition_for(home),
         ),
+        _check("rules", rules, ("kizuna.actions", "default_rules.yaml"), lambda: rules_for(home)),
     ]
 
 

@@ -17,11 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kizuna.errors import KizunaError
+from kizuna.errors import BadRequest, KizunaError
 from kizuna.platform import Platform
 from kizuna.web.assets import IMMUTABLE, PLOTLY, SHORT, Assets
+from kizuna.web.i18n import use_locale
 from kizuna.web.insights import Figures
 from kizuna.web.pages import LoginRequired, NavEntry, build_environment, page_context, render
+from kizuna.web.problems import error_text
 from kizuna.web.routes import PAGE_MODULES
 from kizuna.web.session import SessionCodec
 
@@ -131,28 +133,43 @@ def _add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(KizunaError)
     async def kizuna_error(request: Request, exc: KizunaError) -> Response:
-        return _error_page(request, exc.status_code, exc.title, exc.message)
+        return _error_page(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
-        return _error_page(request, 400, "Invalid input", f"check: {fields}")
+        error = BadRequest(f"check: {fields}", code="check_fields", params={"fields": fields})
+        return _error_page(request, error, title="Invalid input")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        title = "Not found" if exc.status_code == 404 else "Error"
-        return _error_page(request, exc.status_code, title, str(exc.detail))
+        error = KizunaError(str(exc.detail))
+        error.status_code = exc.status_code
+        return _error_page(request, error, title="Not found" if exc.status_code == 404 else "Error")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operator; the page never shows one.
         log.exception("unexpected error on %s", request.url.path)
-        return _error_page(request, 500, "Internal error", "something went wrong on our side")
+        return _error_page(request, KizunaError("something went wrong on our side"))
 
 
-def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
+def _error_page(request: Request, exc: KizunaError, title: str | None = None) -> Response:
+    """The error as a page in the visitor's language (its words from its code, else its
+    status's words; see :func:`kizuna.web.problems.error_text`)."""
     ctx = page_context(request)
-    return render(ctx, "error.html", status_code=status, title=title, detail=detail, status=status)
+    status = exc.status_code
+    with use_locale(ctx.lang):
+        detail = error_text(exc, ctx.lang)
+    return render(
+        ctx,
+        "error.html",
+        status_code=status,
+        title=title or exc.title,
+        detail=detail,
+        status=status,
+        problems=list(getattr(exc, "problems", ())),
+    )
 
 
 def mount_web(

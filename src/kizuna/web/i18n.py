@@ -195,6 +195,7 @@ DYNAMIC_MESSAGES = (
     N_("metrics"),
     N_("scorecards"),
     N_("lifecycle"),
+    N_("rules"),
     N_("accounts"),
     N_("contacts"),
     N_("contracts"),

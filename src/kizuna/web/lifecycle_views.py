@@ -173,7 +173,8 @@ def mark_milestone_done(
     if not can_write(caller, account.owner_id):
         raise PermissionDenied(
             f"{caller.principal.role.value} {caller.principal.member_id} "
-            f"may not change account {account_id}"
+            f"may not change account {account_id}",
+            code="may_not_write",
         )
     today = platform.today()
     day = today

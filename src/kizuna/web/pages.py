@@ -8,18 +8,19 @@ token, the navigation and the ``url()`` helper.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from kizuna.actions.teams import member_language
 from kizuna.auth.policy import Caller, Principal, can_administer
 from kizuna.auth.sessions import session_principal
-from kizuna.errors import PermissionDenied
+from kizuna.errors import InvalidInput, KizunaError, PermissionDenied
 from kizuna.platform import Platform
 from kizuna.portfolio import ATTENTION_DROP, ATTENTION_REASONS, BANDS
 from kizuna.web import charts, i18n
@@ -62,7 +63,7 @@ class PageContext:
     @property
     def caller(self) -> Caller:
         if self.principal is None:
-            raise PermissionDenied("log in first")
+            raise PermissionDenied("log in first", code="log_in")
         settings = self.platform.settings
         return Caller(self.principal, csm_scope=settings.csm_scope, request_id=None)
 
@@ -126,7 +127,31 @@ def page_context(request: Request) -> PageContext:
 def require_csrf(ctx: PageContext, token: str) -> None:
     """Refuse a form post whose CSRF token does not belong to the signed-in session."""
     if ctx.session is None or not csrf_ok(ctx.session, token):
-        raise PermissionDenied("the form expired: reload the page and try again")
+        raise PermissionDenied(
+            "the form expired: reload the page and try again", code="form_expired"
+        )
+
+
+T = TypeVar("T")
+
+
+def form_action(
+    ctx: PageContext,
+    csrf_token: str,
+    act: Callable[[], T],
+    done: Callable[[T], Response],
+    refused: Callable[[KizunaError], Response],
+    refuse: tuple[type[KizunaError], ...] = (InvalidInput,),
+) -> Response:
+    """The shape of every form post: check the CSRF token, ``act``, then ``done`` with what
+    it returned (a redirect), or — when the service refuses with one of ``refuse`` — the
+    page again through ``refused`` with the error (its problems worded by the page)."""
+    require_csrf(ctx, csrf_token)
+    try:
+        result = act()
+    except refuse as exc:
+        return refused(exc)
+    return done(result)
 
 
 def login_required(request: Request) -> PageContext:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kizuna.auth.policy import Caller
-from kizuna.errors import InvalidInput
+from kizuna.errors import InvalidInput, Problem, validation_code
 from kizuna.metrics.service import read_metric_values
 from kizuna.plans import edit, schemas
 from kizuna.plans.evaluate import KpiResult
@@ -166,18 +166,21 @@ def form_data(model: type[BaseModel], form: Any, *, partial: bool = False) -> di
     return data
 
 
-def field_errors(exc: ValidationError | InvalidInput) -> dict[str, str]:
-    """Messages by field name (the first one of each field); ``_form`` for the rest."""
-    errors: dict[str, str] = {}
+def field_errors(exc: ValidationError | InvalidInput) -> dict[str, Problem]:
+    """Problems by field name (the first one of each field); ``_form`` for the rest,
+    worded by the page from their codes."""
+    errors: dict[str, Problem] = {}
     if isinstance(exc, ValidationError):
         for e in exc.errors():
             name = str(e["loc"][0]) if e["loc"] else "_form"
-            errors.setdefault(name, e["msg"].removeprefix("Value error, "))
+            code, params = validation_code(e)
+            message = e["msg"].removeprefix("Value error, ")
+            errors.setdefault(name, Problem(message, field=name, code=code, params=params))
     else:
         for p in exc.problems:
-            errors.setdefault(p.field or "_form", p.message)
+            errors.setdefault(p.field or "_form", p)
         if not exc.problems:
-            errors["_form"] = exc.message
+            errors["_form"] = Problem(exc.message, code=exc.code, params=exc.params)
     return errors
 
 

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kizuna.errors import InvalidInput
+from kizuna.errors import Conflict, InvalidInput, KizunaError, PermissionDenied, Problem
 from kizuna.revenue import RevenueDefinition
 from kizuna.web.i18n import N_
 
@@ -41,6 +41,13 @@ class Parsed:
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     typed: dict[str, str] = field(default_factory=dict)
+
+    def checked(self) -> dict[str, Any]:
+        """The values for the service; :class:`InvalidInput` when the form has problems
+        (the page shows ``errors``, the form's own words)."""
+        if self.errors:
+            raise InvalidInput("the form is not valid")
+        return self.values
 
 
 def _text(form: Any, name: str) -> str:
@@ -162,15 +169,27 @@ def parse_owner(form: Any, owners: set[str]) -> Parsed:
     return p
 
 
-def service_errors(exc: InvalidInput) -> dict[str, str]:
-    """A service's problems by field, in words the catalogs translate where known."""
-    errors: dict[str, str] = {}
+def service_errors(exc: InvalidInput) -> dict[str, str | Problem]:
+    """A service's problems by field: the form's words for the field where it has them,
+    else the problem itself (worded from its code by the page)."""
+    errors: dict[str, str | Problem] = {}
     for problem in exc.problems:
         name = problem.field or "_form"
-        errors.setdefault(name, SERVICE_FIELD_MESSAGES.get(name, problem.message))
+        errors.setdefault(name, SERVICE_FIELD_MESSAGES.get(name, problem))
     if not errors:
-        errors["_form"] = exc.message
+        errors["_form"] = Problem(exc.message, code=exc.code, params=exc.params)
     return errors
+
+
+def refusal_errors(exc: KizunaError) -> dict[str, str | Problem]:
+    """Why the service refused an opportunity form, by field."""
+    if isinstance(exc, PermissionDenied):
+        return {"_form": N_("You may not change this account's opportunities.")}
+    if isinstance(exc, Conflict):
+        return {"_form": N_("It was closed meanwhile: reload the page.")}
+    if isinstance(exc, InvalidInput):
+        return service_errors(exc)
+    return {"_form": Problem(exc.message, code=exc.code, params=exc.params)}
 
 
 __all__ = [
@@ -181,5 +200,6 @@ __all__ = [
     "parse_new",
     "parse_owner",
     "parse_stage",
+    "refusal_errors",
     "service_errors",
 ]

@@ -13,6 +13,7 @@ from kizuna.health import list_sentiments
 from kizuna.web import action_views, insights, lifecycle_views, revenue_views, risk_views, views
 from kizuna.web.i18n import use_locale
 from kizuna.web.pages import PageContext, login_required, render, require_csrf
+from kizuna.web.problems import error_problems
 
 router = APIRouter()
 
@@ -96,9 +97,9 @@ def milestone_done(
             ctx.figures, ctx.caller, account_id, milestone_id, done_on
         )
     except InvalidInput as exc:
-        fields = {p.field: p.message for p in exc.problems if p.field == "done_on"}
-        others = [p.message for p in exc.problems if p.field != "done_on"] or (
-            [] if fields else [exc.message]
+        fields = {p.field: p for p in exc.problems if p.field == "done_on"}
+        others = [p for p in exc.problems if p.field != "done_on"] or (
+            [] if fields else error_problems(exc)
         )
         return render_account(
             ctx,

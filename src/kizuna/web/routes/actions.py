@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -23,10 +24,17 @@ from kizuna.actions.techtouch import contact_preference, set_contact_preference
 from kizuna.auth.audit import record_audit
 from kizuna.customers.schemas import ContactIn, ContactPatch
 from kizuna.customers.service import authorise_account, create_record, update_record
-from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.errors import Conflict, InvalidInput, NotFound, Problem, validation_code
 from kizuna.health import record_sentiment
 from kizuna.web import action_views
-from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
+from kizuna.web.pages import (
+    NavEntry,
+    PageContext,
+    form_action,
+    login_required,
+    render,
+)
+from kizuna.web.problems import error_problems
 from kizuna.web.routes.account360 import render_account
 
 router = APIRouter()
@@ -41,14 +49,18 @@ def _date(value: str, field: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(
-            "invalid date", [Problem(f"{value!r} is not a date (YYYY-MM-DD)", field=field)]
-        ) from None
+        bad = Problem(
+            f"{value!r} is not a date (YYYY-MM-DD)", field=field, code="date_format",
+            params={"value": value},
+        )  # fmt: skip
+        raise InvalidInput("invalid date", [bad]) from None
 
 
 def _cta_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"no CTA {raw[:40]}")
+        raise NotFound(
+            f"no CTA {raw[:40]}", code="unknown", params={"table": "ctas", "value": raw[:40]}
+        )
     return int(raw)
 
 
@@ -83,12 +95,16 @@ def cta_view(cta_id: str, ctx: Annotated[PageContext, Depends(login_required)]) 
     return _cta(ctx, _cta_id(cta_id))
 
 
-def _after(ctx: PageContext, cta_id: int, work: Any) -> Response:
-    try:
-        work()
-    except InvalidInput as exc:
-        return _cta(ctx, cta_id, 422, [p.message for p in exc.problems] or [exc.message])
-    return RedirectResponse(ctx.url("cta_page", cta_id=cta_id), status_code=303)
+def _after(ctx: PageContext, csrf_token: str, cta_id: int, work: Callable[[], object]) -> Response:
+    """A CTA form: its page again when refused (a closed CTA, a bad date), else back to it."""
+    return form_action(
+        ctx,
+        csrf_token,
+        work,
+        done=lambda _: RedirectResponse(ctx.url("cta_page", cta_id=cta_id), status_code=303),
+        refused=lambda exc: _cta(ctx, cta_id, exc.status_code, error_problems(exc)),
+        refuse=(InvalidInput, Conflict),
+    )
 
 
 def _task(ctx: PageContext, cta_id: str, task_id: str) -> tuple[int, Any, Any]:
@@ -97,7 +113,11 @@ def _task(ctx: PageContext, cta_id: str, task_id: str) -> tuple[int, Any, Any]:
     page = authorise_cta(ctx.platform, ctx.caller, number, write=True)
     task = next((t for t in page.tasks if str(t.id) == task_id), None)
     if task is None:
-        raise NotFound(f"no task {task_id[:40]}")
+        raise NotFound(
+            f"no task {task_id[:40]}",
+            code="unknown",
+            params={"table": "tasks", "value": task_id[:40]},
+        )
     return number, page, task
 
 
@@ -109,12 +129,13 @@ def cta_task(
     csrf_token: Field = "",
     status: Field = "done",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
-    number, _page, task = _task(ctx, cta_id, task_id)
     me = ctx.caller.principal.member_id
-    return _after(
-        ctx, number, lambda: set_task_status(ctx.platform, task.id, status=status, actor=me)
-    )
+
+    def work() -> None:
+        _number, _page, task = _task(ctx, cta_id, task_id)
+        set_task_status(ctx.platform, task.id, status=status, actor=me)
+
+    return _after(ctx, csrf_token, _cta_id(cta_id), work)
 
 
 @router.post("/ctas/{cta_id}/tasks/{task_id}/reassign", name="cta_task_reassign")
@@ -125,11 +146,10 @@ def cta_task_reassign(
     csrf_token: Field = "",
     owner_id: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
-    number, page, task = _task(ctx, cta_id, task_id)
     me = ctx.caller.principal.member_id
 
     def work() -> None:
+        number, page, task = _task(ctx, cta_id, task_id)
         reassign_task(ctx.platform, task.id, owner_id=owner_id, actor=me)
         record_audit(
             ctx.platform, ctx.caller, action="task_reassign", resource="ctas",
@@ -137,7 +157,7 @@ def cta_task_reassign(
             detail=f"task {task.id} to {owner_id}",
         )  # fmt: skip
 
-    return _after(ctx, number, work)
+    return _after(ctx, csrf_token, _cta_id(cta_id), work)
 
 
 @router.post("/ctas/{cta_id}/close", name="cta_close")
@@ -148,15 +168,14 @@ def cta_close(
     outcome: Field = "won",
     note: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
     number = _cta_id(cta_id)
-    authorise_cta(ctx.platform, ctx.caller, number, write=True)
     me = ctx.caller.principal.member_id
-    return _after(
-        ctx,
-        number,
-        lambda: close_cta(ctx.platform, number, outcome=outcome, actor=me, note=note or None),
-    )
+
+    def work() -> None:
+        authorise_cta(ctx.platform, ctx.caller, number, write=True)
+        close_cta(ctx.platform, number, outcome=outcome, actor=me, note=note or None)
+
+    return _after(ctx, csrf_token, number, work)
 
 
 @router.post("/ctas/{cta_id}/snooze", name="cta_snooze")
@@ -167,31 +186,43 @@ def cta_snooze(
     until: Field = "",
     reason: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
     number = _cta_id(cta_id)
-    authorise_cta(ctx.platform, ctx.caller, number, write=True)
     me = ctx.caller.principal.member_id
 
     def work() -> None:
+        authorise_cta(ctx.platform, ctx.caller, number, write=True)
         day = _date(until, "until")
         if day is None:
-            raise InvalidInput("invalid snooze", [Problem("choose a date", field="until")])
+            problem = Problem("choose a date", field="until", code="choose_date")
+            raise InvalidInput("invalid snooze", [problem])
         snooze_cta(ctx.platform, number, until=day, reason=reason, actor=me)
 
-    return _after(ctx, number, work)
+    return _after(ctx, csrf_token, number, work)
 
 
 # -- the account 360's work forms ---------------------------------------------
 
 
-def _account_form(ctx: PageContext, account_id: str, anchor: str, work: Any) -> Response:
-    authorise_account(ctx.platform, ctx.caller, account_id, "accounts", write=True)
-    try:
+def _account_form(
+    ctx: PageContext, csrf_token: str, account_id: str, anchor: str, work: Callable[[], object]
+) -> Response:
+    """A work form of the account 360: the page again with the problems, else back to it."""
+
+    def act() -> None:  # the caller must be allowed to change the account, whatever the form
+        authorise_account(ctx.platform, ctx.caller, account_id, "accounts", write=True)
         work()
-    except InvalidInput as exc:
-        problems = [p.message for p in exc.problems] or [exc.message]
-        return render_account(ctx, account_id, status_code=422, action_problems=problems)
-    return RedirectResponse(ctx.url("account", account_id=account_id) + anchor, status_code=303)
+
+    return form_action(
+        ctx,
+        csrf_token,
+        act,
+        done=lambda _: RedirectResponse(
+            ctx.url("account", account_id=account_id) + anchor, status_code=303
+        ),
+        refused=lambda exc: render_account(
+            ctx, account_id, status_code=422, action_problems=error_problems(exc)
+        ),
+    )
 
 
 @router.post("/accounts/{account_id}/log", name="log_activity")
@@ -204,10 +235,10 @@ def log_activity_form(
     contact_id: Field = "",
     activity_date: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
     me = ctx.caller.principal.member_id
     return _account_form(
         ctx,
+        csrf_token,
         account_id,
         "#timeline",
         lambda: log_activity(
@@ -225,15 +256,15 @@ def sentiment_form(
     value: Field = "",
     comment: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
     me = ctx.caller.principal.member_id
 
     def work() -> None:
         if not value.isdigit():
-            raise InvalidInput("invalid sentiment", [Problem("choose 1 to 5", field="value")])
+            problem = Problem("choose 1 to 5", field="value", code="choose_sentiment")
+            raise InvalidInput("invalid sentiment", [problem])
         record_sentiment(ctx.platform, account_id, int(value), me, comment or None)
 
-    return _account_form(ctx, account_id, "#work", work)
+    return _account_form(ctx, csrf_token, account_id, "#work", work)
 
 
 @router.post("/accounts/{account_id}/ctas", name="open_cta_form")
@@ -247,10 +278,10 @@ def open_cta_form(
     due_date: Field = "",
     playbook: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
     me = ctx.caller.principal.member_id
     return _account_form(
         ctx,
+        csrf_token,
         account_id,
         "#ctas",
         lambda: open_cta(
@@ -270,11 +301,14 @@ def save_contact_prefs(
     language: Field = "",
     opt_out: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
 
     def work() -> None:
         if contact_preference(ctx.platform, contact_id).account_id != account_id:
-            raise NotFound(f"no contact {contact_id[:64]}")
+            raise NotFound(
+                f"no contact {contact_id[:64]}",
+                code="unknown",
+                params={"table": "contacts", "value": contact_id[:64]},
+            )
         done = set_contact_preference(
             ctx.platform, contact_id, language=language or None,
             opted_out=True if opt_out else None,
@@ -285,7 +319,7 @@ def save_contact_prefs(
             detail=f"language {done.language}{', opted out' if opt_out else ''}",
         )  # fmt: skip
 
-    return _account_form(ctx, account_id, "#contacts", work)
+    return _account_form(ctx, csrf_token, account_id, "#contacts", work)
 
 
 @router.post("/accounts/{account_id}/contacts", name="save_contact")
@@ -300,7 +334,6 @@ def save_contact(
     success_role: Field = "other",
     new: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
 
     def work() -> None:
         values: dict[str, Any] = {
@@ -323,7 +356,7 @@ def save_contact(
         except ValueError as exc:  # pydantic's ValidationError: the form's values
             raise InvalidInput("the contact is not valid", _problems(exc)) from None
 
-    return _account_form(ctx, account_id, "#contacts", work)
+    return _account_form(ctx, csrf_token, account_id, "#contacts", work)
 
 
 def _problems(exc: ValueError) -> list[Problem]:
@@ -331,6 +364,12 @@ def _problems(exc: ValueError) -> list[Problem]:
     if not callable(errors):
         return [Problem(str(exc))]
     return [
-        Problem(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}", field=str(e["loc"][-1]))
+        Problem(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}",
+            field=str(e["loc"][-1]),
+            code=code,
+            params={**params, "field": str(e["loc"][-1])},
+        )
         for e in errors()
+        for code, params in [validation_code(e)]
     ]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, UploadFile
 from fastapi.responses import Response
 
 from kizuna.auth.policy import can_administer
-from kizuna.errors import ImportRejected, KizunaError, PermissionDenied
+from kizuna.errors import ImportRejected, KizunaError, PermissionDenied, Problem
 from kizuna.web import admin_views
 from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
 
@@ -22,7 +22,7 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 def admin_required(ctx: Annotated[PageContext, Depends(login_required)]) -> PageContext:
     if not can_administer(ctx.caller):
-        raise PermissionDenied("only an admin may open the admin pages")
+        raise PermissionDenied("only an admin may open the admin pages", code="admin_only")
     return ctx
 
 
@@ -84,7 +84,8 @@ async def admin_import(
         except ImportRejected as exc:
             return _page(ctx, status_code=422, import_problems=list(exc.problems), import_file=name)
         except KizunaError as exc:
-            return _page(ctx, status_code=422, import_errors={"file": exc.message})
+            problem = Problem(exc.message, code=exc.code, params=exc.params)
+            return _page(ctx, status_code=422, import_errors={"file": problem})
     ctx.figures.invalidate()
     return _page(ctx, import_report=report)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
@@ -10,7 +11,9 @@ from fastapi.responses import Response
 
 from kizuna.documents import sharing
 from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.web.i18n import N_
 from kizuna.web.pages import PageContext, login_required, render, require_csrf
+from kizuna.web.problems import error_problems
 
 router = APIRouter()
 
@@ -52,7 +55,7 @@ def _links_page(
     ctx: PageContext,
     account_id: str,
     new: sharing.NewShare | None = None,
-    error: str | None = None,
+    problems: Sequence[Problem | str] = (),
     status_code: int = 200,
 ) -> Response:
     links = sharing.readable_shares(ctx.platform, ctx.caller, account_id)
@@ -63,7 +66,7 @@ def _links_page(
         account_id=account_id,
         links=links,
         new=new,
-        error=error,
+        problems=list(problems),
     )
 
 
@@ -86,14 +89,14 @@ async def share_create(
     try:
         days = int(form.get("days", "30"))
     except ValueError:
-        return _links_page(ctx, account_id, error="days: a whole number of days", status_code=422)
+        days_problem = N_("Enter the number of days as a whole number.")
+        return _links_page(ctx, account_id, problems=[days_problem], status_code=422)
     try:
         new = sharing.share_for(
             ctx.platform, ctx.caller, account_id, days, form.get("contact_id") or None
         )
     except InvalidInput as exc:
-        text = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
-        return _links_page(ctx, account_id, error=text, status_code=422)
+        return _links_page(ctx, account_id, problems=error_problems(exc), status_code=422)
     return _links_page(ctx, account_id, new=new, status_code=201)
 
 

@@ -15,6 +15,7 @@ from kizuna.plans.service import plan_of_account
 from kizuna.web import plan_views, views
 from kizuna.web.i18n import N_
 from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
+from kizuna.web.problems import FieldErrors
 
 router = APIRouter()
 NAV = (NavEntry("plans", "Plans", order=35),)
@@ -37,7 +38,7 @@ def _page(
     ctx: PageContext,
     account_id: str,
     status_code: int = 200,
-    errors: dict[str, dict[str, str]] | None = None,
+    errors: dict[str, FieldErrors] | None = None,
     values: dict[str, dict[str, Any]] | None = None,
 ) -> Response:
     page = plan_views.plan_page(ctx.platform, ctx.caller, account_id, _as_of(ctx))

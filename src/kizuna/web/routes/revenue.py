@@ -8,13 +8,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kizuna.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from kizuna.errors import Conflict, InvalidInput, KizunaError, NotFound, PermissionDenied
 from kizuna.revenue import definition_for
 from kizuna.revenue.access import lose_as, move_as, open_as, reassign_as, win_as
+from kizuna.revenue.opportunities import OpportunityView
 from kizuna.store.revenue_models import OpportunitySource, OpportunityType
 from kizuna.web import revenue_forms, revenue_views
 from kizuna.web.i18n import N_
-from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
+from kizuna.web.pages import (
+    NavEntry,
+    PageContext,
+    form_action,
+    login_required,
+    render,
+)
+from kizuna.web.problems import FieldErrors
 from kizuna.web.views import excel_csv
 
 router = APIRouter()
@@ -61,7 +69,7 @@ def _pipeline(
     ctx: PageContext,
     kind: str | None,
     status_code: int = 200,
-    errors: dict[str, str] | None = None,
+    errors: FieldErrors | None = None,
     typed: dict[str, str] | None = None,
 ) -> Response:
     columns = revenue_views.pipeline(ctx.platform, ctx.caller, kind)
@@ -91,45 +99,50 @@ def opportunities_page(
     return _pipeline(ctx, type if type in _TYPES else None)
 
 
-async def _form(ctx: PageContext, request: Request) -> Any:
-    form = await request.form()
-    require_csrf(ctx, str(form.get("csrf_token") or ""))
-    return form
-
-
 @router.post("/opportunities", name="opportunity_create")
 async def opportunity_create(
     request: Request, ctx: Annotated[PageContext, Depends(login_required)]
 ) -> Response:
-    form = await _form(ctx, request)
+    form = await request.form()
     forms = revenue_views.pipeline_forms(ctx.platform, ctx.caller)
     parsed = revenue_forms.parse_new(
         form, definition_for(ctx.platform.settings.home), forms.owner_ids
     )
-    if parsed.errors:
-        return _pipeline(ctx, None, 422, parsed.errors, parsed.typed)
-    values = dict(parsed.values)
-    kind = OpportunityType(values.pop("type"))
-    try:
-        view = open_as(
+
+    def work() -> OpportunityView:
+        values = dict(parsed.checked())
+        kind = OpportunityType(values.pop("type"))
+        return open_as(
             ctx.platform, ctx.caller, type=kind, source=OpportunitySource.MANUAL, **values
         )
-    except NotFound:
-        errors = {"account_id": N_("No such account in your book.")}
+
+    def refused(exc: KizunaError) -> Response:
+        errors: FieldErrors
+        if parsed.errors:
+            errors = parsed.errors
+        elif isinstance(exc, NotFound):
+            errors = {"account_id": N_("No such account in your book.")}
+        elif isinstance(exc, PermissionDenied):
+            errors = {"account_id": N_("You may not change this account's opportunities.")}
+        else:
+            errors = revenue_forms.refusal_errors(exc)
         return _pipeline(ctx, None, 422, errors, parsed.typed)
-    except PermissionDenied:
-        errors = {"account_id": N_("You may not change this account's opportunities.")}
-        return _pipeline(ctx, None, 422, errors, parsed.typed)
-    except InvalidInput as exc:
-        return _pipeline(ctx, None, 422, revenue_forms.service_errors(exc), parsed.typed)
-    return RedirectResponse(ctx.url("opportunity", opportunity_id=view.id), 303)
+
+    return form_action(
+        ctx,
+        str(form.get("csrf_token") or ""),
+        work,
+        lambda view: RedirectResponse(ctx.url("opportunity", opportunity_id=view.id), 303),
+        refused,
+        refuse=(InvalidInput, NotFound, PermissionDenied),
+    )
 
 
 def _opportunity(
     ctx: PageContext,
     opportunity_id: str,
     status_code: int = 200,
-    errors: dict[str, dict[str, str]] | None = None,
+    errors: dict[str, FieldErrors] | None = None,
     typed: dict[str, dict[str, str]] | None = None,
 ) -> Response:
     page = revenue_views.opportunity_page(ctx.platform, ctx.caller, opportunity_id)
@@ -162,20 +175,26 @@ async def _act(
     parse: Callable[[Any], revenue_forms.Parsed],
     act: Callable[[dict[str, Any]], object],
 ) -> Response:
-    form = await _form(ctx, request)
+    """A form of the opportunity page: its own checks, then the service; refused, the page
+    again with the form ``which``'s problems by field."""
+    form = await request.form()
     parsed = parse(form)
-    if not parsed.errors:
-        try:
-            act(parsed.values)
-        except InvalidInput as exc:
-            parsed.errors = revenue_forms.service_errors(exc)
-        except PermissionDenied:
-            parsed.errors = {"_form": N_("You may not change this account's opportunities.")}
-        except Conflict:
-            parsed.errors = {"_form": N_("It was closed meanwhile: reload the page.")}
-    if parsed.errors:
-        return _opportunity(ctx, opportunity_id, 422, {which: parsed.errors}, {which: parsed.typed})
-    return RedirectResponse(ctx.url("opportunity", opportunity_id=opportunity_id), 303)
+
+    def work() -> object:
+        return act(parsed.checked())
+
+    def refused(exc: KizunaError) -> Response:
+        errors = parsed.errors or revenue_forms.refusal_errors(exc)
+        return _opportunity(ctx, opportunity_id, 422, {which: errors}, {which: parsed.typed})
+
+    return form_action(
+        ctx,
+        str(form.get("csrf_token") or ""),
+        work,
+        lambda _: RedirectResponse(ctx.url("opportunity", opportunity_id=opportunity_id), 303),
+        refused,
+        refuse=(InvalidInput, PermissionDenied, Conflict),
+    )
 
 
 @router.post("/opportunities/{opportunity_id}/stage", name="opportunity_stage")

@@ -48,7 +48,7 @@ TRIGGER_LABELS = {
 
 def admin_required(ctx: Annotated[PageContext, Depends(login_required)]) -> PageContext:
     if not can_administer(ctx.caller):
-        raise PermissionDenied("only an admin may open the daily runs")
+        raise PermissionDenied("only an admin may open the daily runs", code="admin_only")
     return ctx
 
 

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
 
+from kizuna.actions import rules_for
 from kizuna.actions.report import playbook_report, rule_report
 from kizuna.actions.teams import (
     TEAM_ROLES,
@@ -25,11 +27,19 @@ from kizuna.actions.teams import (
 from kizuna.auth import vault
 from kizuna.auth.audit import record_audit
 from kizuna.auth.policy import can_administer
-from kizuna.errors import Conflict, InvalidInput, KizunaError, NotFound, PermissionDenied
+from kizuna.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from kizuna.store.models import TeamMember, TeamRole
 from kizuna.web import action_views, i18n
 from kizuna.web.i18n import N_
-from kizuna.web.pages import NavEntry, PageContext, login_required, render, require_csrf
+from kizuna.web.pages import (
+    NavEntry,
+    PageContext,
+    form_action,
+    login_required,
+    render,
+    require_csrf,
+)
+from kizuna.web.problems import error_problems
 
 router = APIRouter()
 NAV = (
@@ -86,21 +96,32 @@ def teams_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response
 
 
 def _team_change(
-    ctx: PageContext, csrf_token: str, action: str, team_id: str, work: Any
+    ctx: PageContext, csrf_token: str, action: str, team_id: str, work: Callable[[], str]
 ) -> Response:
-    require_csrf(ctx, csrf_token)
-    if not _is_manager(ctx):
-        record_audit(ctx.platform, ctx.caller, action=action, resource="teams", allowed=False,
-                     detail="needs a manager or an admin")  # fmt: skip
-        raise PermissionDenied("changing teams needs a manager or an admin")
-    try:
-        detail = work()
-    except (InvalidInput, Conflict, NotFound) as exc:
-        problems = [p.message for p in getattr(exc, "problems", [])] or [exc.message]
-        return _teams_page(ctx, exc.status_code, problems)
-    record_audit(ctx.platform, ctx.caller, action=action, resource="teams", resource_id=team_id,
-                 detail=detail)  # fmt: skip
-    return RedirectResponse(ctx.url("teams") + f"#team-{team_id}", status_code=303)
+    """A change to a team by a manager or an admin, audited; the page again when refused."""
+
+    def act() -> str:
+        if not _is_manager(ctx):
+            record_audit(ctx.platform, ctx.caller, action=action, resource="teams",
+                         allowed=False, detail="needs a manager or an admin")  # fmt: skip
+            raise PermissionDenied(
+                "changing teams needs a manager or an admin", code="manager_only"
+            )
+        return work()
+
+    def done(detail: str) -> Response:
+        record_audit(ctx.platform, ctx.caller, action=action, resource="teams",
+                     resource_id=team_id, detail=detail)  # fmt: skip
+        return RedirectResponse(ctx.url("teams") + f"#team-{team_id}", status_code=303)
+
+    return form_action(
+        ctx,
+        csrf_token,
+        act,
+        done,
+        lambda exc: _teams_page(ctx, exc.status_code, error_problems(exc)),
+        refuse=(InvalidInput, Conflict, NotFound),
+    )
 
 
 @router.post("/teams", name="team_create")
@@ -206,7 +227,7 @@ def my_settings_save(
 
 def _admin(ctx: PageContext) -> None:
     if not can_administer(ctx.caller):
-        raise PermissionDenied("only an admin may manage secrets")
+        raise PermissionDenied("only an admin may manage secrets", code="admin_only")
 
 
 def _secrets_page(ctx: PageContext, status_code: int = 200, problems: Any = ()) -> Response:
@@ -235,21 +256,29 @@ def secret_set(
     value: Field = "",
     delete: Field = "",
 ) -> Response:
-    require_csrf(ctx, csrf_token)
-    _admin(ctx)
     me = ctx.caller.principal.member_id
-    try:
+
+    def act() -> None:
+        _admin(ctx)
         if delete:
             vault.delete_secret(ctx.platform, name)
         else:
             vault.set_secret(ctx.platform, name, value, me)
-    except KizunaError as exc:
-        problems = [p.message for p in getattr(exc, "problems", [])] or [exc.message]
-        return _secrets_page(ctx, exc.status_code, problems)
-    record_audit(ctx.platform, ctx.caller, action="delete" if delete else "update",
-                 resource="secrets", resource_id=name,
-                 detail="deleted" if delete else "stored encrypted")  # fmt: skip
-    return RedirectResponse(ctx.url("secrets"), status_code=303)
+
+    def done(_: None) -> Response:
+        record_audit(ctx.platform, ctx.caller, action="delete" if delete else "update",
+                     resource="secrets", resource_id=name,
+                     detail="deleted" if delete else "stored encrypted")  # fmt: skip
+        return RedirectResponse(ctx.url("secrets"), status_code=303)
+
+    return form_action(
+        ctx,
+        csrf_token,
+        act,
+        done,
+        lambda exc: _secrets_page(ctx, exc.status_code, error_problems(exc)),
+        refuse=(InvalidInput, Conflict, NotFound, ConfigError),
+    )
 
 
 # -- did it work? --------------------------------------------------------------
@@ -257,8 +286,6 @@ def secret_set(
 
 @router.get("/rules/report", name="rules_report")
 def rules_report_page(ctx: Annotated[PageContext, Depends(login_required)]) -> Response:
-    from kizuna.actions import rules_for
-
     ruleset = rules_for(ctx.platform.settings.home)
     ja = ctx.lang == "ja"
     rule_names = {r.id: (r.name_ja if ja and r.name_ja else r.name) for r in ruleset.rules}
