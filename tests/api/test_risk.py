@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 
@@ -10,8 +11,10 @@ import sqlalchemy as sa
 from tests.api.conftest import Api, make_api
 from tests.risk.conftest import build_base
 
+from kizuna.ops.locks import StoreLock
 from kizuna.platform import Platform
 from kizuna.risk import RiskConfig, score, train
+from kizuna.risk.jobs import TRAIN_LOCK
 from kizuna.store.auth_models import AuditRecord
 from kizuna.store.models import Account
 
@@ -69,3 +72,43 @@ def test_risk_routes(risk_api: Api) -> None:
         ("manager", "score", True),
         ("viewer", "train", False),
     ]
+
+
+def test_training_runs_in_the_background_once_at_a_time(platform: Platform) -> None:
+    for api in make_api(platform, csm_scope="own"):
+        build_base(platform, n=150)
+        other = StoreLock(platform.store, TRAIN_LOCK, "risk-train@elsewhere:1:x")
+        assert other.acquire()
+        busy = api.post("manager", "/risk/train", params={"as_of": "2025-06-30"})
+        assert busy.status_code == 409 and "risk-train@elsewhere:1:x" in busy.text
+        other.release()
+        assert api.post("csm-a", "/risk/train").status_code == 403
+        assert api.get("csm-a", "/risk/jobs").status_code == 403
+        started = api.post("manager", "/risk/train", params={"as_of": "2025-06-30"})
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert started.headers["location"] == f"/risk/jobs/{job['id']}"
+        assert (job["status"], job["as_of"], job["requested_by"]) == (
+            "running",
+            "2025-06-30",
+            "manager",
+        )
+        deadline = time.monotonic() + 600
+        while job["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = api.get("manager", f"/risk/jobs/{job['id']}").json()
+        assert job["status"] == "succeeded", job
+        models = api.get("viewer", "/risk/models").json()["models"]
+        assert [m["version"] for m in models] == [job["version"]]
+        assert job["backtest"]["auc"] == models[0]["backtest"]
+        listed = api.get("admin", "/risk/jobs").json()["jobs"]
+        assert [j["id"] for j in listed] == [job["id"]]
+        assert api.get("admin", "/risk/jobs/20250101T000000-abcdef").status_code == 404
+        assert api.get("admin", "/risk/jobs/..%2Fx").status_code in (404, 422)
+        with platform.store.session() as s:
+            audit = s.execute(
+                sa.select(AuditRecord.actor_id, AuditRecord.action, AuditRecord.detail).where(
+                    AuditRecord.resource == "risk", AuditRecord.allowed.is_(True)
+                )
+            ).all()
+        assert [tuple(a) for a in audit] == [("manager", "train", f"job {job['id']}")]

@@ -47,6 +47,9 @@ def train_cmd(
         30, "--derived-cap", min=0, help="Most event types given derived metrics."
     ),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=50, help="Bootstrap resamples."),
+    job: str | None = typer.Option(
+        None, "--job", hidden=True, help="Record the outcome in this background training job."
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Train, backtest and save a churn model; prints its AUC and lift beside health's."""
@@ -65,7 +68,17 @@ def train_cmd(
         if not as_json:
             err_console.print(f"  {what} {done}/{total}", highlight=False)
 
-    result = train(platform, day, config, progress=progress)
+    if job is None:
+        result = train(platform, day, config, progress=progress)
+    else:  # started by the API (kizuna.risk.jobs): the job records how it ended
+        from kizuna.risk.jobs import finish_job
+
+        try:
+            result = train(platform, day, config, progress=progress)
+        except Exception as exc:
+            finish_job(platform.settings, job, error=str(exc) or type(exc).__name__)
+            raise
+        finish_job(platform.settings, job, version=result.version, evaluation=result.evaluation)
 
     def render(r: Any) -> None:
         bt = r.evaluation.get("backtest")

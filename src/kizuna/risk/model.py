@@ -14,7 +14,8 @@ Preparation (:class:`Prep`, fitted on training rows only):
   contributions are read per group ("usage", not eight usage counts).
 
 Learners: a regularised logistic regression over the group scores (the
-interpretable baseline) and LightGBM over the prepared columns. Per-account
+interpretable baseline) or over every prepared column (``inputs: columns``),
+and LightGBM over the prepared columns. Per-account
 contributions: the linear terms ``coef * (x - mean)`` for the regression,
 LightGBM's own ``pred_contrib`` (exact TreeSHAP values) for the trees, summed
 per group. Probabilities are calibrated with Platt scaling fitted on
@@ -195,7 +196,10 @@ class Calibrator:
         return self
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self.a * _logit(raw) + self.b)))
+        from scipy.special import expit
+
+        # expit: no overflow when out-of-time predictions separated perfectly (a steep slope)
+        return np.asarray(expit(self.a * _logit(raw) + self.b))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -221,7 +225,7 @@ class ChurnModel:
         if self.kind == "logistic":
             from sklearn.linear_model import LogisticRegression
 
-            inputs, self.input_names_ = self.prep.grouped(matrix)
+            inputs, self.input_names_ = self._linear_inputs(matrix)
             self.centre_ = [float(v) for v in inputs.mean(axis=0)]
             self.estimator = LogisticRegression(
                 C=float(self.params.get("C", 0.1)), max_iter=2000, class_weight=None
@@ -237,7 +241,7 @@ class ChurnModel:
                 min_child_samples=int(self.params.get("min_child_samples", 40)),
                 subsample=0.8,
                 subsample_freq=1,
-                colsample_bytree=0.8,
+                colsample_bytree=float(self.params.get("colsample_bytree", 0.8)),
                 reg_lambda=1.0,
                 n_jobs=2,
                 random_state=0,
@@ -245,10 +249,17 @@ class ChurnModel:
             ).fit(pd.DataFrame(matrix, columns=_safe(self.input_names_)), y)
         return self
 
+    def _linear_inputs(self, matrix: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """The regression reads each group's mean (``inputs: groups``, the default) or
+        every prepared column (``inputs: columns``; its terms are still summed per group)."""
+        if self.params.get("inputs", "groups") == "columns":
+            return matrix, self.prep.columns
+        return self.prep.grouped(matrix)
+
     def _inputs(self, frame: pd.DataFrame) -> np.ndarray | pd.DataFrame:
         matrix = self.prep.transform(frame)
         if self.kind == "logistic":
-            return self.prep.grouped(matrix)[0]
+            return self._linear_inputs(matrix)[0]
         return pd.DataFrame(matrix, columns=_safe(self.input_names_))
 
     def raw_proba(self, frame: pd.DataFrame) -> np.ndarray:

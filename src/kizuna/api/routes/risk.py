@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import pyarrow.compute as pc
 from fastapi import APIRouter, Query
+from fastapi import Path as FastApiPath
 
 from kizuna.api.deps import CallerDep, PlatformDep
 from kizuna.api.encoding import ResultResponse
@@ -24,6 +25,7 @@ from kizuna.customers.service import authorise_account, readable_account_ids
 from kizuna.errors import NotFound, PermissionDenied
 from kizuna.platform import Platform
 from kizuna.risk import RiskConfig, list_models, load_model, read_scores, score, train
+from kizuna.risk.jobs import JOB_ID, list_jobs, read_job, start_training
 from kizuna.risk.report import account_risk, evaluation_view
 from kizuna.risk.scores import latest_score_date
 from kizuna.store.models import TeamRole
@@ -132,18 +134,55 @@ def score_all(platform: PlatformDep, caller: CallerDep, as_of: AsOf = None) -> A
     return ResultResponse(run)
 
 
-@router.post("/train", summary="Train, backtest and save a churn model (admin, manager)")
+@router.post(
+    "/train",
+    status_code=202,
+    summary="Start training a churn model in the background (admin, manager)",
+    responses={
+        200: {"description": "With wait=true: trained, backtested and saved"},
+        409: {"description": "Another training is running"},
+    },
+)
 def train_model(
     platform: PlatformDep,
     caller: CallerDep,
     as_of: AsOf = None,
     lead_days: Annotated[int, Query(ge=0, le=365)] = 90,
     contraction: Annotated[float, Query(ge=0, le=1)] = 0.2,
+    wait: Annotated[
+        bool, Query(description="Train inside the request and answer with the result (slow).")
+    ] = False,
 ) -> Any:
+    """Training takes minutes on a large book: by default it runs in a process of its own
+    and the answer is the job (202, ``Location: /risk/jobs/{id}``) to poll."""
     _require_manager(platform, caller, "train")
     day: date = as_of or platform.today()
-    result = train(
-        platform, day, RiskConfig(lead_days=lead_days, contraction_threshold=contraction)
-    )
-    record_audit(platform, caller, action="train", resource="risk", detail=result.version)
-    return ResultResponse(result)
+    config = RiskConfig(lead_days=lead_days, contraction_threshold=contraction)
+    if wait:
+        result = train(platform, day, config)
+        record_audit(platform, caller, action="train", resource="risk", detail=result.version)
+        return ResultResponse(result, status_code=200)
+    job = start_training(platform, day, config, requested_by=caller.principal.member_id)
+    record_audit(platform, caller, action="train", resource="risk", detail=f"job {job.id}")
+    return ResultResponse(job, status_code=202, headers={"Location": f"/risk/jobs/{job.id}"})
+
+
+JobId = Annotated[str, FastApiPath(max_length=40, pattern=JOB_ID.pattern)]
+
+
+@router.get("/jobs", summary="Background trainings, newest first (admin, manager)")
+def jobs(
+    platform: PlatformDep, caller: CallerDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> Any:
+    _require_manager(platform, caller, "read jobs")
+    return ResultResponse({"jobs": list_jobs(platform.settings, limit)})
+
+
+@router.get(
+    "/jobs/{job_id}",
+    summary="One background training: running, succeeded (the model) or failed (admin, manager)",
+    responses={404: {"description": "No such job"}},
+)
+def job(platform: PlatformDep, caller: CallerDep, job_id: JobId) -> Any:
+    _require_manager(platform, caller, "read jobs")
+    return ResultResponse(read_job(platform.settings, job_id))
