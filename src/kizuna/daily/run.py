@@ -16,7 +16,7 @@ from pathlib import Path
 from kizuna import revenue
 from kizuna.actions import run_rules
 from kizuna.actions.notify import deliver_pending, enqueue_digests
-from kizuna.daily.files import portfolio_path, read_portfolio, snapshot_folder
+from kizuna.daily.files import portfolio_path, read_onboarding, read_portfolio, snapshot_folder
 from kizuna.daily.rule_facts import rule_facts_from_snapshot
 from kizuna.daily.steps import lifecycle_outputs, portfolio_outputs
 from kizuna.errors import Conflict, InvalidInput, KizunaError, Problem
@@ -27,6 +27,7 @@ from kizuna.ops.locks import DAILY_LOCK, StoreLock, lock_holder, new_owner
 from kizuna.ops.runlog import RunLog
 from kizuna.plans import record_plan_status
 from kizuna.platform import Platform
+from kizuna.retention.ledger import Ledger
 from kizuna.revenue.readmodel import build_framework_windows, write_framework
 from kizuna.risk import score
 from kizuna.risk.registry import latest_version, load_model
@@ -331,16 +332,17 @@ def _revenue_step(platform: Platform, days: list[date]) -> str:
     day = days[-1]
     pipeline = revenue.definition_for(platform.settings.home)
     run = revenue.open_renewals(platform, pipeline, day)
-    snapshot = read_portfolio(platform.settings, day)
-    onboarding = snapshot.onboarding if snapshot is not None else None
+    # the onboarding report the portfolio snapshot holds: the lifecycle step's file when it
+    # saved one (the snapshot took it from there), else the snapshot's own
+    onboarding = read_onboarding(platform.settings, day)
+    if onboarding is None:
+        snapshot = read_portfolio(platform.settings, day)
+        onboarding = snapshot.onboarding if snapshot is not None else None
     accuracy = revenue.forecast_accuracy(platform, pipeline, as_of=day)
-    write_framework(
-        platform.settings,
-        day,
-        build_framework_windows(platform, day, onboarding),
-        accuracy,
-        owners=build_framework_windows(platform, day, onboarding, by="owner"),
-    )
+    with Ledger.load(platform.store, platform.settings) as ledger:  # by segment and by owner
+        by_segment = build_framework_windows(platform, day, onboarding, ledger=ledger)
+        by_owner = build_framework_windows(platform, day, onboarding, by="owner", ledger=ledger)
+    write_framework(platform.settings, day, by_segment, accuracy, owners=by_owner)
     # after the plans and risk steps: the centre shows their statuses and scores of the day
     renewals = revenue.save_renewal_centre(platform, pipeline, day)
     opened = "backfill: no opportunity opened" if run.dry else f"{run.opened} renewals opened"

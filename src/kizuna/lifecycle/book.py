@@ -34,7 +34,7 @@ from kizuna.lake.reader import committed_parts
 from kizuna.lifecycle.definitions import LifecycleDefinition
 from kizuna.lifecycle.sources import (
     ManualCompletion,
-    read_health_snapshots,
+    health_snapshot_columns,
     read_metric_values,
 )
 from kizuna.lifecycle.usage import Usage, load_usage
@@ -232,13 +232,20 @@ def load_book(
                 column(rows, 1, np.int64),
                 column(rows, 2, np.float64),
             )
-    health = []
-    if with_health:
-        health = [
-            (index[a], d.toordinal(), band, np.nan if score is None else score)
-            for a, d, band, score in read_health_snapshots(platform, as_of=as_of)
-            if a in index
-        ]
+    none = np.zeros(0, dtype=np.int64)
+    health_account, health_day, health_score = none, none, np.zeros(0)
+    health_band: list[str | None] = []
+    snapshots = health_snapshot_columns(platform, as_of=as_of) if with_health else None
+    if snapshots is not None and snapshots.num_rows:
+        # columns all the way: a backfill adds a snapshot of every account per date
+        position = pc.index_in(snapshots.column("account_id"), value_set=pa.array(ids, pa.string()))
+        keep = position.is_valid()
+        kept = snapshots.filter(keep)
+        health_account = position.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64)
+        days = kept.column("as_of").cast(pa.int32()).to_numpy().astype(np.int64)
+        health_day = days + _EPOCH
+        health_band = kept.column("band").to_pylist()
+        health_score = kept.column("score").fill_null(np.nan).to_numpy().astype(np.float64)
     return Book(
         as_of=as_of,
         account_ids=ids,
@@ -255,9 +262,9 @@ def load_book(
         manual=manual,
         events=events,
         metrics=metrics,
-        health_account=column(health, 0, np.int64),
-        health_day=column(health, 1, np.int64),
-        health_band=[h[2] for h in health],
-        health_score=column(health, 3, np.float64),
+        health_account=health_account,
+        health_day=health_day,
+        health_band=health_band,
+        health_score=health_score,
         tracking_started=tracking_start(platform, definition),
     )

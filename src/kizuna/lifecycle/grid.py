@@ -321,6 +321,7 @@ class _Chunk:
         self._cache: dict[Any, Values] = {}
         # conditions are the definition's own objects, alive for the whole evaluation
         self._holds: dict[tuple[int, str], np.ndarray] = {}
+        self._described: dict[int, str] = {}
         self._contracts()
 
     # -- inputs ---------------------------------------------------------------
@@ -594,9 +595,13 @@ class _Chunk:
         return np.logical_and.reduce(held) if rule.mode == "all" else np.logical_or.reduce(held)
 
     def detail(self, cond: Condition, view: View, view_key: str, r: int, c: int) -> str:
+        # worded once per chunk: a reason is worded for every transition and completion
+        described = self._described.get(id(cond))
+        if described is None:
+            described = self._described[id(cond)] = cond.describe()
         if cond.milestone is not None:
-            return cond.describe()
-        return f"{cond.describe()} (is {self.values(cond, view, view_key).text(r, c)})"
+            return described
+        return f"{described} (is {self.values(cond, view, view_key).text(r, c)})"
 
     def reason(self, rule: Rule, view: View, view_key: str, r: int, c: int) -> str:
         """The conditions that decided ``rule`` on one cell (as the day-by-day loop words it)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -215,29 +214,26 @@ def read_health_snapshots(
     Reads ``<home>/health/as_of=YYYY-MM-DD/*.parquet`` (columns ``account_id`` and
     ``band`` and/or ``score``). Missing folders or columns mean no health input.
     """
-    table = _read_snapshot_files(platform.settings.home / "health", "*.parquet")
-    if table is None or "account_id" not in table.column_names:
+    table = health_snapshot_columns(platform, as_of)
+    if table is None:
         return []
-    cols = table.column_names
-    out = []
-    for row in table.to_pylist():
-        if as_of is not None and row["as_of"] > as_of:
-            continue
-        band = row.get("band") if "band" in cols else None
-        score = row.get("score") if "score" in cols else None
-        out.append(
-            (
-                str(row["account_id"]),
-                row["as_of"],
-                None if band is None else str(band),
-                None if score is None else float(score),
-            )
+    return [
+        (str(a), day, None if band is None else str(band), None if score is None else float(score))
+        for a, day, band, score in zip(
+            *(table.column(c).to_pylist() for c in ("account_id", "as_of", "band", "score")),
+            strict=True,
         )
-    return out
+    ]
 
 
-def _read_snapshot_files(root: Path, pattern: str) -> pa.Table | None:
-    """Concatenate ``root/as_of=*/pattern`` files, taking ``as_of`` from the folder name."""
+def health_snapshot_columns(platform: Platform, as_of: date | None = None) -> pa.Table | None:
+    """:func:`read_health_snapshots` as columns ``account_id``, ``as_of``, ``band`` (string)
+    and ``score`` (float64), in the same order; None: no snapshot with an ``account_id``.
+
+    Only the snapshots dated on or before ``as_of`` are opened, and of them only those
+    columns (a snapshot also holds every measure and group: most of its bytes).
+    """
+    root = platform.settings.home / "health"
     if not root.is_dir():
         return None
     tables = []
@@ -246,12 +242,29 @@ def _read_snapshot_files(root: Path, pattern: str) -> pa.Table | None:
             day = date.fromisoformat(folder.name.removeprefix("as_of="))
         except ValueError:
             continue
-        for path in sorted(folder.glob(pattern)):
-            table = pq.read_table(path)
-            if "as_of" in table.column_names:
-                table = table.drop_columns(["as_of"])
-            table = table.append_column("as_of", pa.array([day] * table.num_rows, pa.date32()))
-            tables.append(table)
+        if as_of is not None and day > as_of:
+            continue
+        for path in sorted(folder.glob("*.parquet")):
+            names = set(pq.read_schema(path).names)
+            if "account_id" not in names:
+                continue
+            wanted = [c for c in ("account_id", "band", "score") if c in names]
+            table = pq.read_table(path, columns=wanted)
+            n = table.num_rows
+            tables.append(
+                pa.table(
+                    {
+                        "account_id": table.column("account_id").cast(pa.string()),
+                        "as_of": pa.array([day] * n, pa.date32()),
+                        "band": table.column("band").cast(pa.string())
+                        if "band" in names
+                        else pa.nulls(n, pa.string()),
+                        "score": table.column("score").cast(pa.float64())
+                        if "score" in names
+                        else pa.nulls(n, pa.float64()),
+                    }
+                )
+            )
     if not tables:
         return None
-    return pa.concat_tables(tables, promote_options="permissive")
+    return pa.concat_tables(tables)

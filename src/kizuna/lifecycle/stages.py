@@ -230,8 +230,8 @@ def compute_and_keep(
         if from_date is not None:
             replace = replace.where(StageTransition.transition_date >= from_date)
         session.execute(replace)
-        if rows:
-            session.execute(sa.insert(StageTransition), rows)
+        if rows:  # the table's insert (one executemany), not the ORM's bulk path
+            session.execute(sa.insert(_table(StageTransition)), rows)
         _chain_next(session, as_of, finals)
         auto_written = _sync_automatic(session, results, as_of, now)
         session.execute(sa.delete(LifecycleRun).where(LifecycleRun.as_of == as_of))
@@ -276,50 +276,81 @@ def _chain_next(session: sa.orm.Session, as_of: date, finals: dict[str, str | No
             nxt.from_stage = final
 
 
+def _table(model: Any) -> sa.Table:
+    """The model's table: statements on it run as plain (executemany) table statements,
+    not through the ORM's per-object or bulk paths."""
+    table: sa.Table = model.__table__
+    return table
+
+
 def _sync_automatic(
     session: sa.orm.Session, results: dict[str, AccountResult], as_of: date, now: datetime
 ) -> int:
-    """Replace the automatic completions dated on or before ``as_of`` of evaluated accounts."""
+    """Replace the automatic completions dated on or before ``as_of`` of evaluated accounts.
+
+    Through the table (rows, one executemany per kind of change), not ORM objects: the
+    evaluated book has one row per account and milestone.
+    """
+    table = _table(MilestoneCompletion)
     stored = {
-        (row.account_id, row.milestone_id): row
-        for row in session.scalars(
-            sa.select(MilestoneCompletion).where(
-                MilestoneCompletion.source == CompletionSource.AUTOMATIC
-            )
+        (a, m): (row_id, completed_on, condition)
+        for row_id, a, m, completed_on, condition in session.execute(
+            sa.select(
+                table.c.id,
+                table.c.account_id,
+                table.c.milestone_id,
+                table.c.completed_on,
+                table.c.condition,
+            ).where(table.c.source == CompletionSource.AUTOMATIC)
         )
     }
-    written = 0
+    removed: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for account_id, res in results.items():
         for m in res.schedule.template.milestones:
             c = res.completions.get(m.id)
             auto_on = c.automatic_on if c else None
             row = stored.get((account_id, m.id))
             if auto_on is None:
-                if row is not None and row.completed_on <= as_of:
-                    session.delete(row)
+                if row is not None and row[1] <= as_of:
+                    removed.append({"row_id": row[0]})
                 continue
             condition = c.condition if c and c.source == "automatic" else None
             if condition is None:
                 # a manual completion came first; keep the automatic date for the record
                 condition = "condition held after the manual completion"
             if row is None:
-                session.add(
-                    MilestoneCompletion(
-                        account_id=account_id,
-                        milestone_id=m.id,
-                        source=CompletionSource.AUTOMATIC,
-                        completed_on=auto_on,
-                        condition=condition,
-                        recorded_at=now,
-                    )
+                added.append(
+                    {
+                        "account_id": account_id,
+                        "milestone_id": m.id,
+                        "source": CompletionSource.AUTOMATIC,
+                        "completed_on": auto_on,
+                        "completed_by": None,
+                        "condition": condition,
+                        "note": None,
+                        "recorded_at": now,
+                    }
                 )
-                written += 1
-            elif row.completed_on != auto_on or row.condition != condition:
-                row.completed_on = auto_on
-                row.condition = condition
-                row.recorded_at = now
-                written += 1
-    return written
+            elif row[1] != auto_on or row[2] != condition:
+                changed.append({"row_id": row[0], "on": auto_on, "why": condition, "at": now})
+    if removed:
+        session.execute(sa.delete(table).where(table.c.id == sa.bindparam("row_id")), removed)
+    if changed:
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values(
+                completed_on=sa.bindparam("on"),
+                condition=sa.bindparam("why"),
+                recorded_at=sa.bindparam("at"),
+            ),
+            changed,
+        )
+    if added:
+        session.execute(sa.insert(table), added)
+    return len(added) + len(changed)
 
 
 def stored_transitions(

@@ -62,13 +62,12 @@ class Series:
     @classmethod
     def of(cls, account: np.ndarray, day: np.ndarray, value: np.ndarray, size: int) -> Series:
         order = np.lexsort((day, account))
-        account = account[order]
-        return cls(
-            account,
-            day[order],
-            value[order],
-            np.searchsorted(account, np.arange(size + 1), side="left"),
-        )
+        return cls.ordered(account[order], day[order], value[order], size)
+
+    @classmethod
+    def ordered(cls, account: np.ndarray, day: np.ndarray, value: np.ndarray, size: int) -> Series:
+        """Rows already sorted by account, then day."""
+        return cls(account, day, value, np.searchsorted(account, np.arange(size + 1), side="left"))
 
     def rows(self, accounts: np.ndarray) -> np.ndarray:
         """Positions of the rows of ``accounts`` (book indexes), account by account."""
@@ -195,7 +194,10 @@ def _read_rollup(
     table = pa.concat_tables(tables)
     position = pc.index_in(names, value_set=pa.array(list(index), pa.string()))
     where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
-    keep = ~np.isnan(where.astype(np.float64))
+    keep = np.flatnonzero(~np.isnan(where.astype(np.float64)))
+    # The day files are read oldest first, one row per account and day: a stable sort by
+    # account alone orders the rows by account, then day, once for every series.
+    keep = keep[np.argsort(where[keep].astype(np.int64), kind="stable")]
     account = where[keep].astype(np.int64)
     day = table.column("day").to_numpy()[keep].astype(np.int64) + _EPOCH
     size = len(index)
@@ -208,7 +210,7 @@ def _read_rollup(
         if events.measure == "count":
             values = column(spec.counts[Condition(flt).key()]).astype(np.float64)
             nz = values > 0
-            usage.series[series_key(events, "n")] = Series.of(
+            usage.series[series_key(events, "n")] = Series.ordered(
                 account[nz], day[nz], values[nz], size
             )
         elif events.window_days:
@@ -216,10 +218,10 @@ def _read_rollup(
             ua = column(ua_name).astype(np.float64)
             uo = column(uo_name).astype(np.float64)
             started, level = ua > 0, uo > 0  # uo is the open-run level plus one; 0: no record
-            usage.series[series_key(events, "ua")] = Series.of(
+            usage.series[series_key(events, "ua")] = Series.ordered(
                 account[started], day[started], ua[started], size
             )
-            usage.series[series_key(events, "uo")] = Series.of(
+            usage.series[series_key(events, "uo")] = Series.ordered(
                 account[level], day[level], uo[level] - 1, size
             )
 

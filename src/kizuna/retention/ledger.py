@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import ibis
 import pyarrow as pa
@@ -44,6 +44,8 @@ from kizuna.retention.periods import ONE_DAY
 from kizuna.settings import Settings
 from kizuna.store.db import Store
 from kizuna.store.models import Account, ContractLine, ContractStatus, FxRate
+
+T = TypeVar("T")
 
 LINE_SCHEMA = pa.schema(
     [
@@ -302,6 +304,16 @@ class Ledger:
     def small_table(self, table: pa.Table) -> Table:
         """Register a small helper table (points, periods) in the engine."""
         return self.engine.from_arrow(self._name("tmp"), table)
+
+    def remembered(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()``'s result, computed once per ``key`` while the ledger is open (until
+        :meth:`clear_cache`): two reports over one ledger (by segment and by owner) share
+        the rows they both read. The result must not be changed by its callers."""
+        key = ("remembered", *key)
+        if key not in self._small_cache:
+            self._small_cache[key] = compute()
+        found: T = self._small_cache[key]
+        return found
 
     def clear_cache(self) -> None:
         """Forget computed tables (ARR at points and their helpers); the next call recomputes."""

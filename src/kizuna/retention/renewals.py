@@ -191,7 +191,10 @@ def renewals(
             "invalid grace period",
             [Problem(f"grace days must be ≥ 0, got {grace_days}", where="--grace-days")],
         )
-    rows = _matched_lines(ledger, start, end, grace_days)
+    rows = ledger.remembered(
+        ("renewal lines", start, end, grace_days),
+        lambda: _matched_lines(ledger, start, end, grace_days),
+    )
     lines = []
     for r in rows:
         renewal_date = r["end_date"] + timedelta(days=1)

@@ -34,7 +34,7 @@ from kizuna.dataio.spreadsheet import spreadsheet_csv
 from kizuna.jsonable import to_jsonable
 from kizuna.lifecycle.onboarding import OnboardingReport
 from kizuna.platform import Platform
-from kizuna.retention import Ledger
+from kizuna.retention.ledger import Ledger
 from kizuna.retention.periods import PeriodUnit, period_end, period_label
 from kizuna.revenue.context import RenewalContextSource, renewal_contexts
 from kizuna.revenue.definition import RevenueDefinition
@@ -76,22 +76,31 @@ def build_framework_windows(
     as_of: date,
     onboarding: OnboardingReport | None = None,
     by: FrameworkBy = "segment",
+    ledger: Ledger | None = None,
 ) -> dict[str, FrameworkReport]:
     """The fifteen metrics by segment (or owner) for every window ending on ``as_of``.
 
     ``onboarding``: an onboarding report as of ``as_of`` covering every window's
     starts (the portfolio step's), so the book's lifecycle is not evaluated again.
     By owner, each owner's group is what a CSM limited to their own book is shown.
+    ``ledger`` (default: loaded here, rollup on) lets the by-segment and by-owner
+    windows share one ledger and what it has computed (ARR at points, renewal lines).
     """
-
-    out = {}
-    with Ledger.load(platform.store, platform.settings) as ledger:
-        for window in WINDOWS:
-            out[window] = framework(
-                platform, window_start(as_of, window), as_of, by=by, as_of=as_of,
-                ledger=ledger, onboarding=onboarding,
-            )  # fmt: skip
-    return out
+    if ledger is None:
+        with Ledger.load(platform.store, platform.settings) as own:
+            return build_framework_windows(platform, as_of, onboarding, by, own)
+    return {
+        window: framework(
+            platform,
+            window_start(as_of, window),
+            as_of,
+            by=by,
+            as_of=as_of,
+            ledger=ledger,
+            onboarding=onboarding,
+        )
+        for window in WINDOWS
+    }
 
 
 def write_framework(
