@@ -274,3 +274,51 @@ def test_the_bulk_path_lands_the_same_as_the_reference(
     for path in sorted(folder.iterdir()):
         ref_report.add(reference().ingest_file(ref, path))
     assert_same(new, ref, new_report, ref_report)
+
+
+HOSTILE = [
+    # read differently by DuckDB and orjson: repeated keys, an escaped key
+    '{"message_id": "h1", "message_id": "h1b", "account_id": "a1", "event": "e",'
+    ' "timestamp": "%s"}',
+    '{"message_id": "h2", "account_id": "a1", "event": "e", "timestamp": "%s",'
+    ' "properties": {"a": 1, "a": 2}}',
+    '{"message_id": "h3", "mess\\u0061ge_id": "h3b", "account_id": "a2", "event": "e",'
+    ' "timestamp": "%s"}',
+    # accepted by DuckDB, refused by orjson
+    '{"message_id": "h4", "account_id": "a1", "event": "e", "timestamp": "%s",}',
+    '{"message_id": "h5", "account_id": "a1", "event": "e", "timestamp": "%s",'
+    ' "properties": {"x": NaN}}',
+    '{"message_id": "h6", "account_id": "a1", "event": "e", "timestamp": "%s", "extra": [1,]}',
+    '{"message_id": "h7", "account_id": "a1", "event": "e\\ud800", "timestamp": "%s"}',
+    # written differently by orjson
+    '{"message_id": "h8", "account_id": "a3", "event": "e", "timestamp": "%s",'
+    ' "properties": {"f": 1.50, "big": 123456789012345678901234, "z": -0.0}}',
+    '{"message_id": "h\\u00e99", "account_id": "a3", "event": "caf\\u00e9 \\"q\\"",'
+    ' "timestamp": "%s", "properties": {"s": "\\u3042\\n\\u0001", "n": {"k": [1, {"z": null}]}}}',
+    '{"message_id": "h10", "account_id": "a4", "event": "e", "timestamp": "%s", "properties": { }}',
+    '{"message_id": "h11", "account_id": "a4", "event": "e", "timestamp": "%s",'
+    ' "properties": "{\\"a\\": 1}"}',
+    '{"message_id": "h12", "account_id": "a4", "event": "e", "timestamp": "%s", "user_id": 7}',
+    "\ufeff" + '{"message_id": "h13", "account_id": "a4", "event": "e", "timestamp": "%s"}',
+    '"a string"',
+    "42",
+    '[{"message_id": "h14", "account_id": "a1", "event": "e", "timestamp": "%s"}]',
+]
+
+
+def test_jsonl_lines_the_bulk_reader_must_not_misread_land_as_in_the_reference(
+    two_lakes: tuple[Platform, Platform], tmp_path: Path
+) -> None:
+    new, ref = two_lakes
+    path = tmp_path / "hostile.jsonl"
+    lines = []
+    for i in range(200):
+        lines.append(json.dumps(good(i)))
+        if i < len(HOSTILE):
+            text = HOSTILE[i]
+            lines.append(text % f"2025-06-0{1 + i % 9}T10:00:00Z" if "%s" in text else text)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    new_report = ingest_file(new, path)
+    ref_report = reference().ingest_file(ref, path)
+    assert new_report.accepted >= 200
+    assert_same(new, ref, new_report, ref_report)

@@ -124,13 +124,21 @@ def _avalanche(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(32))
 
 
+#: Ids digested at a time: numpy's temporaries for a slice stay in the CPU cache.
+_DIGEST_SLICE = 8192
+
+
 def message_digests(message_ids: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
     """The 128-bit digests of ``message_ids`` (UTF-8), as an ``(n, 2)`` uint64 array.
 
     Two independent 64-bit lanes in the style of XXH64 (different seeds, primes and
     rotations; each word multiplied, rotated and folded in, the length mixed in, a
-    full avalanche at the end), computed for a whole batch at once with numpy: a
-    few nanoseconds per id instead of a Python call per id.
+    full avalanche at the end), computed for a whole batch at once with numpy, a
+    slice of :data:`_DIGEST_SLICE` ids at a time. Measured against xxhash's
+    ``xxh3_128`` (which has no vectorised API, so one Python call per id) on 1M
+    UUID-like ids on this machine under load: about 190–260 ns per id here and
+    270–350 ns there, and both spread the bits evenly (docs/lake-and-metrics.md);
+    changing it would also change every stored run, so it stays.
     """
     if isinstance(message_ids, pa.ChunkedArray):
         message_ids = message_ids.combine_chunks()
@@ -138,6 +146,18 @@ def message_digests(message_ids: pa.Array | pa.ChunkedArray | Sequence[str]) -> 
         message_ids = pa.array(list(message_ids), pa.string())
     if message_ids.null_count:
         raise ValueError("message ids must not be null")
+    n = len(message_ids)
+    if n > _DIGEST_SLICE:
+        return np.concatenate(
+            [
+                _digests(message_ids.slice(start, _DIGEST_SLICE))
+                for start in range(0, n, _DIGEST_SLICE)
+            ]
+        )
+    return _digests(message_ids)
+
+
+def _digests(message_ids: pa.Array) -> np.ndarray:
     arr = message_ids.cast(pa.large_string())
     n = len(arr)
     out = np.empty((n, 2), dtype=np.uint64)
@@ -145,11 +165,12 @@ def message_digests(message_ids: pa.Array | pa.ChunkedArray | Sequence[str]) -> 
         return out
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
     raw = arr.buffers()[2]
+    # the slice's bytes only, from 0 (a slice of a long array starts far in)
+    first = int(offsets[0])
+    offsets = offsets - first
     data = np.zeros(offsets[-1] + 16, dtype=np.uint8)
-    if raw is not None and offsets[-1] > offsets[0]:
-        data[offsets[0] : offsets[-1]] = np.frombuffer(raw, dtype=np.uint8)[
-            offsets[0] : offsets[-1]
-        ]
+    if raw is not None and offsets[-1] > 0:
+        data[: offsets[-1]] = np.frombuffer(raw, dtype=np.uint8)[first : first + offsets[-1]]
     # words8[i] is the 8 bytes starting at byte i (unaligned, little endian)
     words8 = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     starts = offsets[:-1]

@@ -42,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -51,6 +52,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.lake.columnar import canonical_properties, jsonl_columns
 from kizuna.lake.index import LakeIndex, message_digests
 from kizuna.lake.layout import (
     EVENT_SCHEMA,
@@ -93,6 +95,9 @@ MAX_PROBLEMS = 1_000
 FORMATS = ("jsonl", "csv", "parquet", "json")
 _MICROS_PER_DAY = 86_400_000_000
 _EPOCH_DATE = date(1970, 1, 1)
+#: Above this share of records the columns cannot hold, a JSON Lines chunk is read
+#: record by record as dicts (mostly Segment calls, which the dict path reads in bulk).
+_SLOW_SHARE = 0.25
 _FLAT_COLUMNS = ("message_id", "account_id", "user_id", "event", "timestamp", "properties")
 
 
@@ -250,6 +255,23 @@ def _properties_column(values: Iterable[Any], slow: np.ndarray) -> pa.Array:
         return pa.array(out, pa.string())
     except (pa.ArrowException, UnicodeDecodeError):  # mixed text and bytes: all as text
         return pa.array([v.decode() if isinstance(v, bytes) else v for v in out], pa.string())
+
+
+def _text_properties(
+    column: pa.Array | pa.ChunkedArray, slow: np.ndarray, con: duckdb.DuckDBPyConnection
+) -> pa.Array:
+    """A column of properties as text (CSV, Parquet) as the lake keeps them, in bulk;
+    marks in ``slow`` the rows only :func:`normalise` can decide."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    kind = column.type
+    if not (
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    ):
+        return _properties_column(column.to_pylist(), slow)
+    props, odd = canonical_properties(column, con)
+    slow |= odd
+    return props
 
 
 def _flat_view(item: Any) -> Any:
@@ -580,23 +602,22 @@ def _plan_parts(layout: LakeLayout, table: pa.Table, batch: str) -> list[tuple[P
     """One part per day: the events sorted by (account_id, timestamp) within each."""
     if not table.num_rows:
         return []
-    micros = pc.cast(table.column("timestamp"), pa.int64())
-    days = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(_MICROS_PER_DAY)))
-    days = pc.cast(days, pa.int64())
-    # floating point can be off by one at a day's edge: correct it exactly
-    start = pc.multiply(days, _MICROS_PER_DAY)
-    days = pc.if_else(pc.less(micros, start), pc.subtract(days, 1), days)
-    days = pc.if_else(
-        pc.greater_equal(micros, pc.add(start, _MICROS_PER_DAY)), pc.add(days, 1), days
-    )
-    table = table.append_column("_day", days).sort_by(
-        [("_day", "ascending"), ("account_id", "ascending"), ("timestamp", "ascending")]
-    )
-    day_values = table.column("_day").to_numpy()
+    table = table.combine_chunks()
+    micros = table.column("timestamp").cast(pa.int64()).to_numpy()
+    day_of = np.floor_divide(micros, _MICROS_PER_DAY)  # exact, also before 1970
+    # accounts by their rank in byte order (as Arrow sorts strings): one lexsort of
+    # three integer keys instead of a table sort on a string column
+    accounts = table.column("account_id").chunk(0)
+    names = pc.unique(accounts)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[pc.sort_indices(names).to_numpy()] = np.arange(len(names))
+    account_rank = rank[pc.index_in(accounts, value_set=names).to_numpy()]
+    order = np.lexsort((micros, account_rank, day_of))
+    table = table.take(pa.array(order))
+    day_values = day_of[order]
     bounds = np.flatnonzero(np.diff(day_values)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(day_values)]])
-    table = table.drop_columns(["_day"])
     parts = []
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         day = _EPOCH_DATE + timedelta(days=int(day_values[s]))
@@ -801,41 +822,111 @@ def ingest_paths(
 
 
 def _jsonl_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+    """A JSON Lines file in chunks of whole lines (about ``size`` records each), each
+    made into columns in bulk (:func:`kizuna.lake.columnar.jsonl_columns`)."""
     total = path.stat().st_size
     source = path.name
-    loads = orjson.loads
+    con = duckdb.connect()
+    number = 0  # lines before the chunk
+    yielded = False
     with open(path, "rb") as handle:
-        number = 0
+        rest = b""
         while True:
-            lines = handle.readlines(max(1, size) * 160)  # about ``size`` records
-            if not lines:
+            data = handle.read(max(1, size) * 160)
+            buffer = rest + data if rest else data
+            if not buffer:
                 break
-            keep = [i for i, line in enumerate(lines) if line.strip()]
-            numbers = [number + i + 1 for i in keep]
-            number += len(lines)
-            chosen = [lines[i] for i in keep]
+            if data:
+                cut = buffer.rfind(b"\n") + 1
+                if cut == 0:  # a line longer than a chunk: read on
+                    rest = buffer
+                    continue
+                chunk, rest = buffer[:cut], buffer[cut:]
+            else:
+                chunk, rest = buffer, b""
+            done = handle.tell() - len(rest)
+            blocks, lines = _jsonl_chunk(con, chunk, number, source, size)
+            for block in blocks:
+                yielded = True
+                yield block, done, total
+            number += lines
+    con.close()
+    if number == 0 and not yielded:
+        yield _record_block([], source, "line", 0), total, total
+
+
+def _jsonl_chunk(
+    con: duckdb.DuckDBPyConnection, chunk: bytes, number: int, source: str, size: int
+) -> tuple[list[_Block], int]:
+    """The blocks of one chunk of whole lines (the first is line ``number + 1``), and
+    how many lines it has."""
+    got = jsonl_columns(con, chunk)
+    if got is not None and not len(got[2]):  # only blank lines
+        return [], len(got[3])
+    if got is None or got[1].mean() > _SLOW_SHARE:
+        # not UTF-8, or mostly records the columns cannot hold (Segment calls):
+        # the records parsed one by one, as dicts
+        return _jsonl_dict_blocks(chunk, number, source, size)
+    columns, slow, rows, starts, ends = got
+    numbers = number + 1 + rows
+
+    def items(take: Sequence[int]) -> list[Any]:
+        out: list[Any] = []
+        for i in take:
+            line = chunk[starts[rows[i]] : ends[rows[i]]]
             try:
-                items: list[Any] = [loads(line) for line in chosen]
-            except orjson.JSONDecodeError:
-                items = []
-                for line in chosen:
-                    try:
-                        items.append(loads(line))
-                    except orjson.JSONDecodeError as exc:
-                        text = line.decode(errors="replace").rstrip("\r\n")
-                        items.append(_Unparsed(text, f"not valid JSON ({exc})"))
-            for start in range(0, len(items), max(1, size)):
-                part = items[start : start + size]
-                nums = numbers[start : start + size]
-                block = _dict_block(
-                    part,
-                    partial(_where_line, source, nums),
-                    nums.__getitem__,
-                    lambda i: source,
-                )
-                yield block, handle.tell(), total
-        if number == 0:
-            yield _record_block([], source, "line", 0), total, total
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                text = line.decode(errors="replace").rstrip("\r\n")
+                out.append(_Unparsed(text, f"not valid JSON ({exc})"))
+        return out
+
+    def line_number(i: int) -> int:
+        return int(numbers[i])
+
+    block = _Block(
+        columns,
+        slow,
+        items,
+        lambda i: f"{source} line {numbers[i]}",
+        line_number,
+        lambda i: source,
+    )
+    return [block], len(starts)
+
+
+def _jsonl_dict_blocks(
+    chunk: bytes, number: int, source: str, size: int
+) -> tuple[list[_Block], int]:
+    """The row-at-a-time reading of a chunk: orjson per line, records as dicts."""
+    loads = orjson.loads
+    pieces = chunk.split(b"\n")
+    lines = [piece + b"\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    keep = [i for i, line in enumerate(lines) if line.strip()]
+    numbers = [number + i + 1 for i in keep]
+    chosen = [lines[i] for i in keep]
+    try:
+        items: list[Any] = [loads(line) for line in chosen]
+    except orjson.JSONDecodeError:
+        items = []
+        for line in chosen:
+            try:
+                items.append(loads(line))
+            except orjson.JSONDecodeError as exc:
+                text = line.decode(errors="replace").rstrip("\r\n")
+                items.append(_Unparsed(text, f"not valid JSON ({exc})"))
+    blocks = []
+    for start in range(0, len(items), max(1, size)):
+        part = items[start : start + size]
+        nums = numbers[start : start + size]
+        blocks.append(
+            _dict_block(
+                part, partial(_where_line, source, nums), nums.__getitem__, lambda i: source
+            )
+        )
+    return blocks, len(lines)
 
 
 def _where_line(source: str, numbers: list[int], i: int) -> str:
@@ -870,6 +961,7 @@ def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
         yield from _csv_dict_blocks(path, size)
         return
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    con = duckdb.connect()
     handle = open(path, "rb")  # noqa: SIM115 - closed below, read by Arrow
     reader = pacsv.open_csv(
         handle,
@@ -891,7 +983,7 @@ def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
             name: table.column(name).combine_chunks() for name in names if name != "properties"
         }
         if "properties" in names:
-            columns["properties"] = _properties_column(table.column("properties").to_pylist(), slow)
+            columns["properties"] = _text_properties(table.column("properties"), slow, con)
         offset = row
 
         def items(take: Sequence[int], table: pa.Table = table) -> list[Any]:
@@ -912,6 +1004,7 @@ def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
         )
         row += n
     handle.close()
+    con.close()
     if row == 0:
         yield _record_block([], source, "line", 0), total, total
 
@@ -962,6 +1055,7 @@ def _csv_dict_blocks(path: Path, size: int) -> Iterator[_Chunk]:
 
 def _parquet_blocks(path: Path, size: int) -> Iterator[_Chunk]:
     handle = pq.ParquetFile(path)
+    con = duckdb.connect()
     total = handle.metadata.num_rows
     source = path.name
     names = handle.schema_arrow.names
@@ -1004,10 +1098,11 @@ def _parquet_blocks(path: Path, size: int) -> Iterator[_Chunk]:
                 col = col.cast(pa.string())
             columns["timestamp"] = col
         if "properties" in names:
-            columns["properties"] = _properties_column(table.column("properties").to_pylist(), slow)
+            columns["properties"] = _text_properties(table.column("properties"), slow, con)
         if not columns:
             columns["message_id"] = pa.nulls(n, pa.string())
         yield _Block(columns, slow, items, where, number, lambda i: source), done, total
+    con.close()
     if total == 0:
         yield _record_block([], source, "row", 0), 0, 0
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,6 +50,8 @@ EVENT_SCHEMA = pa.schema(
 
 ROW_GROUP_SIZE = 128 * 1024
 TEMP_SUFFIX = ".tmp"
+#: Threads writing and syncing the part files of one batch.
+_WRITERS = 8
 
 
 @dataclass(frozen=True)
@@ -149,28 +152,34 @@ def atomic_write_parquets(parts: list[tuple[pa.Table, Path]], *, compression: st
 
     The same guarantee as :func:`atomic_write_parquet` for each file, at a fraction of
     its cost for many small files (a batch touching every day of a year): every
-    temporary file is written first, then all are fsynced, renamed, and each folder
+    temporary file is written and fsynced first, then all are renamed, and each folder
     fsynced once — the file system commits them together instead of once per file.
+    The files are written and synced by a few threads at once (Parquet encoding and
+    ``fsync`` release the GIL), so a batch of 365 days waits for the disk about as
+    long as for one file, not 365 times.
     """
-    temps: list[tuple[Path, Path]] = []
-    for table, path in parts:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not parts:
+        return
+    for folder in sorted({path.parent for _, path in parts}):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(part: tuple[pa.Table, Path]) -> tuple[Path, Path]:
+        table, path = part
         tmp = path.with_name(path.name + TEMP_SUFFIX)
-        pq.write_table(
-            table,
-            tmp,
-            compression=compression,
-            row_group_size=ROW_GROUP_SIZE,
-            write_statistics=True,
-        )
-        temps.append((tmp, path))
-    for tmp, _ in temps:
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    for tmp, path in temps:
-        os.replace(tmp, path)
-    for folder in sorted({path.parent for _, path in temps}):
-        fsync_dir(folder)
+        with open(tmp, "wb") as handle:
+            pq.write_table(
+                table,
+                handle,
+                compression=compression,
+                row_group_size=ROW_GROUP_SIZE,
+                write_statistics=True,
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        return tmp, path
+
+    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+        temps = list(pool.map(write, parts))
+        for tmp, path in temps:
+            os.replace(tmp, path)
+        list(pool.map(fsync_dir, sorted({path.parent for _, path in temps})))
