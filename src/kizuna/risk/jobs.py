@@ -204,8 +204,8 @@ def start_training(
     lock.keep_alive()
 
     def wait() -> None:
+        _, err = child.communicate()
         try:
-            _, err = child.communicate()
             if read_job(settings, job.id).status == "running":
                 tail = (err or "").strip()[-2000:]
                 finish_job(
@@ -215,8 +215,9 @@ def start_training(
                     + (f": {tail}" if tail else ""),
                 )
                 log.error("churn model training %s failed: %s", job.id, tail)
-        finally:
             lock.release()
+        except Exception:  # the store or the folder went away: the lock expires by itself
+            log.exception("churn model training %s: could not close the job", job.id)
 
     threading.Thread(target=wait, name="kizuna-risk-train", daemon=True).start()
     return job
