@@ -37,7 +37,15 @@ from kizuna.platform import Platform
 from kizuna.risk.training import RiskConfig
 from kizuna.settings import Settings
 
-__all__ = ["TRAIN_LOCK", "TrainJob", "finish_job", "list_jobs", "read_job", "start_training"]
+__all__ = [
+    "JOB_ID",
+    "TRAIN_LOCK",
+    "TrainJob",
+    "finish_job",
+    "list_jobs",
+    "read_job",
+    "start_training",
+]
 
 log = logging.getLogger("kizuna.risk")
 
