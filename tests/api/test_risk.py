@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.api.conftest import Api, make_api
 from tests.risk.conftest import build_base
 
-from kizuna.ops.locks import StoreLock
+from kizuna.ops.locks import StoreLock, lock_holder
 from kizuna.platform import Platform
 from kizuna.risk import RiskConfig, score, train
 from kizuna.risk.jobs import TRAIN_LOCK
@@ -98,6 +98,9 @@ def test_training_runs_in_the_background_once_at_a_time(platform: Platform) -> N
             time.sleep(0.2)
             job = api.get("manager", f"/risk/jobs/{job['id']}").json()
         assert job["status"] == "succeeded", job
+        while lock_holder(platform.store, TRAIN_LOCK) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the server's thread frees the lock once the child has exited
+        assert lock_holder(platform.store, TRAIN_LOCK) is None
         models = api.get("viewer", "/risk/models").json()["models"]
         assert [m["version"] for m in models] == [job["version"]]
         assert job["backtest"]["auc"] == models[0]["backtest"]

@@ -35,8 +35,6 @@ from kizuna.platform import Platform
 from kizuna.retention.loading import fetch_arrow
 from kizuna.store.models import ContractLine, ContractStatus, FxRate
 
-#: How far back the contract history feature looks (``arr_change_180d``).
-HISTORY_DAYS = 180
 LINES_SCHEMA = pa.schema(
     [
         ("account_id", pa.string()),
@@ -112,9 +110,7 @@ class ContractBook:
         """One row per account with ARR > 0 on ``t``: contract facts and renewal labels.
 
         Columns: ``account_id, arr, seats, products, tenure_days, days_to_renewal,
-        arr_change_180d, renewal_date, arr_up, arr_before, arr_after, churned, known_on``
-        (``arr_change_180d``: ARR on ``t`` ÷ ARR of the lines live 180 days before − 1,
-        both at ``t``'s rates; missing when the account had no ARR then);
+        renewal_date, arr_up, arr_before, arr_after, churned, known_on``;
         ``contraction`` is derived by :func:`label_contraction`.
         Vectorised over integer account codes (no grouping by text ids).
         """
@@ -133,8 +129,6 @@ class ContractBook:
             return np.bincount(codes[mask], weights=weights[mask], minlength=n)
 
         arr_t = total(live, arr)
-        then = day - np.timedelta64(HISTORY_DAYS, "D")
-        arr_then = total((start <= then) & (end >= then), arr)
         quantity = lines["quantity"].to_numpy()
         seats = total(live & ~np.isnan(quantity), np.nan_to_num(quantity))
         has_seats = np.bincount(codes[live & ~np.isnan(quantity)], minlength=n) > 0
@@ -166,11 +160,6 @@ class ContractBook:
                 "tenure_days": ((day - first[keep]) / one).astype("float64"),
                 "renewal_date": r,
                 "days_to_renewal": ((r - day) / one).astype("float64"),
-                "arr_change_180d": np.where(
-                    arr_then[keep] > 0,
-                    arr_t[keep] / np.where(arr_then > 0, arr_then, 1)[keep] - 1,
-                    np.nan,
-                ),
                 "arr_up": total(ending, arr)[keep],
                 "arr_before": total(live_before, arr)[keep],
                 "arr_after": total(live_after, arr)[keep],

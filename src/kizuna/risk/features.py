@@ -10,20 +10,12 @@ For a date ``t`` and the accounts observed on it:
 * **support and voice** by the rules of health's own gatherers (:data:`SOURCES`;
   a test checks the values are equal): tickets opened and closed by the end
   of ``t``, surveys answered by then — open high/urgent tickets, tickets opened
-  in 90 and in 180 days (all, and high/urgent), mean days to resolve, NPS and CSAT;
+  in 90 days, mean days to resolve, NPS and CSAT;
 * **account**: segment, and the lifecycle stage entered by ``t`` (one-hot);
-* **history**: for every metric and the health score, read from the values
-  stored for ``t`` and the five month ends before it (about 180 days,
-  :data:`HISTORY_MONTHS`): the mean over three and over six month ends
-  (``avg3:``, ``avg6:`` — an account's usual level, steadier than one 28-day
-  window), the least-squares trend per month over the six (``trend6:``), their
-  spread (``std6:``), and for the health score also its lowest value and its
-  value three month ends (about 90 days) before ``t`` (``min6:``, ``ago3:``);
-  ``history_months`` counts the month ends with stored values. A month
-  without stored values is left out (fewer than three values give no trend
-  and no spread);
-* **contract history**: the change of ARR against 180 days before ``t``
-  (lines live then, at ``t``'s exchange rates).
+* **levels**: for every metric and the health score, the mean of its values on
+  ``t`` and on the two month ends before it (``avg3:<name>``) — an account's
+  usual level, steadier than one 28-day window (a month without a stored
+  value is left out of the mean).
 
 Nothing after ``t`` is read: metric values and health snapshots are the files
 computed *for* ``t`` (each computed from data up to ``t``), store rows are
@@ -62,15 +54,6 @@ SOURCES: dict[str, TicketSource | SurveySource] = {
     "tickets_opened_90d": TicketSource(
         kind="tickets", fact="opened", priorities=("low", "normal", "high", "urgent")
     ),
-    "tickets_opened_180d": TicketSource(
-        kind="tickets",
-        fact="opened",
-        priorities=("low", "normal", "high", "urgent"),
-        window_days=180,
-    ),
-    "urgent_tickets_opened_180d": TicketSource(
-        kind="tickets", fact="opened", priorities=("high", "urgent"), window_days=180
-    ),
     "days_to_resolve_90d": TicketSource(
         kind="tickets",
         fact="mean_days_to_resolve",
@@ -82,18 +65,7 @@ SOURCES: dict[str, TicketSource | SurveySource] = {
         kind="survey", survey="nps", aggregate="count", window_days=365
     ),
 }
-CONTRACT_FEATURES = (
-    "arr",
-    "seats",
-    "products",
-    "tenure_days",
-    "days_to_renewal",
-    "arr_change_180d",
-)
-#: Month ends an account's history reads: ``t`` and the five before it (about 180 days).
-HISTORY_MONTHS = 6
-#: Fewest stored values a trend or a spread is computed from.
-MIN_TREND_POINTS = 3
+CONTRACT_FEATURES = ("arr", "seats", "products", "tenure_days", "days_to_renewal")
 
 
 def derived_home(home: Path) -> Path:
@@ -118,7 +90,7 @@ def account_fields(platform: Platform) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["account_id", "name", "segment"]).set_index("account_id")
 
 
-def _previous_month_ends(t: date, count: int = HISTORY_MONTHS - 1) -> list[date]:
+def _previous_month_ends(t: date, count: int = 2) -> list[date]:
     out = []
     day = t.replace(day=1)
     for _ in range(count):
@@ -126,12 +98,6 @@ def _previous_month_ends(t: date, count: int = HISTORY_MONTHS - 1) -> list[date]
         out.append(day)
         day = day.replace(day=1)
     return out
-
-
-def history_dates(t: date) -> list[date]:
-    """The dates whose stored values the features of ``t`` read: ``t`` and the
-    :data:`HISTORY_MONTHS` − 1 month ends before it, newest first."""
-    return [t, *_previous_month_ends(t)]
 
 
 class FeatureSource:
@@ -205,7 +171,6 @@ class FeatureSource:
         settings = self.platform.settings
         end = _instant(day_end_utc(t, settings))
         start90 = _instant(day_end_utc(t - timedelta(days=90), settings))
-        start180 = _instant(day_end_utc(t - timedelta(days=180), settings))
         start365 = _instant(day_end_utc(t - timedelta(days=365), settings))
         opened_by = self.t_opened < end
         still_open = np.isnat(self.t_closed) | (self.t_closed >= end)
@@ -226,12 +191,6 @@ class FeatureSource:
             return {
                 "open_urgent_tickets": self._per_account(a, self.t_urgent & opened_by & still_open),
                 "tickets_opened_90d": self._per_account(a, opened_by & (self.t_opened >= start90)),
-                "tickets_opened_180d": self._per_account(
-                    a, opened_by & (self.t_opened >= start180)
-                ),
-                "urgent_tickets_opened_180d": self._per_account(
-                    a, self.t_urgent & opened_by & (self.t_opened >= start180)
-                ),
                 "days_to_resolve_90d": np.where(
                     resolved > 0,
                     self._per_account(a, closed_in, np.nan_to_num(days)) / resolved,
@@ -255,45 +214,6 @@ class FeatureSource:
             self._metrics[t] = _metric_frame(self.platform, t)
         return self._metrics[t]
 
-    def history(self, t: date, index: pd.Index, names: list[str]) -> pd.DataFrame:
-        """The history features of ``names`` on ``t`` (see the module docstring): values
-        stored for ``t`` and the month ends before it, never a later date's."""
-        days = history_dates(t)
-        stack = np.full((len(days), len(index), len(names)), np.nan)
-        for k, day in enumerate(days):
-            frame = self.metric_frame(day)
-            if not frame.empty:
-                stack[k] = frame.reindex(index=index, columns=names).to_numpy("float64")
-        known = ~np.isnan(stack)
-        n = known.sum(axis=0)
-        enough = n >= MIN_TREND_POINTS
-        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
-            columns = {
-                "avg3": np.nanmean(stack[:3], axis=0),
-                "avg6": np.nanmean(stack, axis=0),
-                "std6": np.where(enough, np.nanstd(stack, axis=0), np.nan),
-            }
-            health = names.index("health_score") if "health_score" in names else None
-            extra = {"history_months": known.any(axis=2).sum(axis=0).astype("float64")}
-            if health is not None:
-                extra["min6:health_score"] = np.nanmin(stack[:, :, health], axis=0)
-                extra["ago3:health_score"] = stack[3, :, health].copy()
-            # least squares over the stored values; months back as a negative position,
-            # so a rising series has a positive trend (sums over dates, no per-cell copies)
-            x = -np.arange(len(days), dtype="float64")
-            np.nan_to_num(stack, copy=False)
-            sx, sxx = np.tensordot(x, known, 1), np.tensordot(x * x, known, 1)
-            sy, sxy = stack.sum(axis=0), np.tensordot(x, stack, 1)
-            trend = (n * sxy - sx * sy) / (n * sxx - sx * sx)
-            columns["trend6"] = np.where(enough, trend, np.nan)
-            parts = [
-                pd.DataFrame(v, index=index, columns=[f"{k}:{c}" for c in names])
-                for k, v in columns.items()
-            ]
-        parts.append(pd.DataFrame(extra, index=index))
-        return pd.concat(parts, axis=1)
-
     def on(self, t: date, observed: pd.DataFrame) -> pd.DataFrame:
         """The feature frame of the accounts in ``observed`` (a :meth:`ContractBook.as_of`
         frame) as known on ``t``; numeric columns, plus ``segment`` and ``stage``."""
@@ -307,7 +227,16 @@ class FeatureSource:
             current["health_score"] = np.nan
         out = out.join(current.loc[:, ~current.columns.isin(out.columns)], how="left")
         names = [c for c in current.columns if c.startswith("m:") or c == "health_score"]
-        out = pd.concat([out, self.history(t, index, names)], axis=1)
+        stack = [current[names].to_numpy(dtype="float64")]
+        for day in _previous_month_ends(t):
+            earlier = self.metric_frame(day)
+            if not earlier.empty:
+                stack.append(earlier.reindex(index=index, columns=names).to_numpy("float64"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
+            mean = np.nanmean(np.stack(stack), axis=0)
+        levels = pd.DataFrame(mean, index=index, columns=[f"avg3:{n}" for n in names])
+        out = pd.concat([out, levels], axis=1)
         positions = self.index.get_indexer(index)
         support = self.support(t)
         extra = {

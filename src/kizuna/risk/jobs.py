@@ -37,7 +37,15 @@ from kizuna.platform import Platform
 from kizuna.risk.training import RiskConfig
 from kizuna.settings import Settings
 
-__all__ = ["TRAIN_LOCK", "TrainJob", "finish_job", "list_jobs", "read_job", "start_training"]
+__all__ = [
+    "JOB_ID",
+    "TRAIN_LOCK",
+    "TrainJob",
+    "finish_job",
+    "list_jobs",
+    "read_job",
+    "start_training",
+]
 
 log = logging.getLogger("kizuna.risk")
 
@@ -204,8 +212,8 @@ def start_training(
     lock.keep_alive()
 
     def wait() -> None:
+        _, err = child.communicate()
         try:
-            _, err = child.communicate()
             if read_job(settings, job.id).status == "running":
                 tail = (err or "").strip()[-2000:]
                 finish_job(
@@ -215,8 +223,9 @@ def start_training(
                     + (f": {tail}" if tail else ""),
                 )
                 log.error("churn model training %s failed: %s", job.id, tail)
-        finally:
             lock.release()
+        except Exception:  # the store or the folder went away: the lock expires by itself
+            log.exception("churn model training %s: could not close the job", job.id)
 
     threading.Thread(target=wait, name="kizuna-risk-train", daemon=True).start()
     return job

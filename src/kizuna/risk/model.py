@@ -14,8 +14,7 @@ Preparation (:class:`Prep`, fitted on training rows only):
   contributions are read per group ("usage", not eight usage counts).
 
 Learners: a regularised logistic regression over the group scores (the
-interpretable baseline) or over every prepared column (``inputs: columns``),
-and LightGBM over the prepared columns. Per-account
+interpretable baseline) and LightGBM over the prepared columns. Per-account
 contributions: the linear terms ``coef * (x - mean)`` for the regression,
 LightGBM's own ``pred_contrib`` (exact TreeSHAP values) for the trees, summed
 per group. Probabilities are calibrated with Platt scaling fitted on
@@ -225,7 +224,7 @@ class ChurnModel:
         if self.kind == "logistic":
             from sklearn.linear_model import LogisticRegression
 
-            inputs, self.input_names_ = self._linear_inputs(matrix)
+            inputs, self.input_names_ = self.prep.grouped(matrix)
             self.centre_ = [float(v) for v in inputs.mean(axis=0)]
             self.estimator = LogisticRegression(
                 C=float(self.params.get("C", 0.1)), max_iter=2000, class_weight=None
@@ -241,7 +240,7 @@ class ChurnModel:
                 min_child_samples=int(self.params.get("min_child_samples", 40)),
                 subsample=0.8,
                 subsample_freq=1,
-                colsample_bytree=float(self.params.get("colsample_bytree", 0.8)),
+                colsample_bytree=0.8,
                 reg_lambda=1.0,
                 n_jobs=2,
                 random_state=0,
@@ -249,17 +248,10 @@ class ChurnModel:
             ).fit(pd.DataFrame(matrix, columns=_safe(self.input_names_)), y)
         return self
 
-    def _linear_inputs(self, matrix: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """The regression reads each group's mean (``inputs: groups``, the default) or
-        every prepared column (``inputs: columns``; its terms are still summed per group)."""
-        if self.params.get("inputs", "groups") == "columns":
-            return matrix, self.prep.columns
-        return self.prep.grouped(matrix)
-
     def _inputs(self, frame: pd.DataFrame) -> np.ndarray | pd.DataFrame:
         matrix = self.prep.transform(frame)
         if self.kind == "logistic":
-            return self._linear_inputs(matrix)[0]
+            return self.prep.grouped(matrix)[0]
         return pd.DataFrame(matrix, columns=_safe(self.input_names_))
 
     def raw_proba(self, frame: pd.DataFrame) -> np.ndarray:

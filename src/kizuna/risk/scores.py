@@ -144,14 +144,12 @@ def _drivers(model: TrainedModel, frame: pd.DataFrame) -> pa.Array:
 
 
 def ensure_derived_for(platform: Platform, model: TrainedModel, as_of: date) -> None:
-    """Compute the model's derived metrics for ``as_of`` and the month ends its history
-    features read, where they are not stored yet."""
-    from kizuna.risk.features import history_dates
+    """Compute the model's derived metrics for ``as_of`` when they are not stored yet."""
     from kizuna.risk.service import compute_derived, derived_set
 
     definitions = model.meta.get("derived_metrics") or []
     if definitions:
-        compute_derived(platform, history_dates(as_of), derived_set(definitions))
+        compute_derived(platform, [as_of], derived_set(definitions))
 
 
 def score(

@@ -42,8 +42,6 @@ from kizuna.risk.model import CATEGORIES, Calibrator, ChurnModel
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("logistic", {"C": 0.05}),
     ("logistic", {"C": 0.5}),
-    # every prepared column (a level and its trend weigh apart); terms still read per group
-    ("logistic", {"C": 0.01, "inputs": "columns"}),
     ("lightgbm", {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15}),
 )
 META_COLUMNS = (

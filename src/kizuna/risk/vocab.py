@@ -25,19 +25,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "products": ("Products under contract", "契約中の製品数"),
     "tenure_days": ("Time as a customer", "顧客としての継続期間"),
     "days_to_renewal": ("Days to the next renewal", "次回更新までの日数"),
-    "arr_change_180d": ("Change in ARR over 180 days", "直近180日のARRの増減"),
-    "history_months": ("Months of usage history", "利用履歴の月数"),
     "health_score": ("Health score", "ヘルススコア"),
     "open_urgent_tickets": ("Open high/urgent tickets", "未解決の高優先度チケット"),
     "tickets_opened_90d": ("Support tickets in the last 90 days", "直近90日のサポートチケット数"),
-    "tickets_opened_180d": (
-        "Support tickets in the last 180 days",
-        "直近180日のサポートチケット数",
-    ),
-    "urgent_tickets_opened_180d": (
-        "High/urgent tickets in the last 180 days",
-        "直近180日の高優先度チケット数",
-    ),
     "days_to_resolve_90d": ("Time to resolve tickets", "チケット解決までの日数"),
     "nps_365d": ("NPS of the last year", "直近1年のNPS"),
     "csat_365d": ("CSAT of the last year", "直近1年のCSAT"),
@@ -68,15 +58,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "m:events_28d_change": ("Change in product use", "製品利用の増減"),
     "m:active_users_28d_change": ("Change in active users", "アクティブユーザー数の増減"),
 }
-#: History features of a metric or the health score (``<prefix>:<feature>``).
-HISTORY = {
-    "avg3": ("{0} (3-month average)", "{0}（3か月平均）"),
-    "avg6": ("{0} (6-month average)", "{0}（6か月平均）"),
-    "trend6": ("{0}: 6-month trend", "{0}の6か月の傾向"),
-    "std6": ("{0}: 6-month volatility", "{0}の6か月の変動"),
-    "min6": ("{0} (6-month low)", "{0}（6か月の最低値）"),
-    "ago3": ("{0} 3 months ago", "3か月前の{0}"),
-}
 _DERIVED = (
     (
         re.compile(r"^m:(.+)_per_user_28d$"),
@@ -99,10 +80,9 @@ EFFECT = {"raises": ("raises risk", "リスクを高める"), "lowers": ("lowers
 def label(feature: str, lang: str = "en") -> str:
     """The feature's label in ``lang`` (``en`` or ``ja``)."""
     k = 1 if lang == "ja" else 0
-    prefix, _, inner = feature.partition(":")
-    if prefix in HISTORY and inner:
-        en, ja = HISTORY[prefix]
-        return (en if k == 0 else ja).format(label(inner, lang))
+    if feature.startswith("avg3:"):
+        inner = label(feature.removeprefix("avg3:"), lang)
+        return f"{inner} (3-month average)" if k == 0 else f"{inner}（3か月平均）"
     if feature in LABELS:
         return LABELS[feature][k]
     for pattern, texts in _DERIVED:
