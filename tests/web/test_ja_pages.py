@@ -195,6 +195,12 @@ def test_a_refused_form_and_an_error_page_in_japanese(
     )
     assert log.status_code == 422
     _assert_japanese(_items(log.text, r'id="work-problems">(.*?)</ul>'))
+    # a refused login, in Japanese
+    anonymous = TestClient(create_standalone_app(web_platform, background=False))
+    anonymous.cookies.set("kizuna_lang", "ja")
+    wrong = anonymous.post("/ui/login", data={"email": "ada@example.com", "password": "wrong"})
+    assert wrong.status_code == 401
+    _assert_japanese(_items(wrong.text, r'<p class="error-box" role="alert">(.*?)</p>'))
     # error pages: a CTA that does not exist (404), an expired form (403), a bad download (422)
     for path, status, data in [
         ("/ui/ctas/999999", 404, None),
