@@ -28,7 +28,7 @@ from kizuna.errors import ConfigError
 from kizuna.platform import Platform
 from kizuna.store.actions_models import OutboxMessage, StoredSecret
 
-from .test_techtouch import Mailbox, _port
+from .conftest import Mailbox, free_port
 
 KEY1, KEY2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
@@ -128,7 +128,7 @@ def test_the_sender_uses_stored_secrets_and_the_outbox_holds_none(
     platform: Platform, hook: _Hook
 ) -> None:
     box = Mailbox()
-    port = _port()
+    port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=_Auth(),
                             auth_require_tls=False)  # fmt: skip
     controller.start()
