@@ -21,6 +21,7 @@ from kizuna.lifecycle import (
     Evaluation,
     LifecycleDefinition,
     OnboardingReport,
+    Transition,
     definition_for,
     lifecycles_of,
     onboarding_report_of,
@@ -138,6 +139,7 @@ def lifecycle_stamps(
     definition: LifecycleDefinition,
     as_of: date,
     account_id: str | None = None,
+    histories: dict[str, list[Transition]] | None = None,
 ) -> dict[str, str]:
     """A digest, per account (or of ``account_id`` only), of what its lifecycle detail is built
     from in the store: segment, first contract start, milestone completions and stage
@@ -146,6 +148,9 @@ def lifecycle_stamps(
     A detail saved by the daily run is shown only while its account's stamp is unchanged;
     a milestone marked done since (or a re-computed lifecycle, a new contract line, an
     edited definition) changes it, and the page computes the detail again.
+
+    ``histories`` (every account's stored transitions through ``as_of``, as
+    :func:`kizuna.lifecycle.stored_transitions` reads them) saves reading them again.
     """
 
     def only(query: Any, column: Any) -> Any:
@@ -153,11 +158,12 @@ def lifecycle_stamps(
 
     parts: dict[str, list[Any]] = defaultdict(list)
     with platform.store.session() as session:
-        for a, segment in session.execute(only(sa.select(Account.id, Account.segment), Account.id)):
+        accounts = only(sa.select(Account.id, Account.segment), Account.id)
+        for a, segment in session.execute(accounts).all():
             parts[a].append(("account", segment))
         starts = sa.select(ContractLine.account_id, sa.func.min(ContractLine.start_date))
         starts = only(starts, ContractLine.account_id).group_by(ContractLine.account_id)
-        for a, start in session.execute(starts):
+        for a, start in session.execute(starts).all():
             parts[a].append(("start", start))
         completions = sa.select(
             MilestoneCompletion.account_id,
@@ -167,17 +173,26 @@ def lifecycle_stamps(
             MilestoneCompletion.completed_by,
             MilestoneCompletion.condition,
         )
-        for row in session.execute(only(completions, MilestoneCompletion.account_id)):
+        for row in session.execute(only(completions, MilestoneCompletion.account_id)).all():
             parts[row[0]].append(("completion", *(str(v) for v in row[1:])))
-        transitions = sa.select(
-            StageTransition.account_id,
-            StageTransition.transition_date,
-            StageTransition.from_stage,
-            StageTransition.to_stage,
-            StageTransition.reason,
-        ).where(StageTransition.transition_date <= as_of)
-        for row in session.execute(only(transitions, StageTransition.account_id)):
-            parts[row[0]].append(("transition", *(str(v) for v in row[1:])))
+        if histories is None:
+            transitions = sa.select(
+                StageTransition.account_id,
+                StageTransition.transition_date,
+                StageTransition.from_stage,
+                StageTransition.to_stage,
+                StageTransition.reason,
+            ).where(StageTransition.transition_date <= as_of)
+            for row in session.execute(only(transitions, StageTransition.account_id)).all():
+                parts[row[0]].append(("transition", *(str(v) for v in row[1:])))
+        else:  # the same rows, read once by the caller
+            for a, history in histories.items():
+                if account_id is None or a == account_id:
+                    parts[a].extend(
+                        ("transition", str(t.date), str(t.from_stage), t.to_stage, str(t.reason))
+                        for t in history
+                        if t.date <= as_of
+                    )
     common = definition.model_dump_json()
     return {
         a: hashlib.blake2b(repr((common, sorted(map(str, p)))).encode(), digest_size=16).hexdigest()
@@ -219,8 +234,8 @@ def lifecycle_book_from(
     the stage histories are read back from the store it has just written.
     """
     as_of = computed.as_of
-    stamps = lifecycle_stamps(platform, definition, as_of)
     histories = stored_transitions(platform, until=as_of)
+    stamps = lifecycle_stamps(platform, definition, as_of, histories=histories)
     lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
     return LifecycleBook(
         as_of=as_of,

@@ -370,7 +370,7 @@ def stored_transitions(
         q = q.where(StageTransition.transition_date <= until)
     out: dict[str, list[Transition]] = {}
     with platform.store.engine.connect() as conn:
-        for a, day, before, after, reason in conn.execute(q):
+        for a, day, before, after, reason in conn.execute(q).all():
             out.setdefault(a, []).append(Transition(day, before, after, reason))
     return out
 
