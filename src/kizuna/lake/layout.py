@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -120,22 +121,25 @@ def atomic_write_parquet(
     path.parent.mkdir(parents=True, exist_ok=True)
     if sort and table.num_rows:
         table = table.sort_by([("account_id", "ascending"), ("timestamp", "ascending")])
-    tmp = path.with_name(path.name + TEMP_SUFFIX)
-    with open(tmp, "wb") as handle:
-        pq.write_table(
-            table,
-            handle,
-            compression=compression,
-            use_dictionary=use_dictionary,
-            row_group_size=ROW_GROUP_SIZE,
-            write_statistics=True,
-            store_schema=store_schema,
-        )
-        handle.flush()
-        os.fsync(handle.fileno())
+    tmp = _write_temp(
+        table, path, compression=compression, use_dictionary=use_dictionary,
+        store_schema=store_schema,
+    )  # fmt: skip
     os.replace(tmp, path)
     fsync_dir(path.parent)
     return path
+
+
+def _write_temp(table: pa.Table, path: Path, **options: Any) -> Path:
+    """Write ``table`` beside ``path`` under its temporary name, fsynced; return that name."""
+    tmp = path.with_name(path.name + TEMP_SUFFIX)
+    with open(tmp, "wb") as handle:
+        pq.write_table(
+            table, handle, row_group_size=ROW_GROUP_SIZE, write_statistics=True, **options
+        )
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
 
 
 def fsync_dir(folder: Path) -> None:
@@ -165,18 +169,7 @@ def atomic_write_parquets(parts: list[tuple[pa.Table, Path]], *, compression: st
 
     def write(part: tuple[pa.Table, Path]) -> tuple[Path, Path]:
         table, path = part
-        tmp = path.with_name(path.name + TEMP_SUFFIX)
-        with open(tmp, "wb") as handle:
-            pq.write_table(
-                table,
-                handle,
-                compression=compression,
-                row_group_size=ROW_GROUP_SIZE,
-                write_statistics=True,
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        return tmp, path
+        return _write_temp(table, path, compression=compression), path
 
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
         temps = list(pool.map(write, parts))
