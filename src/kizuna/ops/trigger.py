@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -30,7 +30,7 @@ from kizuna.ops.locks import DAILY_LOCK, StoreLock, lock_holder, new_owner
 from kizuna.platform import Platform
 from kizuna.settings import Settings
 
-__all__ = ["settings_environment", "start_daily_run"]
+__all__ = ["settings_environment", "start_cli_child", "start_daily_run"]
 
 log = logging.getLogger("kizuna.ops")
 
@@ -74,9 +74,6 @@ def start_daily_run(
     )
     step = (days[1] - days[0]).days if len(days) > 1 else 1
     command = [
-        sys.executable,
-        "-m",
-        "kizuna",
         "daily",
         *dates,
         *(["--step", str(step)] if step > 1 else []),
@@ -86,16 +83,39 @@ def start_daily_run(
         owner,
         "--json",
     ]
-    env = {**os.environ, **settings_environment(platform.settings)}
+
+    def finished(returncode: int, err: str) -> None:
+        if returncode:
+            log.error("daily run started by %s failed: %s", trigger, err.strip()[-2000:])
+
+    return start_cli_child(platform.settings, command, "kizuna-daily-run", finished)
+
+
+def start_cli_child(
+    settings: Settings,
+    args: Sequence[str],
+    thread_name: str,
+    finished: Callable[[int, str], None],
+) -> threading.Thread:
+    """Run ``python -m kizuna ARGS`` with ``settings`` in a process of its own.
+
+    A thread named ``thread_name`` waits for it and calls ``finished(returncode,
+    stderr)``; the thread is returned. Raises what :class:`subprocess.Popen` raises
+    when the process cannot start.
+    """
+    env = {**os.environ, **settings_environment(settings)}
     child = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "kizuna", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
     def wait() -> None:
         _, err = child.communicate()
-        if child.returncode:
-            log.error("daily run started by %s failed: %s", trigger, err.strip()[-2000:])
+        finished(child.returncode, err or "")
 
-    thread = threading.Thread(target=wait, name="kizuna-daily-run", daemon=True)
+    thread = threading.Thread(target=wait, name=thread_name, daemon=True)
     thread.start()
     return thread

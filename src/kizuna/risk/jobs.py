@@ -19,9 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
-import sys
-import threading
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -32,7 +29,7 @@ import orjson
 
 from kizuna.errors import Conflict, NotFound
 from kizuna.ops.locks import StoreLock, lock_holder, new_owner
-from kizuna.ops.trigger import settings_environment
+from kizuna.ops.trigger import start_cli_child
 from kizuna.platform import Platform
 from kizuna.risk.training import RiskConfig
 from kizuna.settings import Settings
@@ -187,9 +184,6 @@ def start_training(
     try:
         _write(settings, job)
         command = [
-            sys.executable,
-            "-m",
-            "kizuna",
             "risk",
             "train",
             "--as-of",
@@ -202,30 +196,25 @@ def start_training(
             job.id,
             "--json",
         ]
-        env = {**os.environ, **settings_environment(settings)}
-        child = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+
+        def finished(returncode: int, err: str) -> None:
+            try:
+                if read_job(settings, job.id).status == "running":
+                    tail = err.strip()[-2000:]
+                    finish_job(
+                        settings,
+                        job.id,
+                        error=f"the training process exited with code {returncode}"
+                        + (f": {tail}" if tail else ""),
+                    )
+                    log.error("churn model training %s failed: %s", job.id, tail)
+                lock.release()
+            except Exception:  # the store or the folder went away: the lock expires by itself
+                log.exception("churn model training %s: could not close the job", job.id)
+
+        lock.keep_alive()
+        start_cli_child(settings, command, "kizuna-risk-train", finished)
     except BaseException:
         lock.release()
         raise
-    lock.keep_alive()
-
-    def wait() -> None:
-        _, err = child.communicate()
-        try:
-            if read_job(settings, job.id).status == "running":
-                tail = (err or "").strip()[-2000:]
-                finish_job(
-                    settings,
-                    job.id,
-                    error=f"the training process exited with code {child.returncode}"
-                    + (f": {tail}" if tail else ""),
-                )
-                log.error("churn model training %s failed: %s", job.id, tail)
-            lock.release()
-        except Exception:  # the store or the folder went away: the lock expires by itself
-            log.exception("churn model training %s: could not close the job", job.id)
-
-    threading.Thread(target=wait, name="kizuna-risk-train", daemon=True).start()
     return job
