@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kizuna.cli._common import JsonOption, console, emit, err_console, get_platform
+from kizuna.cli._common import JsonOption, console, emit, err_console, get_platform, parse_dates
 from kizuna.errors import InvalidInput, Problem
 from kizuna.sim import PRESETS, SimConfig, SimSummary, simulate
 
@@ -21,6 +21,19 @@ AccountsOption = Annotated[
 ]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Random seed (default 42).")]
 PresetOption = Annotated[str, typer.Option("--preset", help=f"Size preset: {', '.join(PRESETS)}.")]
+StartOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start", help="First day of simulated history, YYYY-MM-DD (default 2024-07-01)."
+    ),
+]
+EndOption = Annotated[
+    str | None,
+    typer.Option(
+        "--end",
+        help="Last day of simulated history, YYYY-MM-DD (default 2025-06-30; at most 3 years).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -29,14 +42,30 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def _config(preset: str, accounts: int | None, seed: int | None) -> SimConfig:
+#: The option that sets each config field, where its name differs.
+_FLAG = {"start_date": "--start", "end_date": "--end"}
+
+
+def _config(
+    preset: str,
+    accounts: int | None,
+    seed: int | None,
+    start: str | None = None,
+    end: str | None = None,
+) -> SimConfig:
+    dates = parse_dates(start=start, end=end)
     try:
-        return SimConfig.preset(preset, accounts=accounts, seed=seed)
+        return SimConfig.preset(
+            preset, accounts=accounts, seed=seed, start_date=dates["start"], end_date=dates["end"]
+        )
     except ValidationError as exc:
         problems = [
             Problem(
-                e["msg"],
-                where="--" + ".".join(str(p) for p in e["loc"]),
+                # a check across fields (the window) has no location: it is about the dates
+                e["msg"].removeprefix("Value error, "),
+                where=_FLAG.get(str(e["loc"][0]), f"--{e['loc'][0]}")
+                if e["loc"]
+                else "--start/--end",
                 field=str(e["loc"][0]) if e["loc"] else None,
             )
             for e in exc.errors()
@@ -93,9 +122,11 @@ def sim(
     seed: SeedOption = None,
     preset: PresetOption = "demo",
     as_json: JsonOption = False,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Simulate a B2B SaaS customer base into a folder: CSVs, Parquet events, ground truth."""
-    config = _config(preset, accounts, seed)
+    config = _config(preset, accounts, seed, start, end)
     with _progress_bar() as report:
         summary = simulate(config, out, report)
     emit(summary, as_json, lambda s: console.print(_sim_table(s, f"Simulated into {s.out_dir}")))
@@ -113,11 +144,13 @@ def demo(
     ] = True,
     host: Annotated[str, typer.Option(help="Interface the UI listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port of the UI.")] = 8000,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Initialise a data folder, simulate a customer base (500 accounts), load and serve it."""
     from kizuna.sim.demo import run_demo
 
-    config = _config("demo", accounts, seed)
+    config = _config("demo", accounts, seed, start, end)
     platform = get_platform(ready=False)
     with _progress_bar() as report:
         result = run_demo(platform, config, force=force, progress=report)

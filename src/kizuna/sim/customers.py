@@ -17,6 +17,12 @@ The story each account follows:
 * at the end of the term the contract **renews** flat, expands, contracts or
   churns, with probabilities driven by the engagement of the 12 weeks before;
   some churned accounts come back later (reactivation).
+
+Over a window longer than a year, every yearly term that ends inside the window
+is decided the same way (the renewed term, a new customer's first term, a
+reactivated contract), from a second random stream of the block: the draws of the
+first decision are those of a one-year window, so a one-year window's output does
+not change. An account comes back at most once.
 """
 
 from __future__ import annotations
@@ -67,6 +73,19 @@ def stream(seed: int, *keys: int) -> np.random.Generator:
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def churn_probability(e_bar: Any, segment: Any) -> Any:
+    """Probability that a term renewing after mean engagement ``e_bar`` churns."""
+    return sigmoid(-0.6 + CHURN_OFFSET[segment] - 7.0 * (e_bar - 0.35))
+
+
+def expansion_probability(e_bar: Any) -> Any:
+    return sigmoid(-1.5 + 6.0 * (e_bar - 0.55))
+
+
+def contraction_probability(e_bar: Any) -> Any:
+    return sigmoid(-1.5 - 6.0 * (e_bar - 0.35))
 
 
 def ascii_slug(text: str) -> str:
@@ -290,9 +309,9 @@ def simulate_block(config: SimConfig, cal: Calendar, team: Team, block_index: in
     csum = np.concatenate([np.zeros((n, 1)), np.cumsum(eff, axis=1)], axis=1)
     rows_ix = np.arange(n)
     e_bar = (csum[rows_ix, end_week + 1] - csum[rows_ix, lo]) / (end_week + 1 - lo)
-    p_churn = sigmoid(-0.6 + CHURN_OFFSET[seg] - 7.0 * (e_bar - 0.35))
-    p_exp = sigmoid(-1.5 + 6.0 * (e_bar - 0.55))
-    p_con = sigmoid(-1.5 - 6.0 * (e_bar - 0.35))
+    p_churn = churn_probability(e_bar, seg)
+    p_exp = expansion_probability(e_bar)
+    p_con = contraction_probability(e_bar)
     u1, u2 = rng.random(n), rng.random(n)
     outcome = np.where(
         ~decided,
@@ -339,6 +358,9 @@ def simulate_block(config: SimConfig, cal: Calendar, team: Team, block_index: in
     name_c = rng.integers(0, 3, n)
     owner_pick = rng.integers(0, 10**6, n)
     has_parent = rng.random(n) < 0.08
+
+    # the later renewals of a window longer than a year (see the module docstring)
+    later_rng = stream(config.seed, STREAM_ACCOUNTS, block_index, 1)
 
     block = Block()
     block.segment, block.region, block.n_users = seg, region, n_users
@@ -393,7 +415,7 @@ def simulate_block(config: SimConfig, cal: Calendar, team: Team, block_index: in
             block.contact_names.append(f"{fn} {ln}")
             ci += 1
 
-        arr_start, arr_end, react_day = _contract_lines(
+        history = _contract_lines(
             block.contracts, cal, acc, num, currency=int(currency[a]), unit_usd=float(unit_usd[a]),
             seats=int(seats[a]), first_m=int(first_m[a]), prev_terms=int(prev_terms[a]),
             term_m=int(term_m[a]), growth=float(growth[a]), an_from=int(an_from[a]),
@@ -402,10 +424,12 @@ def simulate_block(config: SimConfig, cal: Calendar, team: Team, block_index: in
             drop_analytics=bool(drop_analytics[a]), add_analytics=bool(add_analytics[a]),
             react=bool(react[a]), react_delay=int(react_delay[a]),
             react_factor=float(react_factor[a]),
+            later=LaterRenewals(later_rng, csum[a], s),
         )  # fmt: skip
-        if react_day is not None:
-            live[a, 2], live[a, 3] = react_day, FAR_FUTURE
-        block.arr_end_usd += arr_end
+        live[a, 1] = history.live_until
+        if history.react_day is not None:
+            live[a, 2], live[a, 3] = history.react_day, history.react_until
+        block.arr_end_usd += history.arr_end
 
         live_weeks = _live_weeks(live[a], W)
         e_live = eff[a, live_weeks] if live_weeks.size else eff[a, :0]
@@ -419,7 +443,7 @@ def simulate_block(config: SimConfig, cal: Calendar, team: Team, block_index: in
         truth["renewal_date"].append(cal.iso(int(term_end[a])) if decided[a] else None)
         truth["engagement_before_renewal"].append(float(e_bar[a]) if decided[a] else None)
         truth["outcome"].append(OUTCOMES[int(outcome[a])])
-        truth["reactivated"].append(bool(react_day is not None))
+        truth["reactivated"].append(bool(history.react_day is not None))
         truth["onboarding"].append(ONBOARDING[int(onb_class[a])])
         truth["contract_start"].append(cal.iso(int(term_start[a])))
         truth["first_value_due"].append(
@@ -430,8 +454,11 @@ def simulate_block(config: SimConfig, cal: Calendar, team: Team, block_index: in
         )
         truth["n_users"].append(int(n_users[a]))
         truth["seats"].append(int(seats[a]))
-        truth["arr_start_usd"].append(round(arr_start, 2))
-        truth["arr_end_usd"].append(round(arr_end, 2))
+        truth["arr_start_usd"].append(round(history.arr_start, 2))
+        truth["arr_end_usd"].append(round(history.arr_end, 2))
+        truth["later_renewals"].append(
+            "; ".join(f"{cal.iso(day)} {OUTCOMES[o]}" for day, o in history.later)
+        )
     block.contact_account = np.repeat(np.arange(n), n_contacts)
     block.live = live
     block.truth = truth
@@ -458,6 +485,7 @@ TRUTH_COLUMNS = (
     "seats",
     "arr_start_usd",
     "arr_end_usd",
+    "later_renewals",  # "DATE OUTCOME; ..." of the terms decided after the first (longer windows)
 )
 
 
@@ -465,6 +493,48 @@ def _live_weeks(live: np.ndarray, n_weeks: int) -> np.ndarray:
     mid = np.arange(n_weeks) * 7 + 3
     on = ((mid >= live[0]) & (mid <= live[1])) | ((mid >= live[2]) & (mid <= live[3]))
     return np.nonzero(on)[0]
+
+
+@dataclass
+class LaterRenewals:
+    """What deciding an account's later terms needs: the block's second random
+    stream, the account's cumulative weekly engagement and its segment."""
+
+    rng: np.random.Generator
+    engagement_csum: np.ndarray  # (n_weeks + 1,): 0, then running sums of weekly engagement
+    segment: int
+
+    def decide(self, term_end: int) -> int:
+        """Outcome (an index of OUTCOMES, never pending) of a term ending on ``term_end``,
+        from the engagement of the 12 weeks before, as for the first decision."""
+        n_weeks = self.engagement_csum.size - 1
+        end_week = min(max(term_end // 7, 0), n_weeks - 1)
+        lo = max(end_week - 11, 0)
+        csum = self.engagement_csum
+        e_bar = float(csum[end_week + 1] - csum[lo]) / (end_week + 1 - lo)
+        p_churn = float(churn_probability(e_bar, self.segment))
+        p_exp = float(expansion_probability(e_bar))
+        p_con = float(contraction_probability(e_bar))
+        u1, u2 = self.rng.random(), self.rng.random()
+        if u1 < p_churn:
+            return 4
+        if u2 < p_exp:
+            return 2
+        return 3 if u2 < p_exp + p_con else 1
+
+
+@dataclass
+class ContractHistory:
+    """One account's contract history as the event and touchpoint generators see it."""
+
+    arr_start: float  # ARR (USD, list rates) on the window's first day
+    arr_end: float  # ... and on its last day
+    live_until: int  # last day of the first live period (FAR_FUTURE: not churned)
+    react_day: int | None = None  # first day of the contract of a churned account that came back
+    react_until: int = FAR_FUTURE  # last day of that second live period
+    later: list[tuple[int, int]] = field(
+        default_factory=list
+    )  # (term end, outcome) after the first
 
 
 def _contract_lines(
@@ -492,9 +562,9 @@ def _contract_lines(
     react: bool,
     react_delay: int,
     react_factor: float,
-) -> tuple[float, float, int | None]:
-    """Append one account's contract lines (oldest first); return ARR (USD) at the
-    window's first and last day and the day a churned account came back, if it did."""
+    later: LaterRenewals,
+) -> ContractHistory:
+    """Append one account's contract lines (oldest first) and return its history."""
     last_day = cal.n_days - 1
     rate = LIST_RATE_USD[currency]
     # local unit prices: whole euros, whole hundreds of yen
@@ -522,6 +592,44 @@ def _contract_lines(
                 arr_at[k] += usd
         return line_id
 
+    def renew_terms(
+        m: int, qty: int, plat: str, an: str | None, sup: str | None, mx: str | None
+    ) -> tuple[int | None, int]:
+        """Decide every term from the one starting in month ``m`` on that ends before
+        the window's last day; return the day it churned (None: it did not) and the
+        seats of its last term."""
+        end = int(cal.month_start(m + 12)) - 1
+        while end < last_day:
+            decision = later.decide(end)
+            history.later.append((end, decision))
+            if decision == 4:
+                return end, qty
+            m += 12
+            start, end = end + 1, int(cal.month_start(m + 12)) - 1
+            if decision == 2:
+                qty = max(1, round(qty * later.rng.uniform(1.1, 1.5)))
+            elif decision == 3:
+                qty = max(1, round(qty * later.rng.uniform(0.55, 0.9)))
+            drop_or_add = later.rng.random() < 0.5
+            plat = add("Platform", qty, start, end, plat, unit_local)
+            if an is not None and not (decision == 3 and drop_or_add):
+                an = add("Analytics Add-on", qty, start, end, an, an_local)
+            elif an is None and decision == 2 and drop_or_add:
+                an = add("Analytics Add-on", qty, start, end, None, an_local)
+            else:
+                an = None
+            if sup is not None:
+                sup = add(
+                    "Premium Support", 1, start, end, sup, round(qty * unit_local * SUPPORT_RATE)
+                )
+            mx = (
+                add("Platform", mx_qty, start, end, mx, unit_local)
+                if mx and decision != 3
+                else None
+            )
+        return None, qty
+
+    history = ContractHistory(arr_start=0.0, arr_end=0.0, live_until=FAR_FUTURE)
     plat = an = sup = None
     qty = seats
     for j in range(prev_terms + 1):
@@ -533,24 +641,48 @@ def _contract_lines(
             an = add("Analytics Add-on", qty, start, end, an, an_local)
         if 0 <= sup_from <= j:
             sup = add("Premium Support", 1, start, end, sup, round(qty * unit_local * SUPPORT_RATE))
+    assert plat is not None
     term_end = int(cal.month_start(term_m + 12)) - 1
     mx = add("Platform", mx_qty, mx_day, term_end, None, unit_local) if has_mx else None
-    react_day: int | None = None
-    if outcome in (1, 2, 3):
+    churned_on: int | None = None
+    if outcome == 0:  # not decided with the first term: a new customer's first renewal
+        churned_on, qty = renew_terms(term_m, qty, plat, an, sup, mx)
+    elif outcome in (1, 2, 3):
         start, end = term_end + 1, int(cal.month_start(term_m + 24)) - 1
         new_qty = qty if outcome == 1 else max(1, round(qty * renew_factor))
-        add("Platform", new_qty, start, end, plat, unit_local)
+        plat = add("Platform", new_qty, start, end, plat, unit_local)
         if an is not None and not (outcome == 3 and drop_analytics):
-            add("Analytics Add-on", new_qty, start, end, an, an_local)
+            an = add("Analytics Add-on", new_qty, start, end, an, an_local)
         elif an is None and outcome == 2 and add_analytics:
-            add("Analytics Add-on", new_qty, start, end, None, an_local)
+            an = add("Analytics Add-on", new_qty, start, end, None, an_local)
+        else:
+            an = None
         if sup is not None:
-            add("Premium Support", 1, start, end, sup, round(new_qty * unit_local * SUPPORT_RATE))
-        if mx is not None and outcome in (1, 2):
+            sup = add(
+                "Premium Support", 1, start, end, sup, round(new_qty * unit_local * SUPPORT_RATE)
+            )
+        mx = (
             add("Platform", mx_qty, start, end, mx, unit_local)
-    elif outcome == 4 and react:
-        month = cal.month_of(term_end + react_delay) + 1
-        react_day = int(cal.month_start(month))
-        end = int(cal.month_start(month + 12)) - 1
-        add("Platform", max(1, round(qty * react_factor)), react_day, end, None, unit_local)
-    return arr_at[0], arr_at[1], react_day
+            if mx and outcome in (1, 2)
+            else None
+        )
+        churned_on, qty = renew_terms(term_m + 12, new_qty, plat, an, sup, mx)
+    else:
+        churned_on = term_end
+    if churned_on is not None:
+        history.live_until = churned_on
+        if outcome != 4:  # churned at a later term: may come back too, drawn from that stream
+            react = churned_on + 150 < last_day and later.rng.random() < 0.2
+            react_delay = int(later.rng.integers(90, 150))
+            react_factor = float(later.rng.uniform(0.5, 1.0))
+        if react:
+            month = cal.month_of(churned_on + react_delay) + 1
+            react_day = int(cal.month_start(month))
+            end = int(cal.month_start(month + 12)) - 1
+            react_qty = max(1, round(qty * react_factor))
+            plat = add("Platform", react_qty, react_day, end, None, unit_local)
+            history.react_day = react_day
+            react_churn, _ = renew_terms(month, react_qty, plat, None, None, None)
+            history.react_until = FAR_FUTURE if react_churn is None else react_churn
+    history.arr_start, history.arr_end = arr_at
+    return history

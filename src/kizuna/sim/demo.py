@@ -201,7 +201,7 @@ def run_demo(
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    # a year of closed deals, so the renewal centre and close rates have a history
+    # the window's closed deals, so the renewal centre and close rates have a history
     simulate_opportunities(platform, config.start_date, config.end_date, config.seed)
     counts = table_counts(platform.store)
     loaded = {table: counts[STORE_TABLE[table]] for table in IMPORT_ORDER}

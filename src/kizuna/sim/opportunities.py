@@ -1,8 +1,8 @@
-"""The demo's deal history: a year of closed renewal and upsell opportunities.
+"""The demo's deal history: the closed renewal and upsell opportunities of the window.
 
 The simulator writes contract lines, not deals. So that the renewal centre's
 accuracy, the close rate and the bookings have a history on the demo, every
-line that ended in the simulated year gets a renewal opportunity closed on its
+line that ended in the simulated window gets a renewal opportunity closed on its
 end date — won when a line of the same account and product follows it within
 31 days (the renewal rule), else lost —, and every renewal that grew ARR gets a
 won upsell for the difference on the renewal's start. Stages move through the
@@ -60,8 +60,11 @@ def simulate_opportunities(platform: Platform, start: date, end: date, seed: int
     steps: list[dict[str, Any]] = []
 
     def add(opp: dict[str, Any], opened: date, closed: date, won: bool) -> None:
+        # over several years a renewed line and a renewed mid-term expansion can share
+        # the same successor: its upsell is booked once
         if opp["id"] in taken:
             return
+        taken.add(opp["id"])
         opps.append(opp)
         path = _PATH[: int(rng.integers(1, len(_PATH) + 1))]
         span = max((closed - opened).days, 1)

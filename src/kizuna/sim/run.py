@@ -149,6 +149,10 @@ def simulate(
     outcomes: dict[str, int] = {}
     for o in truth["outcome"]:
         outcomes[str(o)] = outcomes.get(str(o), 0) + 1
+    for later in truth["later_renewals"]:  # the terms decided after the first (longer windows)
+        for decided in str(later).split("; ") if later else ():
+            o = decided.split(" ", 1)[1]
+            outcomes[o] = outcomes.get(o, 0) + 1
     return SimSummary(
         seed=config.seed,
         start_date=config.start_date,
