@@ -148,8 +148,14 @@ def load_book(
     definition: LifecycleDefinition,
     as_of: date,
     account_ids: list[str] | None = None,
+    *,
+    with_usage: bool = True,
 ) -> Book:
-    """Load the accounts (all, or ``account_ids``) with everything the definition's rules read."""
+    """Load the accounts (all, or ``account_ids``) with everything the definition's rules read.
+
+    Without ``with_usage`` the book's events are left empty, for the caller to read the
+    days it needs (:func:`attach_usage`).
+    """
     conditions = definition.all_conditions()
     metric_names = sorted({c.metric for c in conditions if c.metric})
     with_health = any(c.health for c in conditions)
@@ -217,7 +223,7 @@ def load_book(
     def column(rows: list[tuple[Any, ...]], i: int, dtype: Any) -> np.ndarray:
         return np.array([r[i] for r in rows], dtype=dtype)
 
-    events = load_usage(platform, definition, as_of, index)
+    events = load_usage(platform, definition, as_of, index) if with_usage else Usage()
     metrics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if metric_names:
         table = read_metric_values(platform, as_of=as_of, metrics=metric_names)
@@ -268,3 +274,17 @@ def load_book(
         health_score=health_score,
         tracking_started=tracking_start(platform, definition),
     )
+
+
+def attach_usage(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    book: Book,
+    since: int | None,
+    carried: dict[int, int] | None = None,
+) -> None:
+    """Read the book's usage from the day ``since`` (ordinal; None: every day) on, with the
+    counts since the contract start of the ``carried`` accounts carried in
+    (:func:`kizuna.lifecycle.usage.load_usage`)."""
+    index = {a: i for i, a in enumerate(book.account_ids)}
+    book.events = load_usage(platform, definition, book.as_of, index, since=since, carried=carried)

@@ -27,7 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
-from kizuna.lifecycle.book import load_book, tracking_start
+from kizuna.lifecycle import state as run_state
+from kizuna.lifecycle.book import attach_usage, load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
 from kizuna.lifecycle.grid import (
     CATCH_ALL_REASON,
@@ -35,6 +36,7 @@ from kizuna.lifecycle.grid import (
     Known,
     Transition,
     evaluate_book,
+    first_day_read,
 )
 from kizuna.lifecycle.milestones import MilestoneStatus, milestone_statuses
 from kizuna.platform import Platform
@@ -167,7 +169,17 @@ def compute_and_keep(
                 sa.select(sa.func.max(LifecycleRun.as_of)).where(LifecycleRun.as_of < as_of)
             )
             from_date = last + timedelta(days=1) if last is not None else None
+        covered = None
         if from_date is not None:
+            # the latest run through the day before the range or later: its automatic
+            # completions before the range are all of them (a milestone not among them
+            # had not completed)
+            covered = session.scalar(
+                sa.select(sa.func.max(LifecycleRun.as_of)).where(
+                    LifecycleRun.as_of >= from_date - timedelta(days=1)
+                )
+            )
+            covered = None if covered is None else covered + timedelta(days=1)
             latest = (
                 sa.select(
                     StageTransition.account_id,
@@ -200,8 +212,22 @@ def compute_and_keep(
             ):
                 known.setdefault(a, {})[m] = (day, condition)
 
-    book = load_book(platform, definition, as_of)
-    results = evaluate_book(book, definition, previous, known if from_date else None)
+    book = load_book(platform, definition, as_of, with_usage=False)
+    home = platform.settings.home
+    # Advance from the previous run only while what it computed from is unchanged
+    # (kizuna.lifecycle.state); else every account from its contract start.
+    trusted = from_date is not None and covered is not None and covered >= from_date
+    if trusted:
+        assert from_date is not None
+        since, open_rows = first_day_read(book, definition, previous, known, pending=True)
+        starts = book.contract_starts()
+        attach_usage(platform, definition, book, since, {int(i): int(starts[i]) for i in open_rows})
+        before = from_date - timedelta(days=1)
+        digest = run_state.fingerprint(book, definition, book.events.chain(before), before)
+        trusted = run_state.advances_from(home, before, digest)
+    if not trusted:
+        attach_usage(platform, definition, book, None)
+    results = evaluate_book(book, definition, previous, known if trusted else None, pending=trusted)
     now = platform.clock.now()
     final_stages: Counter[str] = Counter()
     finals: dict[str, str | None] = {}
@@ -245,6 +271,8 @@ def compute_and_keep(
                 computed_at=now,
             )
         )
+    digest = run_state.fingerprint(book, definition, book.events.chain(as_of), as_of)
+    run_state.record(home, as_of, digest)
     order = [s.id for s in definition.stages]
     result = ComputeResult(
         as_of=as_of,

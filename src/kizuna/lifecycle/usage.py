@@ -18,6 +18,8 @@ What each condition reads (days are proleptic ordinals, accounts the book's inde
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -31,7 +33,7 @@ from kizuna.engine import Engine
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.reader import event_files
 from kizuna.lifecycle.definitions import EventsSpec, LifecycleDefinition
-from kizuna.metrics.cache import RollupCache
+from kizuna.metrics.cache import MANIFEST, Refreshed, RollupCache
 from kizuna.metrics.definitions import EventFilter, MetricDefinition, MetricSet
 from kizuna.metrics.rollup import (
     Condition,
@@ -86,6 +88,19 @@ class Usage:
 
     series: dict[tuple[object, ...], Series] = field(default_factory=dict)
     rollup_days_rebuilt: int = 0
+    #: the first day (ordinal) the series hold (None: from the roll-up's first day)
+    since: int | None = None
+    #: per count since the contract start (by key): each account's events from its
+    #: contract start to the day before ``since`` (read from the roll-up's prefix table),
+    #: for the accounts evaluated on a grid after their contract start
+    before: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    #: the roll-up prefix table's chain hash of each day (day number as text): it changes
+    #: when the roll-up of that day or of any day before it changes
+    chains: dict[str, str] = field(default_factory=dict)
+
+    def chain(self, day: date) -> str | None:
+        """The roll-up's chain hash of ``day`` (None: not rolled up)."""
+        return self.chains.get(str(day_number(day)))
 
     def get(self, key: tuple[object, ...], size: int) -> Series:
         found = self.series.get(key)
@@ -134,9 +149,18 @@ def load_usage(
     as_of: date,
     index: dict[str, int],
     engine: Engine | None = None,
+    *,
+    since: int | None = None,
+    carried: dict[int, int] | None = None,
 ) -> Usage:
-    """Refresh the lifecycle's roll-up through ``as_of`` and read it for the book's accounts."""
-    usage = Usage()
+    """Refresh the lifecycle's roll-up through ``as_of`` and read it for the book's accounts.
+
+    ``since`` (an ordinal day): only the roll-up's days from it on are read (the open-run
+    levels of the day before come from its prefix table). ``carried`` (book index ->
+    contract start ordinal) names the accounts whose counts since the contract start are
+    wanted for the days before ``since`` (:attr:`Usage.before`).
+    """
+    usage = Usage(since=since)
     specs = _specs(definition)
     if not specs or not index:
         return usage
@@ -145,13 +169,13 @@ def load_usage(
     try:
         metrics = usage_metrics(definition)
         if metrics.metrics:
-            _read_rollup(platform, engine, metrics, specs, as_of, index, usage)
-        since = {
+            _read_rollup(platform, engine, metrics, specs, as_of, index, usage, carried or {})
+        since_start = {
             tuple(sorted(s.names))
             for s in specs
             if s.measure == "distinct_users" and not s.window_days
         }
-        for names in sorted(since):
+        for names in sorted(since_start):
             usage.series[("users", names, None)] = _user_days(
                 platform, engine, list(names), as_of, index
             )
@@ -169,11 +193,16 @@ def _read_rollup(
     as_of: date,
     index: dict[str, int],
     usage: Usage,
+    carried: dict[int, int],
 ) -> None:
     spec = RollupSpec(metrics)
     cache = RollupCache(LakeLayout(platform.settings.lake_dir), spec, platform.settings.tz, engine)
     refreshed = cache.refresh(day_number(as_of))
     usage.rollup_days_rebuilt = refreshed.days_rebuilt
+    try:
+        usage.chains = json.loads((cache.prefix_folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        usage.chains = {}
     if refreshed.first is None or refreshed.last is None:
         return
     names = cache.accounts()
@@ -181,7 +210,14 @@ def _read_rollup(
     if len(index) < 1000:  # a few accounts (one page): read only their rows
         keys = pc.index_in(pa.array(list(index), pa.string()), value_set=names).drop_null()
         wanted = keys.cast(pa.int32())
-    paths = [cache.day_path(d) for d in range(refreshed.first, refreshed.last + 1)]
+    since = None if usage.since is None else usage.since - _EPOCH
+    lo = refreshed.first if since is None else max(refreshed.first, since)
+    paths = [cache.day_path(d) for d in range(lo, refreshed.last + 1)]
+    position = pc.index_in(names, value_set=pa.array(list(index), pa.string()))
+    size = len(index)
+    earlier = _prefix_reader(refreshed, position, size) if lo > refreshed.first else None
+    if earlier is not None:
+        _carry_in(spec, specs, earlier, lo, carried, usage)
     tables = []
     for path in paths:
         if path.exists():
@@ -192,7 +228,6 @@ def _read_rollup(
     if not tables:
         return
     table = pa.concat_tables(tables)
-    position = pc.index_in(names, value_set=pa.array(list(index), pa.string()))
     where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
     keep = np.flatnonzero(~np.isnan(where.astype(np.float64)))
     # The day files are read oldest first, one row per account and day: a stable sort by
@@ -200,7 +235,6 @@ def _read_rollup(
     keep = keep[np.argsort(where[keep].astype(np.int64), kind="stable")]
     account = where[keep].astype(np.int64)
     day = table.column("day").to_numpy()[keep].astype(np.int64) + _EPOCH
-    size = len(index)
 
     def column(name: str) -> np.ndarray:
         return table.column(name).to_numpy()[keep]
@@ -221,9 +255,87 @@ def _read_rollup(
             usage.series[series_key(events, "ua")] = Series.ordered(
                 account[started], day[started], ua[started], size
             )
+            uo_account, uo_day, uo_level = account[level], day[level], uo[level] - 1
+            if earlier is not None:
+                # the open-run level carried into ``lo`` (the latest record before it)
+                held = earlier(lo - 1, [uo_name]).get(uo_name)
+                if held is not None:
+                    opened = np.flatnonzero(held > 0)
+                    uo_account, uo_day, uo_level = _merge(
+                        (opened, np.full(len(opened), lo - 1 + _EPOCH), held[opened]),
+                        (uo_account, uo_day, uo_level),
+                    )
             usage.series[series_key(events, "uo")] = Series.ordered(
-                account[level], day[level], uo[level] - 1, size
+                uo_account, uo_day, uo_level.astype(np.float64), size
             )
+
+
+PrefixReader = Callable[[int, list[str]], dict[str, np.ndarray]]
+
+
+def _prefix_reader(refreshed: Refreshed, position: pa.Array, size: int) -> PrefixReader:
+    """Reads running values of the prefix table on a day, by book index (0: before its
+    first day or not in the book)."""
+
+    def read(day: int, columns: list[str]) -> dict[str, np.ndarray]:
+        out = {c: np.zeros(size, dtype=np.float64) for c in columns}
+        path = refreshed.prefix.get(day)
+        if path is None or not path.exists():
+            return out
+        table = pq.read_table(path, columns=["account", *columns])
+        where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
+        where = where.astype(np.float64)
+        keep = np.flatnonzero(~np.isnan(where))
+        for c in columns:
+            values = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+            out[c][where[keep].astype(np.int64)] = values[keep]
+        return out
+
+    return read
+
+
+def _carry_in(
+    spec: RollupSpec,
+    specs: list[EventsSpec],
+    earlier: PrefixReader,
+    lo: int,
+    carried: dict[int, int],
+    usage: Usage,
+) -> None:
+    """:attr:`Usage.before` of the counts since the contract start: the prefix table's
+    running total the day before ``lo`` less the one the day before the contract start."""
+    columns = {
+        series_key(s, "n"): spec.counts[Condition(EventFilter(events=tuple(sorted(s.names)))).key()]
+        for s in specs
+        if s.measure == "count" and not s.window_days
+    }
+    if not columns or not carried:
+        return
+    names = sorted(set(columns.values()))
+    at_lo = earlier(lo - 1, names)
+    by_start: dict[int, list[int]] = {}
+    for i, start in carried.items():
+        if start - _EPOCH < lo:
+            by_start.setdefault(start - _EPOCH, []).append(i)
+    before = {c: np.zeros_like(v) for c, v in at_lo.items()}
+    for start, members in sorted(by_start.items()):
+        rows = np.array(members, dtype=np.int64)
+        at_start = earlier(start - 1, names)
+        for c in names:
+            before[c][rows] = at_lo[c][rows] - at_start[c][rows]
+    for key, c in columns.items():
+        usage.before[key] = before[c]
+
+
+def _merge(
+    *parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of several (account, day, value) parts in account, then day order (stable)."""
+    account = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    day = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    value = np.concatenate([p[2] for p in parts]).astype(np.float64)
+    order = np.lexsort((day, account))
+    return account[order], day[order], value[order]
 
 
 def _user_days(

@@ -1,0 +1,118 @@
+"""What a lifecycle run leaves for the next one to advance from, and when it may.
+
+A run through day S stores its transitions and automatic completions; the next run
+(from S + 1) evaluates only the days since, reading the milestones settled before them
+from the store and evaluating the open ones from S + 1 on. That is exact only while
+everything the stored results were computed from is unchanged: the definition, the
+tracking start, the usage roll-up through S and the store's inputs dated through S.
+
+:func:`fingerprint` digests those inputs as they are now; :func:`record` keeps the
+fingerprint each run had (``<home>/lifecycle/state.json``, replaced atomically, the last
+few runs), and :func:`advances_from` says whether a run may build on day S's results. A
+late event, a back-dated activity or contract line, a manual completion dated before S
+or an edited definition changes the fingerprint, and the run evaluates every account
+from its contract start instead (the same results, at a full run's cost).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kizuna.lifecycle.book import Book
+from kizuna.lifecycle.definitions import LifecycleDefinition
+
+__all__ = ["STATE_FILE", "advances_from", "fingerprint", "record"]
+
+STATE_FILE = Path("lifecycle") / "state.json"
+#: Runs remembered: a re-run of one of the last few dates still advances.
+KEPT = 8
+
+
+def fingerprint(
+    book: Book, definition: LifecycleDefinition, rollup_chain: str | None, day: date
+) -> str:
+    """A digest of what the lifecycle's results through ``day`` are computed from, read
+    from ``book`` (loaded through a later date) and the usage roll-up's chain hash of
+    ``day`` (:attr:`kizuna.lifecycle.usage.Usage.chains`)."""
+    last = day.toordinal()
+    ids = np.array(book.account_ids, dtype=object)
+    h = hashlib.blake2b(digest_size=16)
+
+    def add(*parts: Any) -> None:
+        for part in parts:
+            if isinstance(part, np.ndarray):
+                h.update(part.tobytes() if part.dtype != object else repr(part.tolist()).encode())
+            else:
+                h.update(repr(part).encode())
+            h.update(b"\x00")
+
+    add(definition.model_dump_json(), book.tracking_started, rollup_chain, len(ids))
+    lines = np.flatnonzero(book.line_start <= last)
+    add(ids[book.line_account[lines]], book.line_start[lines], book.line_end[lines])
+    add(book.line_arr[lines])
+    acts = np.flatnonzero(book.activity_day <= last)
+    add(ids[book.activity_account[acts]], book.activity_day[acts])
+    add([(book.activity_kind[i], book.activity_text[i]) for i in acts])
+    add(
+        sorted(
+            (book.account_ids[i], m, c.completed_on, c.completed_by)
+            for i, done in book.manual.items()
+            for m, c in done.items()
+            if c.completed_on <= day
+        )
+    )
+    # milestones reading metric or health snapshots: those dated through the day
+    reads = [
+        c
+        for template in definition.onboarding.templates
+        for m in template.milestones
+        if m.complete_when is not None
+        for c in m.complete_when.conditions
+    ]
+    for name in sorted({c.metric for c in reads if c.metric}):
+        if name in book.metrics:
+            a, d, v = book.metrics[name]
+            sel = np.flatnonzero(d <= last)
+            add(name, ids[a[sel]], d[sel], v[sel])
+    if any(c.health for c in reads):
+        sel = np.flatnonzero(book.health_day <= last)
+        add(ids[book.health_account[sel]], book.health_day[sel], book.health_score[sel])
+        add([book.health_band[i] for i in sel])
+    return h.hexdigest()
+
+
+def _read(home: Path) -> dict[str, str]:
+    try:
+        data = json.loads((home / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    runs = data.get("runs") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in runs.items()} if isinstance(runs, dict) else {}
+
+
+def advances_from(home: Path, day: date, digest: str) -> bool:
+    """Whether the run through ``day`` recorded ``digest`` (its inputs are unchanged)."""
+    return _read(home).get(day.isoformat()) == digest
+
+
+def record(home: Path, day: date, digest: str) -> None:
+    """Remember the fingerprint of the run through ``day`` (written atomically; a run
+    killed before this leaves the previous state, and the next run starts over)."""
+    runs = _read(home)
+    runs[day.isoformat()] = digest
+    kept = dict(sorted(runs.items())[-KEPT:])
+    path = home / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"runs": kept}, handle, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
