@@ -397,9 +397,15 @@ def stored_transitions(
     if until is not None:
         q = q.where(StageTransition.transition_date <= until)
     out: dict[str, list[Transition]] = {}
+    days: dict[Any, date] = {}  # a few hundred distinct days: each converted once
     with platform.store.engine.connect() as conn:
-        for a, day, before, after, reason in conn.execute(q).all():
-            out.setdefault(a, []).append(Transition(day, before, after, reason))
+        # the driver's rows (the whole table on a daily run): SQLite gives days as text
+        sql = str(q.compile(conn, compile_kwargs={"literal_binds": True}))
+        for a, day, before, after, reason in conn.exec_driver_sql(sql).fetchall():
+            on = days.get(day)
+            if on is None:
+                on = days[day] = day if isinstance(day, date) else date.fromisoformat(day)
+            out.setdefault(a, []).append(Transition(on, before, after, reason))
     return out
 
 
@@ -455,6 +461,9 @@ def lifecycles_of(
     with platform.store.engine.connect() as conn:
         accounts = {a: (n, seg) for a, n, seg in conn.execute(query)}
     out = {}
+    stages: dict[str, Any] = {}
+    for stage in definition.stages:
+        stages.setdefault(stage.id, stage)
     for account_id, (name, segment) in accounts.items():
         history = histories.get(account_id, [])
         current = history[-1] if history else None
@@ -468,7 +477,7 @@ def lifecycles_of(
             planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
             done = [m.done for m in milestones]
             finished = max(d for d in done if d) if all(done) else None
-        stage_def = definition.stage(current.to_stage) if current else None
+        stage_def = stages.get(current.to_stage) if current else None
         out[account_id] = AccountLifecycle(
             account_id=account_id,
             name=name,

@@ -48,7 +48,8 @@ def fingerprint(
     def add(*parts: Any) -> None:
         for part in parts:
             if isinstance(part, np.ndarray):
-                h.update(part.tobytes() if part.dtype != object else repr(part.tolist()).encode())
+                text = "\x1f".join(map(str, part.tolist())) if part.dtype == object else None
+                h.update(part.tobytes() if text is None else text.encode())
             else:
                 h.update(repr(part).encode())
             h.update(b"\x00")
@@ -59,7 +60,8 @@ def fingerprint(
     add(book.line_arr[lines])
     acts = np.flatnonzero(book.activity_day <= last)
     add(ids[book.activity_account[acts]], book.activity_day[acts])
-    add([(book.activity_kind[i], book.activity_text[i]) for i in acts])
+    add("\x1f".join([book.activity_kind[i] for i in acts]))
+    add("\x1f".join([book.activity_text[i] for i in acts]))
     add(
         sorted(
             (book.account_ids[i], m, c.completed_on, c.completed_by)
