@@ -206,68 +206,78 @@ def _read_rollup(
     if refreshed.first is None or refreshed.last is None:
         return
     names = cache.accounts()
-    wanted = None
-    if len(index) < 1000:  # a few accounts (one page): read only their rows
-        keys = pc.index_in(pa.array(list(index), pa.string()), value_set=names).drop_null()
-        wanted = keys.cast(pa.int32())
     since = None if usage.since is None else usage.since - _EPOCH
     lo = refreshed.first if since is None else max(refreshed.first, since)
-    paths = [cache.day_path(d) for d in range(lo, refreshed.last + 1)]
     position = pc.index_in(names, value_set=pa.array(list(index), pa.string()))
     size = len(index)
     earlier = _prefix_reader(refreshed, position, size) if lo > refreshed.first else None
     if earlier is not None:
         _carry_in(spec, specs, earlier, lo, carried, usage)
-    tables = []
-    for path in paths:
-        if path.exists():
-            part = pq.read_table(path)
-            if wanted is not None:
-                part = part.filter(pc.is_in(part.column("account"), value_set=wanted))
-            tables.append(part)
-    if not tables:
-        return
-    table = pa.concat_tables(tables)
-    where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
-    keep = np.flatnonzero(~np.isnan(where.astype(np.float64)))
-    # The day files are read oldest first, one row per account and day: a stable sort by
-    # account alone orders the rows by account, then day, once for every series.
-    keep = keep[np.argsort(where[keep].astype(np.int64), kind="stable")]
-    account = where[keep].astype(np.int64)
-    day = table.column("day").to_numpy()[keep].astype(np.int64) + _EPOCH
-
-    def column(name: str) -> np.ndarray:
-        return table.column(name).to_numpy()[keep]
-
+    # what each series reads: (series key, roll-up column, value less one: uo's levels)
+    wanted: dict[tuple[object, ...], tuple[str, int]] = {}
     for events in specs:
         flt = EventFilter(events=tuple(sorted(events.names)))
         if events.measure == "count":
-            values = column(spec.counts[Condition(flt).key()]).astype(np.float64)
-            nz = values > 0
-            usage.series[series_key(events, "n")] = Series.ordered(
-                account[nz], day[nz], values[nz], size
-            )
+            wanted[series_key(events, "n")] = (spec.counts[Condition(flt).key()], 0)
         elif events.window_days:
             ua_name, uo_name = spec.user_columns(flt, events.window_days)
-            ua = column(ua_name).astype(np.float64)
-            uo = column(uo_name).astype(np.float64)
-            started, level = ua > 0, uo > 0  # uo is the open-run level plus one; 0: no record
-            usage.series[series_key(events, "ua")] = Series.ordered(
-                account[started], day[started], ua[started], size
-            )
-            uo_account, uo_day, uo_level = account[level], day[level], uo[level] - 1
-            if earlier is not None:
-                # the open-run level carried into ``lo`` (the latest record before it)
-                held = earlier(lo - 1, [uo_name]).get(uo_name)
-                if held is not None:
-                    opened = np.flatnonzero(held > 0)
-                    uo_account, uo_day, uo_level = _merge(
-                        (opened, np.full(len(opened), lo - 1 + _EPOCH), held[opened]),
-                        (uo_account, uo_day, uo_level),
-                    )
-            usage.series[series_key(events, "uo")] = Series.ordered(
-                uo_account, uo_day, uo_level.astype(np.float64), size
-            )
+            wanted[series_key(events, "ua")] = (ua_name, 0)
+            # uo is the open-run level plus one; 0: no record that day
+            wanted[series_key(events, "uo")] = (uo_name, 1)
+    # book index of each roll-up account key (-1: not in the book)
+    book_index = position.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    pieces: dict[tuple[object, ...], list[tuple[int, np.ndarray, np.ndarray]]] = {
+        key: [] for key in wanted
+    }
+    columns = sorted({c for c, _ in wanted.values()})
+    for d in range(lo, refreshed.last + 1):
+        path = cache.day_path(d)
+        if not path.exists():
+            continue
+        # only the columns read, only the rows of the book's accounts with a value: the
+        # whole book's history is never held as one table
+        part = pq.read_table(path, columns=["account", *columns])
+        where = book_index[part.column("account").to_numpy()]
+        ours = where >= 0
+        for key, (name, less) in wanted.items():
+            values = part.column(name).to_numpy()
+            sel = np.flatnonzero(ours & (values > 0))
+            if len(sel):
+                pieces[key].append(
+                    (d + _EPOCH, where[sel].astype(np.int32), values[sel].astype(np.float64) - less)
+                )
+    for key, (name, _) in wanted.items():
+        found = pieces.pop(key)
+        if earlier is not None and key[0] == "uo":
+            # the open-run level carried into ``lo`` (the latest record before it)
+            held = earlier(lo - 1, [name])[name]
+            opened = np.flatnonzero(held > 0)
+            found.insert(0, (lo - 1 + _EPOCH, opened.astype(np.int32), held[opened]))
+        usage.series[key] = _by_account(found, size)
+
+
+def _by_account(pieces: list[tuple[int, np.ndarray, np.ndarray]], size: int) -> Series:
+    """A series from day pieces (day, book indexes, values), oldest day first, each with an
+    account at most once: placed in account, then day order by counting (no sort)."""
+    if not pieces:
+        none = np.zeros(0, dtype=np.int64)
+        return Series.of(none, none, np.zeros(0), size)
+    counts = np.zeros(size, dtype=np.int64)
+    for _, accounts, _ in pieces:
+        counts[accounts] += 1
+    offsets = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    account = np.repeat(np.arange(size, dtype=np.int32), counts)
+    day = np.empty(total, dtype=np.int32)
+    value = np.empty(total, dtype=np.float64)
+    cursor = offsets[:-1].copy()
+    for on, accounts, values in pieces:
+        at = cursor[accounts]
+        day[at] = on
+        value[at] = values
+        cursor[accounts] += 1
+    return Series(account, day, value, offsets)
 
 
 PrefixReader = Callable[[int, list[str]], dict[str, np.ndarray]]
@@ -325,17 +335,6 @@ def _carry_in(
             before[c][rows] = at_lo[c][rows] - at_start[c][rows]
     for key, c in columns.items():
         usage.before[key] = before[c]
-
-
-def _merge(
-    *parts: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of several (account, day, value) parts in account, then day order (stable)."""
-    account = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    day = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    value = np.concatenate([p[2] for p in parts]).astype(np.float64)
-    order = np.lexsort((day, account))
-    return account[order], day[order], value[order]
 
 
 def _user_days(
