@@ -120,16 +120,20 @@ class Values:
 
     def text(self, r: int, c: int) -> str:
         """The value on one cell as the reasons show it."""
-        v = self.data[r, c]
-        if self.kind == "str":
-            return "unknown" if v < 0 else self.labels[int(v)]
-        if np.isnan(v):
-            return "unknown"
-        if self.kind == "bool":
-            return "true" if v else "false"
-        if self.kind == "int":
-            return str(int(v))
-        return f"{float(v):g}"
+        return _text(self, self.data[r, c])
+
+
+def _text(values: Values, v: Any) -> str:
+    """One value of ``values`` as the reasons show it."""
+    if values.kind == "str":
+        return "unknown" if v < 0 else values.labels[int(v)]
+    if np.isnan(v):
+        return "unknown"
+    if values.kind == "bool":
+        return "true" if v else "false"
+    if values.kind == "int":
+        return str(int(v))
+    return f"{float(v):g}"
 
 
 #: milestone id -> day column it counts as done from (inf: not done), one per row
@@ -685,6 +689,36 @@ class _Chunk:
             return described
         return f"{described} (is {self.values(cond, view, view_key).text(r, c)})"
 
+    def reasons(
+        self, rule: Rule, view: View, view_key: str, rows: np.ndarray, cols: np.ndarray
+    ) -> list[str]:
+        """:meth:`reason` on many cells at once (each distinct value worded once)."""
+        details: list[list[str]] = []
+        for cond in rule.conditions:
+            described = self._described.get(id(cond))
+            if described is None:
+                described = self._described[id(cond)] = cond.describe()
+            if cond.milestone is not None:
+                details.append([described] * len(rows))
+                continue
+            values = self.values(cond, view, view_key)
+            cells = values.data[rows, cols]
+            # distinct bit patterns: -0.0 and 0.0 are worded apart, as one by one
+            bits = cells.view(np.int64) if cells.dtype == np.float64 else cells
+            distinct, inverse = np.unique(bits, return_inverse=True)
+            if cells.dtype == np.float64:
+                distinct = distinct.view(np.float64)
+            worded = [f"{described} (is {_text(values, v)})" for v in distinct.tolist()]
+            details.append([worded[i] for i in inverse.reshape(-1).tolist()])
+        if rule.mode == "all":
+            return ["; ".join(parts) for parts in zip(*details, strict=True)]
+        held = [self.holds(x, view, view_key)[rows, cols].tolist() for x in rule.conditions]
+        out = []
+        for parts, holds in zip(zip(*details, strict=True), zip(*held, strict=True), strict=True):
+            chosen = [d for d, h in zip(parts, holds, strict=True) if h]
+            out.append("; ".join(chosen) if chosen else "; ".join(parts))
+        return out
+
     def reason(self, rule: Rule, view: View, view_key: str, r: int, c: int) -> str:
         """The conditions that decided ``rule`` on one cell (as the day-by-day loop words it)."""
         details = [self.detail(x, view, view_key, r, c) for x in rule.conditions]
@@ -755,9 +789,10 @@ class _Chunk:
             hit = held.any(axis=1)
             first = np.argmax(held, axis=1)
             auto[m_id] = np.where(hit, first, auto[m_id])
-            for hit_row in np.flatnonzero(hit):
-                row = int(hit_row)
-                reasons[(m_id, row)] = self.reason(rule, view, f"m:{m_id}", row, int(first[row]))
+            hit_rows = np.flatnonzero(hit)
+            worded = self.reasons(rule, view, f"m:{m_id}", hit_rows, first[hit_rows])
+            for row, why in zip(hit_rows.tolist(), worded, strict=True):
+                reasons[(m_id, row)] = why
         final = {k: np.minimum(np.minimum(manual[k], auto[k]), untracked) for k in ids}
         return final, auto, reasons
 
@@ -790,20 +825,49 @@ class _Chunk:
         rr = np.flatnonzero(first_cells)
         changed[rr, start_col[rr]] = code[rr, start_col[rr]] != prev_code[rr]
 
+        # every transition of the chunk at once, in row, then day order
+        tr, tc = np.nonzero(changed)
+        into = code[tr, tc]
+        came = code[tr, np.maximum(tc - 1, 0)]
+        why: list[str] = [CATCH_ALL_REASON] * len(tr)
+        for s in np.unique(into).tolist():
+            entry = stages[s].entry
+            if entry is None:
+                continue
+            at = np.flatnonzero(into == s)
+            for j, text in zip(
+                at.tolist(), self.reasons(entry, final, "final", tr[at], tc[at]), strict=True
+            ):
+                why[j] = text
+        days = {c: date.fromordinal(c + self.origin) for c in np.unique(tc).tolist()}
+        by_row: list[list[Transition]] = [[] for _ in range(self.R)]
+        first_col = start_col.tolist()
+        for j, (r, c, s, before) in enumerate(
+            zip(tr.tolist(), tc.tolist(), into.tolist(), came.tolist(), strict=True)
+        ):
+            by_row[r].append(
+                Transition(
+                    days[c], prev_name[r] if c == first_col[r] else ids[before], ids[s], why[j]
+                )
+            )
+
         out: dict[str, AccountResult] = {}
-        for r, account in enumerate(self.rows):
+        autos = {m.id: auto[m.id].tolist() for m in self.template.milestones}
+        anchors = (self.anc + self.origin).tolist()
+        tracked = self.tracked.tolist()
+        for r, account in enumerate(self.rows.tolist()):
             account_id = b.account_ids[account]
-            anchor = date.fromordinal(int(self.anc[r]) + self.origin)
+            anchor = date.fromordinal(anchors[r])
             completions: dict[str, Completion] = {}
-            if self.tracked[r]:
+            if tracked[r]:
                 for m in self.template.milestones:
-                    auto_col = auto[m.id][r]
+                    auto_col = autos[m.id][r]
                     auto_on = (
                         None
-                        if np.isinf(auto_col)
+                        if auto_col == np.inf
                         else date.fromordinal(int(auto_col) + self.origin)
                     )
-                    man = b.manual.get(int(account), {}).get(m.id)
+                    man = b.manual.get(account, {}).get(m.id)
                     if man is not None and (auto_on is None or man.completed_on <= auto_on):
                         completions[m.id] = Completion(
                             man.completed_on,
@@ -818,25 +882,12 @@ class _Chunk:
                             condition=reasons[(m.id, r)],
                             automatic_on=auto_on,
                         )
-            transitions = []
-            for c in np.flatnonzero(changed[r]):
-                s = int(code[r, c])
-                before = prev_name[r] if c == start_col[r] else ids[int(code[r, c - 1])]
-                entry = stages[s].entry
-                why = (
-                    CATCH_ALL_REASON
-                    if entry is None
-                    else self.reason(entry, final, "final", r, int(c))
-                )
-                transitions.append(
-                    Transition(date.fromordinal(int(c) + self.origin), before, ids[s], why)
-                )
             out[account_id] = AccountResult(
                 account_id=account_id,
                 name=b.names[account],
                 segment=b.segments[account],
-                schedule=Schedule(self.template, anchor, bool(self.tracked[r])),
+                schedule=Schedule(self.template, anchor, tracked[r]),
                 completions=completions,
-                transitions=transitions,
+                transitions=by_row[r],
             )
         return out
