@@ -28,6 +28,7 @@ from kizuna.lifecycle import (
     show_accounts,
     stored_transitions,
 )
+from kizuna.lifecycle.book import collector_paused
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
 from kizuna.store.models import Account, ContractLine
@@ -251,15 +252,16 @@ def lifecycle_book_from(
     the stage histories are read back from the store it has just written.
     """
     as_of = computed.as_of
-    histories = stored_transitions(platform, until=as_of)
-    stamps = lifecycle_stamps(platform, definition, as_of, histories=histories)
-    lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
-    names = stage_names(definition)
-    return LifecycleBook(
-        as_of=as_of,
-        stamps={a: stamps[a] for a in lives if a in stamps},
-        details={a: lifecycle_detail_of(life, definition, names) for a, life in lives.items()},
-    )
+    with collector_paused():
+        histories = stored_transitions(platform, until=as_of)
+        stamps = lifecycle_stamps(platform, definition, as_of, histories=histories)
+        lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
+        names = stage_names(definition)
+        return LifecycleBook(
+            as_of=as_of,
+            stamps={a: stamps[a] for a in lives if a in stamps},
+            details={a: lifecycle_detail_of(life, definition, names) for a, life in lives.items()},
+        )
 
 
 def onboarding_from(definition: LifecycleDefinition, computed: Evaluation) -> OnboardingReport:

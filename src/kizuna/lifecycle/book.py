@@ -17,7 +17,10 @@ past date sees the same one.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -288,3 +291,21 @@ def attach_usage(
     (:func:`kizuna.lifecycle.usage.load_usage`)."""
     index = {a: i for i, a in enumerate(book.account_ids)}
     book.events = load_usage(platform, definition, book.as_of, index, since=since, carried=carried)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a book's objects are built.
+
+    Evaluating and viewing a whole book creates millions of small acyclic objects
+    (transitions, completions, details); each full collection walks every live one, which
+    cost a third of the lifecycle step's CPU. Reference counting still frees them; the
+    collector resumes afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

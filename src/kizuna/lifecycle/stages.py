@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
 from kizuna.lifecycle import state as run_state
-from kizuna.lifecycle.book import attach_usage, load_book, tracking_start
+from kizuna.lifecycle.book import attach_usage, collector_paused, load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
 from kizuna.lifecycle.grid import (
     CATCH_ALL_REASON,
@@ -160,6 +160,13 @@ def compute_and_keep(
             "the range is empty",
             [Problem(f"--from {from_date} is after --as-of {as_of}", field="from_date")],
         )
+    with collector_paused():
+        return _compute_and_keep(platform, definition, as_of, from_date)
+
+
+def _compute_and_keep(
+    platform: Platform, definition: LifecycleDefinition, as_of: date, from_date: date | None
+) -> tuple[ComputeResult, Evaluation]:
     store = platform.store
     previous: dict[str, tuple[date, str | None]] = {}
     known: dict[str, Known] = {}
