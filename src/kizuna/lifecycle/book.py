@@ -204,11 +204,20 @@ def load_book(
             ).where(Activity.activity_date <= as_of),
             Activity.account_id,
         ).order_by(Activity.account_id, Activity.activity_date, Activity.id)
-        act_rows = [
-            (index[a], d.toordinal(), kind, (text or "").lower())
-            for a, d, kind, text in conn.execute(acts)
-            if a in index
-        ]
+        # the driver's rows (the book's every activity, each run): no per-value processing,
+        # SQLite's days as text converted once per distinct day
+        ordinals: dict[Any, int] = {}
+        act_rows = []
+        sql = str(acts.compile(conn, compile_kwargs={"literal_binds": True}))
+        for a, d, kind, text in conn.exec_driver_sql(sql).fetchall():
+            i = index.get(a)
+            if i is None:
+                continue
+            day = ordinals.get(d)
+            if day is None:
+                on = d if isinstance(d, date) else date.fromisoformat(d)
+                day = ordinals[d] = on.toordinal()
+            act_rows.append((i, day, kind, (text or "").lower()))
         manual: dict[int, dict[str, ManualCompletion]] = {}
         mq = scoped(
             sa.select(MilestoneCompletion).where(
