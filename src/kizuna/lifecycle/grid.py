@@ -232,13 +232,18 @@ def _groups(
     lead = max(windows, default=0)
     by_template: dict[int, list[int]] = {}
     templates: list[OnboardingTemplate] = []
-    for i in np.flatnonzero(anchors >= 0):
-        template = definition.template_for(book.segments[i])
-        t = next((k for k, x in enumerate(templates) if x is template), None)
-        if t is None:
-            templates.append(template)
-            t = len(templates) - 1
-        by_template.setdefault(t, []).append(int(i))
+    of_segment: dict[str | None, int] = {}  # a handful of segments: each looked up once
+    for i in np.flatnonzero(anchors >= 0).tolist():
+        segment = book.segments[i]
+        t = of_segment.get(segment, -1)
+        if t < 0:
+            template = definition.template_for(segment)
+            t = next((k for k, x in enumerate(templates) if x is template), -1)
+            if t < 0:
+                templates.append(template)
+                t = len(templates) - 1
+            of_segment[segment] = t
+        by_template.setdefault(t, []).append(i)
     return anchors, lead, templates, by_template
 
 
