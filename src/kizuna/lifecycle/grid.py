@@ -483,8 +483,8 @@ class _Chunk:
             pos = self._latest_rows(r, day)
             open_runs = np.where(pos >= 0, level[np.maximum(pos, 0)], 0.0) if len(level) else 0.0
             shifted = np.zeros((self.R, self.D))
-            if w < self.D:
-                shifted[:, w:] = (open_runs * np.ones((self.R, self.D)))[:, : self.D - w]
+            if w < self.D and isinstance(open_runs, np.ndarray):
+                shifted[:, w:] = open_runs[:, : self.D - w]
             return np.where(self.valid, ends - begins + shifted, np.nan)
         # since the contract start: a user counts from their first event day on or after it
         r, day, code = self._series(spec, "users")
@@ -524,11 +524,14 @@ class _Chunk:
     def _latest_rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Per cell, the index (into ``r``/``c``) of the latest row on or before it (-1: none);
         ``r`` grid rows, ``c`` day columns (rows before the grid count on its first day)."""
-        out = np.full((self.R, self.D), -1, dtype=np.int64)
         if not len(r):
-            return out
+            return np.full((self.R, self.D), -1, dtype=np.int64)
         cc = np.maximum(c, 0)
-        order = np.lexsort((c, cc, r))
+        # a series' rows come account by account in grid row order, each by day: already
+        # in (row, day) order, the sort is skipped
+        dr, dc = np.diff(r), np.diff(c)
+        in_order = bool(np.all((dr > 0) | ((dr == 0) & (dc >= 0))))
+        order = np.arange(len(r)) if in_order else np.lexsort((c, cc, r))
         rs, cs = r[order], cc[order]
         last = np.ones(len(order), dtype=bool)
         last[:-1] = (rs[1:] != rs[:-1]) | (cs[1:] != cs[:-1])
@@ -536,6 +539,8 @@ class _Chunk:
         rank = np.full((self.R, self.D), -1, dtype=np.int64)
         rank[rs[keep], cs[keep]] = keep
         filled = np.maximum.accumulate(rank, axis=1)
+        if in_order:  # ranks are the rows' own indexes
+            return filled
         return np.where(filled >= 0, order[np.maximum(filled, 0)], -1)
 
     def _latest(self, account: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
