@@ -54,9 +54,12 @@ def fingerprint(
                 h.update(repr(part).encode())
             h.update(b"\x00")
 
-    add(definition.model_dump_json(), book.tracking_started, rollup_chain, len(ids))
+    add(definition.model_dump_json(), book.tracking_started, rollup_chain)
     lines = np.flatnonzero(book.line_start <= last)
     add(ids[book.line_account[lines]], book.line_start[lines], book.line_end[lines])
+    # the segment (so the template) of each customer by then; accounts added since are not
+    customers = np.unique(book.line_account[lines])
+    add(ids[customers], np.array([repr(book.segments[i]) for i in customers], dtype=object))
     add(book.line_arr[lines])
     acts = np.flatnonzero(book.activity_day <= last)
     add(ids[book.activity_account[acts]], book.activity_day[acts])
