@@ -134,7 +134,7 @@ def test_open_onboarding_evaluated_from_the_range_equals_its_whole_history(
         # the incremental read: the usage from the first day needed on, counts since the
         # contract start carried in from the roll-up's prefix table
         book = load_book(platform, definition, END, with_usage=False)
-        since, open_rows = first_day_read(book, definition, starts, known, pending=True)
+        since, open_rows, _ = first_day_read(book, definition, starts, known, pending=True)
         anchors = book.contract_starts()
         attach_usage(
             platform, definition, book, since, {int(i): int(anchors[i]) for i in open_rows}
@@ -176,7 +176,8 @@ def test_a_changed_definition_or_a_late_event_starts_over_with_the_same_results(
     build.flush_events()
     late = load_book(platform, definition, END)
     assert fingerprint(late, definition, late.events.chain(day), day) != state_digest
-    compute_lifecycle(platform, definition, END)  # starts over: every account from its start
+    # starts over: every account from its contract start
+    assert compute_lifecycle(platform, definition, END).advanced == 0
     advanced = (stored_transitions(platform), _completions(platform))
     _reset(platform)
     compute_lifecycle(platform, definition, END)
@@ -189,11 +190,11 @@ def test_a_run_killed_before_its_state_was_recorded_resumes_with_the_same_result
     _open_onboarding(build)
     definition = build.definition
     days = [date(2025, 3, 31), date(2025, 4, 30), date(2025, 5, 13), END]
-    for day in days[:-1]:
-        compute_lifecycle(platform, definition, day)
+    runs = [compute_lifecycle(platform, definition, day) for day in days[:-1]]
+    assert [r.advanced for r in runs] == [0, 5, 5]  # after the first: all five accounts
     # killed after the store's commit, before the state file was replaced
     (platform.settings.home / STATE_FILE).unlink()
-    compute_lifecycle(platform, definition, END)
+    assert compute_lifecycle(platform, definition, END).advanced == 0
     resumed = (stored_transitions(platform), _completions(platform))
     _reset(platform)
     for day in days:

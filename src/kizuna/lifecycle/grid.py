@@ -268,11 +268,12 @@ def first_day_read(
     starts: dict[str, tuple[date, str | None]] | None,
     known: dict[str, Known] | None,
     pending: bool = False,
-) -> tuple[int | None, np.ndarray]:
+) -> tuple[int | None, np.ndarray, int]:
     """The first day (ordinal) of usage :func:`evaluate_book` reads with these arguments
-    (None: no account to evaluate), and the book indexes it evaluates from their first
-    wanted day with milestones still open (their counts since the contract start are
-    carried into the grid from before that day)."""
+    (None: no account to evaluate), the book indexes it evaluates from their first wanted
+    day with milestones still open (their counts since the contract start are carried into
+    the grid from before that day), and how many accounts it evaluates from their first
+    wanted day."""
     anchors, lead, templates, by_template = _groups(book, definition)
     trimmed = _settled(book, definition, starts, known, pending)
     done = {i for members in trimmed.values() for i in members}
@@ -284,7 +285,7 @@ def first_day_read(
         for i in members
         if not _all_known(templates[t], (known or {}).get(book.account_ids[i], {}), first)
     ]
-    return (min(days) if days else None), np.array(sorted(open_rows), dtype=np.int64)
+    return (min(days) if days else None), np.array(sorted(open_rows), dtype=np.int64), len(done)
 
 
 def _all_known(template: OnboardingTemplate, stored: Known, first: int) -> bool:

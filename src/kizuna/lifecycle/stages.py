@@ -76,6 +76,8 @@ class ComputeResult:
     transitions_written: int
     automatic_completions: int
     stages: dict[str, int] = field(default_factory=dict)
+    #: accounts advanced from the previous run (evaluated on the days since it only)
+    advanced: int = 0
 
 
 @dataclass(frozen=True)
@@ -226,13 +228,14 @@ def _compute_and_keep(
     trusted = from_date is not None and covered is not None and covered >= from_date
     if trusted:
         assert from_date is not None
-        since, open_rows = first_day_read(book, definition, previous, known, pending=True)
+        since, open_rows, advanced = first_day_read(book, definition, previous, known, pending=True)
         starts = book.contract_starts()
         attach_usage(platform, definition, book, since, {int(i): int(starts[i]) for i in open_rows})
         before = from_date - timedelta(days=1)
         digest = run_state.fingerprint(book, definition, book.events.chain(before), before)
         trusted = run_state.advances_from(home, before, digest)
     if not trusted:
+        advanced = 0
         attach_usage(platform, definition, book, None)
     results = evaluate_book(book, definition, previous, known if trusted else None, pending=trusted)
     now = platform.clock.now()
@@ -288,6 +291,7 @@ def _compute_and_keep(
         transitions_written=len(rows),
         automatic_completions=auto_written,
         stages={s: final_stages[s] for s in order if final_stages[s]},
+        advanced=advanced,
     )
     return result, Evaluation(as_of, results, book.tracking_started)
 
