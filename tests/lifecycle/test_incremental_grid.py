@@ -9,11 +9,13 @@ import sqlalchemy as sa
 from tests.lifecycle.conftest import Builder
 from tests.lifecycle.test_reproducible import END, _customer_base
 
+from kizuna.lake.layout import LakeLayout
+from kizuna.lake.reader import committed_parts
 from kizuna.lifecycle import compute_lifecycle, stored_transitions
 from kizuna.lifecycle.book import attach_usage, load_book
 from kizuna.lifecycle.definitions import LifecycleDefinition, MilestoneDefinition, Rule
 from kizuna.lifecycle.grid import Known, evaluate_book, first_day_read, settled_accounts
-from kizuna.lifecycle.state import STATE_FILE, advances_from, fingerprint
+from kizuna.lifecycle.state import STATE_FILE, advances_from, fingerprint, lake_digest
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import (
     CompletionSource,
@@ -159,7 +161,9 @@ def test_a_changed_definition_or_a_late_event_starts_over_with_the_same_results(
     day = date(2025, 5, 14)
     compute_lifecycle(platform, definition, day)
     book = load_book(platform, definition, day)
-    state_digest = fingerprint(book, definition, book.events.chain(day), day)
+    tz = platform.settings.tz
+    lake = lake_digest(committed_parts(LakeLayout(platform.settings.lake_dir)), day, tz)
+    state_digest = fingerprint(book, definition, lake, day)
     assert advances_from(platform.settings.home, day, state_digest)
     # an edited definition: the run through ``day`` no longer counts as built on
     edited = definition.model_copy(
@@ -170,12 +174,17 @@ def test_a_changed_definition_or_a_late_event_starts_over_with_the_same_results(
             )
         }
     )
-    assert fingerprint(book, edited, book.events.chain(day), day) != state_digest
+    assert fingerprint(book, edited, lake, day) != state_digest
     # a late event for a day already evaluated changes the roll-up's chain hash
     build.event("V", "onboarding_data_connected", date(2025, 4, 30), "V-u9")
     build.flush_events()
     late = load_book(platform, definition, END)
-    assert fingerprint(late, definition, late.events.chain(day), day) != state_digest
+    parts = committed_parts(LakeLayout(platform.settings.lake_dir))
+    assert fingerprint(late, definition, lake_digest(parts, day, tz), day) != state_digest
+    # the next day's events landing do not
+    assert lake_digest(parts, day - timedelta(days=20), tz) == lake_digest(
+        [p for p in parts if p.event_date <= day - timedelta(days=20)], day - timedelta(days=20), tz
+    )
     # starts over: every account from its contract start
     assert compute_lifecycle(platform, definition, END).advanced == 0
     advanced = (stored_transitions(platform), _completions(platform))

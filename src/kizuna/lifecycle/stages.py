@@ -27,6 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
+from kizuna.lake.layout import LakeLayout
+from kizuna.lake.reader import committed_parts
 from kizuna.lifecycle import state as run_state
 from kizuna.lifecycle.book import attach_usage, collector_paused, load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
@@ -223,6 +225,7 @@ def _compute_and_keep(
 
     book = load_book(platform, definition, as_of, with_usage=False)
     home = platform.settings.home
+    parts = committed_parts(LakeLayout(platform.settings.lake_dir))
     # Advance from the previous run only while what it computed from is unchanged
     # (kizuna.lifecycle.state); else every account from its contract start.
     trusted = from_date is not None and covered is not None and covered >= from_date
@@ -232,7 +235,8 @@ def _compute_and_keep(
         starts = book.contract_starts()
         attach_usage(platform, definition, book, since, {int(i): int(starts[i]) for i in open_rows})
         before = from_date - timedelta(days=1)
-        digest = run_state.fingerprint(book, definition, book.events.chain(before), before)
+        lake = run_state.lake_digest(parts, before, platform.settings.tz)
+        digest = run_state.fingerprint(book, definition, lake, before)
         trusted = run_state.advances_from(home, before, digest)
     if not trusted:
         advanced = 0
@@ -281,8 +285,8 @@ def _compute_and_keep(
                 computed_at=now,
             )
         )
-    digest = run_state.fingerprint(book, definition, book.events.chain(as_of), as_of)
-    run_state.record(home, as_of, digest)
+    lake = run_state.lake_digest(parts, as_of, platform.settings.tz)
+    run_state.record(home, as_of, run_state.fingerprint(book, definition, lake, as_of))
     order = [s.id for s in definition.stages]
     result = ComputeResult(
         as_of=as_of,

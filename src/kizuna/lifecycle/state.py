@@ -4,7 +4,8 @@ A run through day S stores its transitions and automatic completions; the next r
 (from S + 1) evaluates only the days since, reading the milestones settled before them
 from the store and evaluating the open ones from S + 1 on. That is exact only while
 everything the stored results were computed from is unchanged: the definition, the
-tracking start, the usage roll-up through S and the store's inputs dated through S.
+tracking start, the lake's events of business days through S and the store's inputs
+dated through S.
 
 :func:`fingerprint` digests those inputs as they are now; :func:`record` keeps the
 fingerprint each run had (``<home>/lifecycle/state.json``, replaced atomically, the last
@@ -19,28 +20,41 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from kizuna.lake.reader import PartFile
 from kizuna.lifecycle.book import Book
 from kizuna.lifecycle.definitions import LifecycleDefinition
+from kizuna.metrics.rollup import day_number, utc_offsets
 
-__all__ = ["STATE_FILE", "advances_from", "fingerprint", "record"]
+__all__ = ["STATE_FILE", "advances_from", "fingerprint", "lake_digest", "record"]
 
 STATE_FILE = Path("lifecycle") / "state.json"
 #: Runs remembered: a re-run of one of the last few dates still advances.
 KEPT = 8
 
 
-def fingerprint(
-    book: Book, definition: LifecycleDefinition, rollup_chain: str | None, day: date
-) -> str:
+def lake_digest(parts: list[PartFile], day: date, tz: ZoneInfo) -> str:
+    """A digest of the lake's part files that can hold events of business days through
+    ``day``: UTC event dates through ``day``, and the next one where the business timezone
+    is behind UTC then. Part files are immutable and uniquely named, so a late event, a
+    rollback or a compaction changes it; the next day's events landing do not."""
+    behind = any(
+        offset < 0 for _, offset in utc_offsets(tz, day_number(day) - 1, day_number(day) + 1)
+    )
+    last = day + timedelta(days=1 if behind else 0)
+    names = sorted(f"{p.event_date}/{p.path.name}:{p.size}" for p in parts if p.event_date <= last)
+    return hashlib.blake2b("|".join(names).encode(), digest_size=16).hexdigest()
+
+
+def fingerprint(book: Book, definition: LifecycleDefinition, lake: str, day: date) -> str:
     """A digest of what the lifecycle's results through ``day`` are computed from, read
-    from ``book`` (loaded through a later date) and the usage roll-up's chain hash of
-    ``day`` (:attr:`kizuna.lifecycle.usage.Usage.chains`)."""
+    from ``book`` (loaded through a later date) and the lake (:func:`lake_digest`)."""
     last = day.toordinal()
     ids = np.array(book.account_ids, dtype=object)
     h = hashlib.blake2b(digest_size=16)
@@ -54,7 +68,7 @@ def fingerprint(
                 h.update(repr(part).encode())
             h.update(b"\x00")
 
-    add(definition.model_dump_json(), book.tracking_started, rollup_chain)
+    add(definition.model_dump_json(), book.tracking_started, lake)
     lines = np.flatnonzero(book.line_start <= last)
     add(ids[book.line_account[lines]], book.line_start[lines], book.line_end[lines])
     # the segment (so the template) of each customer by then; accounts added since are not

@@ -18,7 +18,6 @@ What each condition reads (days are proleptic ordinals, accounts the book's inde
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,7 +32,7 @@ from kizuna.engine import Engine
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.reader import event_files
 from kizuna.lifecycle.definitions import EventsSpec, LifecycleDefinition
-from kizuna.metrics.cache import MANIFEST, Refreshed, RollupCache
+from kizuna.metrics.cache import Refreshed, RollupCache
 from kizuna.metrics.definitions import EventFilter, MetricDefinition, MetricSet
 from kizuna.metrics.rollup import (
     Condition,
@@ -94,13 +93,6 @@ class Usage:
     #: contract start to the day before ``since`` (read from the roll-up's prefix table),
     #: for the accounts evaluated on a grid after their contract start
     before: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
-    #: the roll-up prefix table's chain hash of each day (day number as text): it changes
-    #: when the roll-up of that day or of any day before it changes
-    chains: dict[str, str] = field(default_factory=dict)
-
-    def chain(self, day: date) -> str | None:
-        """The roll-up's chain hash of ``day`` (None: not rolled up)."""
-        return self.chains.get(str(day_number(day)))
 
     def get(self, key: tuple[object, ...], size: int) -> Series:
         found = self.series.get(key)
@@ -199,10 +191,6 @@ def _read_rollup(
     cache = RollupCache(LakeLayout(platform.settings.lake_dir), spec, platform.settings.tz, engine)
     refreshed = cache.refresh(day_number(as_of))
     usage.rollup_days_rebuilt = refreshed.days_rebuilt
-    try:
-        usage.chains = json.loads((cache.prefix_folder / MANIFEST).read_text())
-    except (OSError, ValueError):
-        usage.chains = {}
     if refreshed.first is None or refreshed.last is None:
         return
     names = cache.accounts()
