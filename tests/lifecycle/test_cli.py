@@ -50,6 +50,7 @@ def test_compute_then_show_as_json(home: str, capsys: pytest.CaptureFixture[str]
         "transitions_written": 4,  # acme: onboarding, adoption; beta: onboarding, at_risk
         "automatic_completions": 5,
         "stages": {"at_risk": 1, "adoption": 1},
+        "advanced": 0,  # a first run: every account from its contract start
     }
     assert (
         run(

@@ -28,6 +28,7 @@ from kizuna.lifecycle import (
     show_accounts,
     stored_transitions,
 )
+from kizuna.lifecycle.book import collector_paused
 from kizuna.platform import Platform
 from kizuna.store.lifecycle_models import MilestoneCompletion, StageTransition
 from kizuna.store.models import Account, ContractLine
@@ -97,16 +98,19 @@ def _onboarding_state(life: AccountLifecycle, today: date) -> OnboardingState | 
 
 
 def lifecycle_detail_of(
-    life: AccountLifecycle, definition: LifecycleDefinition
+    life: AccountLifecycle,
+    definition: LifecycleDefinition,
+    names: dict[str, str] | None = None,
 ) -> LifecycleDetail | None:
     """What the account page shows of :func:`kizuna.lifecycle.show_account`'s result
-    (None: no stage history and no onboarding milestones)."""
+    (None: no stage history and no onboarding milestones). ``names``: each stage id's name
+    (:func:`stage_names`; saves looking them up per account)."""
     if not life.history and not life.milestones:
         return None
+    known = stage_names(definition) if names is None else names
 
     def name_of(stage_id: str) -> str:
-        stage = definition.stage(stage_id)
-        return stage.name if stage else stage_id
+        return known.get(stage_id, stage_id)
 
     return LifecycleDetail(
         stage=life.stage,
@@ -132,6 +136,14 @@ def lifecycle_detail_of(
         onboarding_finished=life.onboarding_finished,
         onboarding_state=_onboarding_state(life, life.as_of),
     )
+
+
+def stage_names(definition: LifecycleDefinition) -> dict[str, str]:
+    """Each stage id's name (the first stage of an id, as ``definition.stage`` finds it)."""
+    names: dict[str, str] = {}
+    for stage in definition.stages:
+        names.setdefault(stage.id, stage.name)
+    return names
 
 
 def lifecycle_stamps(
@@ -193,11 +205,16 @@ def lifecycle_stamps(
                         for t in history
                         if t.date <= as_of
                     )
-    common = definition.model_dump_json()
-    return {
-        a: hashlib.blake2b(repr((common, sorted(map(str, p)))).encode(), digest_size=16).hexdigest()
-        for a, p in parts.items()
-    }
+    # the digest of repr((definition JSON, sorted parts)), the definition's part hashed once
+    common = hashlib.blake2b(digest_size=16)
+    common.update(f"({definition.model_dump_json()!r}, ".encode())
+
+    def stamp(p: list[Any]) -> str:
+        h = common.copy()
+        h.update(f"{sorted(map(str, p))!r})".encode())
+        return h.hexdigest()
+
+    return {a: stamp(p) for a, p in parts.items()}
 
 
 @dataclass
@@ -218,10 +235,11 @@ def build_lifecycle_book(platform: Platform, as_of: date) -> LifecycleBook:
     definition = definition_for(platform.settings.home)
     stamps = lifecycle_stamps(platform, definition, as_of)
     lives = show_accounts(platform, definition, as_of)
+    names = stage_names(definition)
     return LifecycleBook(
         as_of=as_of,
         stamps={a: stamps[a] for a in lives if a in stamps},
-        details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
+        details={a: lifecycle_detail_of(life, definition, names) for a, life in lives.items()},
     )
 
 
@@ -234,14 +252,16 @@ def lifecycle_book_from(
     the stage histories are read back from the store it has just written.
     """
     as_of = computed.as_of
-    histories = stored_transitions(platform, until=as_of)
-    stamps = lifecycle_stamps(platform, definition, as_of, histories=histories)
-    lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
-    return LifecycleBook(
-        as_of=as_of,
-        stamps={a: stamps[a] for a in lives if a in stamps},
-        details={a: lifecycle_detail_of(life, definition) for a, life in lives.items()},
-    )
+    with collector_paused():
+        histories = stored_transitions(platform, until=as_of)
+        stamps = lifecycle_stamps(platform, definition, as_of, histories=histories)
+        lives = lifecycles_of(platform, definition, as_of, computed.accounts, histories)
+        names = stage_names(definition)
+        return LifecycleBook(
+            as_of=as_of,
+            stamps={a: stamps[a] for a in lives if a in stamps},
+            details={a: lifecycle_detail_of(life, definition, names) for a, life in lives.items()},
+        )
 
 
 def onboarding_from(definition: LifecycleDefinition, computed: Evaluation) -> OnboardingReport:

@@ -17,7 +17,10 @@ past date sees the same one.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -148,8 +151,14 @@ def load_book(
     definition: LifecycleDefinition,
     as_of: date,
     account_ids: list[str] | None = None,
+    *,
+    with_usage: bool = True,
 ) -> Book:
-    """Load the accounts (all, or ``account_ids``) with everything the definition's rules read."""
+    """Load the accounts (all, or ``account_ids``) with everything the definition's rules read.
+
+    Without ``with_usage`` the book's events are left empty, for the caller to read the
+    days it needs (:func:`attach_usage`).
+    """
     conditions = definition.all_conditions()
     metric_names = sorted({c.metric for c in conditions if c.metric})
     with_health = any(c.health for c in conditions)
@@ -195,11 +204,20 @@ def load_book(
             ).where(Activity.activity_date <= as_of),
             Activity.account_id,
         ).order_by(Activity.account_id, Activity.activity_date, Activity.id)
-        act_rows = [
-            (index[a], d.toordinal(), kind, (text or "").lower())
-            for a, d, kind, text in conn.execute(acts)
-            if a in index
-        ]
+        # the driver's rows (the book's every activity, each run): no per-value processing,
+        # SQLite's days as text converted once per distinct day
+        ordinals: dict[Any, int] = {}
+        act_rows = []
+        sql = str(acts.compile(conn, compile_kwargs={"literal_binds": True}))
+        for a, d, kind, text in conn.exec_driver_sql(sql).fetchall():
+            i = index.get(a)
+            if i is None:
+                continue
+            day = ordinals.get(d)
+            if day is None:
+                on = d if isinstance(d, date) else date.fromisoformat(d)
+                day = ordinals[d] = on.toordinal()
+            act_rows.append((i, day, kind, (text or "").lower()))
         manual: dict[int, dict[str, ManualCompletion]] = {}
         mq = scoped(
             sa.select(MilestoneCompletion).where(
@@ -217,7 +235,7 @@ def load_book(
     def column(rows: list[tuple[Any, ...]], i: int, dtype: Any) -> np.ndarray:
         return np.array([r[i] for r in rows], dtype=dtype)
 
-    events = load_usage(platform, definition, as_of, index)
+    events = load_usage(platform, definition, as_of, index) if with_usage else Usage()
     metrics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if metric_names:
         table = read_metric_values(platform, as_of=as_of, metrics=metric_names)
@@ -268,3 +286,35 @@ def load_book(
         health_score=health_score,
         tracking_started=tracking_start(platform, definition),
     )
+
+
+def attach_usage(
+    platform: Platform,
+    definition: LifecycleDefinition,
+    book: Book,
+    since: int | None,
+    carried: dict[int, int] | None = None,
+) -> None:
+    """Read the book's usage from the day ``since`` (ordinal; None: every day) on, with the
+    counts since the contract start of the ``carried`` accounts carried in
+    (:func:`kizuna.lifecycle.usage.load_usage`)."""
+    index = {a: i for i, a in enumerate(book.account_ids)}
+    book.events = load_usage(platform, definition, book.as_of, index, since=since, carried=carried)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a book's objects are built.
+
+    Evaluating and viewing a whole book creates millions of small acyclic objects
+    (transitions, completions, details); each full collection walks every live one, which
+    cost a third of the lifecycle step's CPU. Reference counting still frees them; the
+    collector resumes afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

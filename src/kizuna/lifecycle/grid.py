@@ -120,16 +120,20 @@ class Values:
 
     def text(self, r: int, c: int) -> str:
         """The value on one cell as the reasons show it."""
-        v = self.data[r, c]
-        if self.kind == "str":
-            return "unknown" if v < 0 else self.labels[int(v)]
-        if np.isnan(v):
-            return "unknown"
-        if self.kind == "bool":
-            return "true" if v else "false"
-        if self.kind == "int":
-            return str(int(v))
-        return f"{float(v):g}"
+        return _text(self, self.data[r, c])
+
+
+def _text(values: Values, v: Any) -> str:
+    """One value of ``values`` as the reasons show it."""
+    if values.kind == "str":
+        return "unknown" if v < 0 else values.labels[int(v)]
+    if np.isnan(v):
+        return "unknown"
+    if values.kind == "bool":
+        return "true" if v else "false"
+    if values.kind == "int":
+        return str(int(v))
+    return f"{float(v):g}"
 
 
 #: milestone id -> day column it counts as done from (inf: not done), one per row
@@ -145,6 +149,8 @@ def evaluate_book(
     definition: LifecycleDefinition,
     starts: dict[str, tuple[date, str | None]] | None = None,
     known: dict[str, Known] | None = None,
+    *,
+    pending: bool = False,
 ) -> dict[str, AccountResult]:
     """Milestones and stage transitions of every account with a started contract line.
 
@@ -159,12 +165,19 @@ def evaluate_book(
     evaluated, on the days from its first wanted day (less the longest window) on. Its
     milestones come from the store. The result is the same as evaluating it from its
     contract start; stage rules that count since the contract start turn this off.
+
+    ``pending`` says ``known`` holds every automatic completion of an evaluation through
+    the day before each first wanted day (the previous run's): a milestone not in it had
+    not completed by then. Accounts whose onboarding is not settled are then evaluated
+    from their first wanted day too: their settled milestones from ``known``, the open
+    ones on the days from the first wanted day on, counts since the contract start
+    carried into the grid (:attr:`kizuna.lifecycle.usage.Usage.before`).
     """
     anchors, lead, templates, by_template = _groups(book, definition)
     as_of = book.as_of.toordinal()
     out: dict[str, AccountResult] = {}
     shared: dict[Any, np.ndarray] = {}
-    settled = _settled(book, definition, starts, known)
+    settled = _settled(book, definition, starts, known, pending)
     for (t, first), members in settled.items():
         rows = np.array(members, dtype=np.int64)
         origin = first - lead
@@ -219,13 +232,18 @@ def _groups(
     lead = max(windows, default=0)
     by_template: dict[int, list[int]] = {}
     templates: list[OnboardingTemplate] = []
-    for i in np.flatnonzero(anchors >= 0):
-        template = definition.template_for(book.segments[i])
-        t = next((k for k, x in enumerate(templates) if x is template), None)
-        if t is None:
-            templates.append(template)
-            t = len(templates) - 1
-        by_template.setdefault(t, []).append(int(i))
+    of_segment: dict[str | None, int] = {}  # a handful of segments: each looked up once
+    for i in np.flatnonzero(anchors >= 0).tolist():
+        segment = book.segments[i]
+        t = of_segment.get(segment, -1)
+        if t < 0:
+            template = definition.template_for(segment)
+            t = next((k for k, x in enumerate(templates) if x is template), -1)
+            if t < 0:
+                templates.append(template)
+                t = len(templates) - 1
+            of_segment[segment] = t
+        by_template.setdefault(t, []).append(i)
     return anchors, lead, templates, by_template
 
 
@@ -234,13 +252,60 @@ def settled_accounts(
     definition: LifecycleDefinition,
     starts: dict[str, tuple[date, str | None]] | None,
     known: dict[str, Known] | None,
+    pending: bool = False,
 ) -> set[str]:
     """The accounts :func:`evaluate_book` evaluates from their first wanted day only."""
     return {
         book.account_ids[i]
-        for members in _settled(book, definition, starts, known).values()
+        for members in _settled(book, definition, starts, known, pending).values()
         for i in members
     }
+
+
+def first_day_read(
+    book: Book,
+    definition: LifecycleDefinition,
+    starts: dict[str, tuple[date, str | None]] | None,
+    known: dict[str, Known] | None,
+    pending: bool = False,
+) -> tuple[int | None, np.ndarray, int]:
+    """The first day (ordinal) of usage :func:`evaluate_book` reads with these arguments
+    (None: no account to evaluate), the book indexes it evaluates from their first wanted
+    day with milestones still open (their counts since the contract start are carried into
+    the grid from before that day), and how many accounts it evaluates from their first
+    wanted day."""
+    anchors, lead, templates, by_template = _groups(book, definition)
+    trimmed = _settled(book, definition, starts, known, pending)
+    done = {i for members in trimmed.values() for i in members}
+    days = [first - lead for (_, first) in trimmed]
+    days += [int(anchors[i]) - lead for m in by_template.values() for i in m if i not in done]
+    open_rows = [
+        i
+        for (t, first), members in trimmed.items()
+        for i in members
+        if not _all_known(templates[t], (known or {}).get(book.account_ids[i], {}), first)
+    ]
+    return (min(days) if days else None), np.array(sorted(open_rows), dtype=np.int64), len(done)
+
+
+def _all_known(template: OnboardingTemplate, stored: Known, first: int) -> bool:
+    """Every milestone of ``template`` with a rule completed automatically before ``first``."""
+    return all(
+        m.id in stored and stored[m.id][0].toordinal() < first
+        for m in template.milestones
+        if m.complete_when is not None
+    )
+
+
+def _open_trimmable(template: OnboardingTemplate) -> bool:
+    """Whether open milestones of ``template`` can be evaluated from a later day: none of
+    their rules counts distinct users since the contract start (not carried in)."""
+    return not any(
+        c.events is not None and c.events.measure == "distinct_users" and not c.events.window_days
+        for m in template.milestones
+        if m.complete_when is not None
+        for c in m.complete_when.conditions
+    )
 
 
 def _settled(
@@ -248,8 +313,10 @@ def _settled(
     definition: LifecycleDefinition,
     starts: dict[str, tuple[date, str | None]] | None,
     known: dict[str, Known] | None,
+    pending: bool = False,
 ) -> dict[tuple[int, int], list[int]]:
-    """Accounts whose stages alone need evaluating, by (template, first wanted day)."""
+    """Accounts evaluated from their first wanted day, by (template, first wanted day):
+    settled ones (stages alone) and, with ``pending``, those with open milestones too."""
     anchors, lead, templates, by_template = _groups(book, definition)
     out: dict[tuple[int, int], list[int]] = {}
     if not starts or known is None:
@@ -265,7 +332,6 @@ def _settled(
         return out
     tracking = book.tracking_started.toordinal() if book.tracking_started else None
     for t, members in by_template.items():
-        ruled = [m.id for m in templates[t].milestones if m.complete_when is not None]
         for i in members:
             account = book.account_ids[i]
             wanted = starts.get(account)
@@ -275,8 +341,8 @@ def _settled(
             if anchors[i] + lead >= first:
                 continue  # a young account: its whole history is as short
             tracked = tracking is None or anchors[i] >= tracking
-            stored = known.get(account, {})
-            if tracked and not all(m in stored and stored[m][0].toordinal() < first for m in ruled):
+            settled = _all_known(templates[t], known.get(account, {}), first)
+            if tracked and not settled and not (pending and _open_trimmable(templates[t])):
                 continue
             out.setdefault((t, first), []).append(int(i))
     return out
@@ -306,6 +372,7 @@ class _Chunk:
         # settled accounts (see evaluate_book): a grid from ``origin``, after their
         # contract start, with their milestones from ``known``
         self.known = known
+        self.lead = lead
         self.origin = int(anchors.min()) - lead if origin is None else origin
         self.R = len(rows)
         self.D = book.as_of.toordinal() - self.origin + 1
@@ -362,15 +429,26 @@ class _Chunk:
         np.cumsum(counts.reshape(self.R, self.D), axis=1, out=out[:, 1:])
         return out
 
-    def _window(self, running: np.ndarray, window: int | None) -> np.ndarray:
-        """Totals over the trailing ``window`` days (or since the contract start)."""
+    def _window(
+        self, running: np.ndarray, window: int | None, before: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Totals over the trailing ``window`` days (or since the contract start, ``before``
+        being each row's total from its contract start to the grid's first day)."""
         ends = running[:, 1:]
         if window:
             starts_at = np.maximum(self.col + 1 - window, 0)
             values = ends - running[:, starts_at]
         else:
-            values = ends - np.take_along_axis(running, self.anc[:, None], axis=1)
+            at = np.maximum(self.anc, 0)[:, None]
+            values = ends - np.take_along_axis(running, at, axis=1)
+            if before is not None:
+                values = values + before[:, None]
         return np.where(self.valid, values, np.nan)
+
+    def _before(self, r: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Per grid row, the total of the rows dated before the grid, from the contract start."""
+        sel = (cols < 0) & (cols >= self.anc[r])
+        return np.bincount(r[sel], weights=weights[sel], minlength=self.R).astype(np.float64)
 
     def _series(self, spec: EventsSpec, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This chunk's rows of one usage series: grid row, day column, value."""
@@ -385,7 +463,15 @@ class _Chunk:
     def _events(self, spec: EventsSpec) -> np.ndarray:
         if spec.measure == "count":
             r, day, n = self._series(spec, "n")
-            return self._window(self._per_day(r, day, n), spec.window_days)
+            before = None
+            if not spec.window_days and (self.anc < 0).any():
+                # a grid after the contract start: the days before it, from the roll-up's
+                # first day read (the series) and its prefix before that
+                before = self._before(r, day, n)
+                carried = self.book.events.before.get(series_key(spec, "n"))
+                if carried is not None:
+                    before += carried[self.rows]
+            return self._window(self._per_day(r, day, n), spec.window_days, before)
         if spec.window_days:
             # users active in (D - W, D]: run starts in the window plus the runs still
             # open at the end of D - W (the roll-up's run columns, see kizuna.metrics.rollup)
@@ -398,8 +484,8 @@ class _Chunk:
             pos = self._latest_rows(r, day)
             open_runs = np.where(pos >= 0, level[np.maximum(pos, 0)], 0.0) if len(level) else 0.0
             shifted = np.zeros((self.R, self.D))
-            if w < self.D:
-                shifted[:, w:] = (open_runs * np.ones((self.R, self.D)))[:, : self.D - w]
+            if w < self.D and isinstance(open_runs, np.ndarray):
+                shifted[:, w:] = open_runs[:, : self.D - w]
             return np.where(self.valid, ends - begins + shifted, np.nan)
         # since the contract start: a user counts from their first event day on or after it
         r, day, code = self._series(spec, "users")
@@ -426,18 +512,27 @@ class _Chunk:
                 dtype=bool,
             )
         r = self.row_of[b.activity_account]
-        sel = match & (r >= 0) & (b.activity_day >= self.origin)
+        mine = match & (r >= 0)
+        sel = mine & (b.activity_day >= self.origin)
         running = self._per_day(r[sel], b.activity_day[sel] - self.origin, np.ones(int(sel.sum())))
-        return self._window(running, spec.window_days)
+        before = None
+        if not spec.window_days and (self.anc < 0).any():
+            early = np.flatnonzero(mine & (b.activity_day < self.origin))
+            cols = b.activity_day[early] - self.origin
+            before = self._before(r[early], cols, np.ones(len(early)))
+        return self._window(running, spec.window_days, before)
 
     def _latest_rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Per cell, the index (into ``r``/``c``) of the latest row on or before it (-1: none);
         ``r`` grid rows, ``c`` day columns (rows before the grid count on its first day)."""
-        out = np.full((self.R, self.D), -1, dtype=np.int64)
         if not len(r):
-            return out
+            return np.full((self.R, self.D), -1, dtype=np.int64)
         cc = np.maximum(c, 0)
-        order = np.lexsort((c, cc, r))
+        # a series' rows come account by account in grid row order, each by day: already
+        # in (row, day) order, the sort is skipped
+        dr, dc = np.diff(r), np.diff(c)
+        in_order = bool(np.all((dr > 0) | ((dr == 0) & (dc >= 0))))
+        order = np.arange(len(r)) if in_order else np.lexsort((c, cc, r))
         rs, cs = r[order], cc[order]
         last = np.ones(len(order), dtype=bool)
         last[:-1] = (rs[1:] != rs[:-1]) | (cs[1:] != cs[:-1])
@@ -445,6 +540,8 @@ class _Chunk:
         rank = np.full((self.R, self.D), -1, dtype=np.int64)
         rank[rs[keep], cs[keep]] = keep
         filled = np.maximum.accumulate(rank, axis=1)
+        if in_order:  # ranks are the rows' own indexes
+            return filled
         return np.where(filled >= 0, order[np.maximum(filled, 0)], -1)
 
     def _latest(self, account: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
@@ -603,6 +700,36 @@ class _Chunk:
             return described
         return f"{described} (is {self.values(cond, view, view_key).text(r, c)})"
 
+    def reasons(
+        self, rule: Rule, view: View, view_key: str, rows: np.ndarray, cols: np.ndarray
+    ) -> list[str]:
+        """:meth:`reason` on many cells at once (each distinct value worded once)."""
+        details: list[list[str]] = []
+        for cond in rule.conditions:
+            described = self._described.get(id(cond))
+            if described is None:
+                described = self._described[id(cond)] = cond.describe()
+            if cond.milestone is not None:
+                details.append([described] * len(rows))
+                continue
+            values = self.values(cond, view, view_key)
+            cells = values.data[rows, cols]
+            # distinct bit patterns: -0.0 and 0.0 are worded apart, as one by one
+            bits = cells.view(np.int64) if cells.dtype == np.float64 else cells
+            distinct, inverse = np.unique(bits, return_inverse=True)
+            if cells.dtype == np.float64:
+                distinct = distinct.view(np.float64)
+            worded = [f"{described} (is {_text(values, v)})" for v in distinct.tolist()]
+            details.append([worded[i] for i in inverse.reshape(-1).tolist()])
+        if rule.mode == "all":
+            return ["; ".join(parts) for parts in zip(*details, strict=True)]
+        held = [self.holds(x, view, view_key)[rows, cols].tolist() for x in rule.conditions]
+        out = []
+        for parts, holds in zip(zip(*details, strict=True), zip(*held, strict=True), strict=True):
+            chosen = [d for d, h in zip(parts, holds, strict=True) if h]
+            out.append("; ".join(chosen) if chosen else "; ".join(parts))
+        return out
+
     def reason(self, rule: Rule, view: View, view_key: str, r: int, c: int) -> str:
         """The conditions that decided ``rule`` on one cell (as the day-by-day loop words it)."""
         details = [self.detail(x, view, view_key, r, c) for x in rule.conditions]
@@ -633,22 +760,33 @@ class _Chunk:
         auto: dict[str, np.ndarray] = {m: inf.copy() for m in ids}
         reasons: dict[tuple[str, int], str] = {}
         untracked = np.where(self.tracked, np.inf, self.anc.astype(np.float64))
-        if self.known is not None:  # settled: every rule's first day is stored
+        # A grid after the contract start (see evaluate_book): the milestones completed
+        # before its first wanted day come from the store, the open ones are evaluated on
+        # the days from it on (they had not completed before it).
+        stored: dict[str, np.ndarray] = {}
+        open_rows: dict[str, np.ndarray] = {m: self.tracked.copy() for m in ids}
+        if self.known is not None:
+            stored = {m: inf.copy() for m in ids}
             for r, account in enumerate(self.rows):
                 if not self.tracked[r]:
                     continue
                 for m_id, (day, condition) in self.known.get(
                     self.book.account_ids[account], {}
                 ).items():
-                    if m_id in auto:
-                        auto[m_id][r] = day.toordinal() - self.origin
+                    if m_id in stored:
+                        stored[m_id][r] = day.toordinal() - self.origin
                         reasons[(m_id, r)] = condition or ""
-            final = {k: np.minimum(np.minimum(manual[k], auto[k]), untracked) for k in ids}
-            return final, auto, reasons
+                        open_rows[m_id][r] = False
+        wanted = self.col >= (self.lead if self.known is not None else 0)
         for m_id in evaluation_order(template):
             rule = template.milestone(m_id).complete_when  # type: ignore[union-attr]
             if rule is None:
                 continue
+            if self.known is not None:
+                # in evaluation order, as a whole-history evaluation fills them in
+                auto[m_id] = stored[m_id]
+                if not open_rows[m_id].any():
+                    continue
             # a milestone later in the template completing today is seen tomorrow
             view = {
                 k: np.minimum(
@@ -657,13 +795,15 @@ class _Chunk:
                 )
                 for k in ids
             }
-            held = self.rule(rule, view, f"m:{m_id}") & self.valid & self.tracked[:, None]
+            held = self.rule(rule, view, f"m:{m_id}") & self.valid & open_rows[m_id][:, None]
+            held &= wanted[None, :]
             hit = held.any(axis=1)
             first = np.argmax(held, axis=1)
-            auto[m_id] = np.where(hit, first, np.inf)
-            for hit_row in np.flatnonzero(hit):
-                row = int(hit_row)
-                reasons[(m_id, row)] = self.reason(rule, view, f"m:{m_id}", row, int(first[row]))
+            auto[m_id] = np.where(hit, first, auto[m_id])
+            hit_rows = np.flatnonzero(hit)
+            worded = self.reasons(rule, view, f"m:{m_id}", hit_rows, first[hit_rows])
+            for row, why in zip(hit_rows.tolist(), worded, strict=True):
+                reasons[(m_id, row)] = why
         final = {k: np.minimum(np.minimum(manual[k], auto[k]), untracked) for k in ids}
         return final, auto, reasons
 
@@ -696,20 +836,49 @@ class _Chunk:
         rr = np.flatnonzero(first_cells)
         changed[rr, start_col[rr]] = code[rr, start_col[rr]] != prev_code[rr]
 
+        # every transition of the chunk at once, in row, then day order
+        tr, tc = np.nonzero(changed)
+        into = code[tr, tc]
+        came = code[tr, np.maximum(tc - 1, 0)]
+        why: list[str] = [CATCH_ALL_REASON] * len(tr)
+        for s in np.unique(into).tolist():
+            entry = stages[s].entry
+            if entry is None:
+                continue
+            at = np.flatnonzero(into == s)
+            for j, text in zip(
+                at.tolist(), self.reasons(entry, final, "final", tr[at], tc[at]), strict=True
+            ):
+                why[j] = text
+        days = {c: date.fromordinal(c + self.origin) for c in np.unique(tc).tolist()}
+        by_row: list[list[Transition]] = [[] for _ in range(self.R)]
+        first_col = start_col.tolist()
+        for j, (r, c, s, before) in enumerate(
+            zip(tr.tolist(), tc.tolist(), into.tolist(), came.tolist(), strict=True)
+        ):
+            by_row[r].append(
+                Transition(
+                    days[c], prev_name[r] if c == first_col[r] else ids[before], ids[s], why[j]
+                )
+            )
+
         out: dict[str, AccountResult] = {}
-        for r, account in enumerate(self.rows):
+        autos = {m.id: auto[m.id].tolist() for m in self.template.milestones}
+        anchors = (self.anc + self.origin).tolist()
+        tracked = self.tracked.tolist()
+        for r, account in enumerate(self.rows.tolist()):
             account_id = b.account_ids[account]
-            anchor = date.fromordinal(int(self.anc[r]) + self.origin)
+            anchor = date.fromordinal(anchors[r])
             completions: dict[str, Completion] = {}
-            if self.tracked[r]:
+            if tracked[r]:
                 for m in self.template.milestones:
-                    auto_col = auto[m.id][r]
+                    auto_col = autos[m.id][r]
                     auto_on = (
                         None
-                        if np.isinf(auto_col)
+                        if auto_col == np.inf
                         else date.fromordinal(int(auto_col) + self.origin)
                     )
-                    man = b.manual.get(int(account), {}).get(m.id)
+                    man = b.manual.get(account, {}).get(m.id)
                     if man is not None and (auto_on is None or man.completed_on <= auto_on):
                         completions[m.id] = Completion(
                             man.completed_on,
@@ -724,25 +893,12 @@ class _Chunk:
                             condition=reasons[(m.id, r)],
                             automatic_on=auto_on,
                         )
-            transitions = []
-            for c in np.flatnonzero(changed[r]):
-                s = int(code[r, c])
-                before = prev_name[r] if c == start_col[r] else ids[int(code[r, c - 1])]
-                entry = stages[s].entry
-                why = (
-                    CATCH_ALL_REASON
-                    if entry is None
-                    else self.reason(entry, final, "final", r, int(c))
-                )
-                transitions.append(
-                    Transition(date.fromordinal(int(c) + self.origin), before, ids[s], why)
-                )
             out[account_id] = AccountResult(
                 account_id=account_id,
                 name=b.names[account],
                 segment=b.segments[account],
-                schedule=Schedule(self.template, anchor, bool(self.tracked[r])),
+                schedule=Schedule(self.template, anchor, tracked[r]),
                 completions=completions,
-                transitions=transitions,
+                transitions=by_row[r],
             )
         return out

@@ -27,7 +27,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from kizuna.errors import InvalidInput, NotFound, Problem
-from kizuna.lifecycle.book import load_book, tracking_start
+from kizuna.lake.layout import LakeLayout
+from kizuna.lake.reader import committed_parts
+from kizuna.lifecycle import state as run_state
+from kizuna.lifecycle.book import attach_usage, collector_paused, load_book, tracking_start
 from kizuna.lifecycle.definitions import LifecycleDefinition
 from kizuna.lifecycle.grid import (
     CATCH_ALL_REASON,
@@ -35,6 +38,7 @@ from kizuna.lifecycle.grid import (
     Known,
     Transition,
     evaluate_book,
+    first_day_read,
 )
 from kizuna.lifecycle.milestones import MilestoneStatus, milestone_statuses
 from kizuna.platform import Platform
@@ -74,6 +78,8 @@ class ComputeResult:
     transitions_written: int
     automatic_completions: int
     stages: dict[str, int] = field(default_factory=dict)
+    #: accounts advanced from the previous run (evaluated on the days since it only)
+    advanced: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,13 @@ def compute_and_keep(
             "the range is empty",
             [Problem(f"--from {from_date} is after --as-of {as_of}", field="from_date")],
         )
+    with collector_paused():
+        return _compute_and_keep(platform, definition, as_of, from_date)
+
+
+def _compute_and_keep(
+    platform: Platform, definition: LifecycleDefinition, as_of: date, from_date: date | None
+) -> tuple[ComputeResult, Evaluation]:
     store = platform.store
     previous: dict[str, tuple[date, str | None]] = {}
     known: dict[str, Known] = {}
@@ -167,7 +180,17 @@ def compute_and_keep(
                 sa.select(sa.func.max(LifecycleRun.as_of)).where(LifecycleRun.as_of < as_of)
             )
             from_date = last + timedelta(days=1) if last is not None else None
+        covered = None
         if from_date is not None:
+            # the latest run through the day before the range or later: its automatic
+            # completions before the range are all of them (a milestone not among them
+            # had not completed)
+            covered = session.scalar(
+                sa.select(sa.func.max(LifecycleRun.as_of)).where(
+                    LifecycleRun.as_of >= from_date - timedelta(days=1)
+                )
+            )
+            covered = None if covered is None else covered + timedelta(days=1)
             latest = (
                 sa.select(
                     StageTransition.account_id,
@@ -200,8 +223,25 @@ def compute_and_keep(
             ):
                 known.setdefault(a, {})[m] = (day, condition)
 
-    book = load_book(platform, definition, as_of)
-    results = evaluate_book(book, definition, previous, known if from_date else None)
+    book = load_book(platform, definition, as_of, with_usage=False)
+    home = platform.settings.home
+    parts = committed_parts(LakeLayout(platform.settings.lake_dir))
+    # Advance from the previous run only while what it computed from is unchanged
+    # (kizuna.lifecycle.state); else every account from its contract start.
+    trusted = from_date is not None and covered is not None and covered >= from_date
+    if trusted:
+        assert from_date is not None
+        since, open_rows, advanced = first_day_read(book, definition, previous, known, pending=True)
+        starts = book.contract_starts()
+        attach_usage(platform, definition, book, since, {int(i): int(starts[i]) for i in open_rows})
+        before = from_date - timedelta(days=1)
+        lake = run_state.lake_digest(parts, before, platform.settings.tz)
+        digest = run_state.fingerprint(book, definition, lake, before)
+        trusted = run_state.advances_from(home, before, digest)
+    if not trusted:
+        advanced = 0
+        attach_usage(platform, definition, book, None)
+    results = evaluate_book(book, definition, previous, known if trusted else None, pending=trusted)
     now = platform.clock.now()
     final_stages: Counter[str] = Counter()
     finals: dict[str, str | None] = {}
@@ -245,6 +285,8 @@ def compute_and_keep(
                 computed_at=now,
             )
         )
+    lake = run_state.lake_digest(parts, as_of, platform.settings.tz)
+    run_state.record(home, as_of, run_state.fingerprint(book, definition, lake, as_of))
     order = [s.id for s in definition.stages]
     result = ComputeResult(
         as_of=as_of,
@@ -253,6 +295,7 @@ def compute_and_keep(
         transitions_written=len(rows),
         automatic_completions=auto_written,
         stages={s: final_stages[s] for s in order if final_stages[s]},
+        advanced=advanced,
     )
     return result, Evaluation(as_of, results, book.tracking_started)
 
@@ -369,9 +412,15 @@ def stored_transitions(
     if until is not None:
         q = q.where(StageTransition.transition_date <= until)
     out: dict[str, list[Transition]] = {}
+    days: dict[Any, date] = {}  # a few hundred distinct days: each converted once
     with platform.store.engine.connect() as conn:
-        for a, day, before, after, reason in conn.execute(q).all():
-            out.setdefault(a, []).append(Transition(day, before, after, reason))
+        # the driver's rows (the whole table on a daily run): SQLite gives days as text
+        sql = str(q.compile(conn, compile_kwargs={"literal_binds": True}))
+        for a, day, before, after, reason in conn.exec_driver_sql(sql).fetchall():
+            on = days.get(day)
+            if on is None:
+                on = days[day] = day if isinstance(day, date) else date.fromisoformat(day)
+            out.setdefault(a, []).append(Transition(on, before, after, reason))
     return out
 
 
@@ -427,6 +476,9 @@ def lifecycles_of(
     with platform.store.engine.connect() as conn:
         accounts = {a: (n, seg) for a, n, seg in conn.execute(query)}
     out = {}
+    stages: dict[str, Any] = {}
+    for stage in definition.stages:
+        stages.setdefault(stage.id, stage)
     for account_id, (name, segment) in accounts.items():
         history = histories.get(account_id, [])
         current = history[-1] if history else None
@@ -440,7 +492,7 @@ def lifecycles_of(
             planned = ev.schedule.anchor + timedelta(days=ev.schedule.template.planned_days)
             done = [m.done for m in milestones]
             finished = max(d for d in done if d) if all(done) else None
-        stage_def = definition.stage(current.to_stage) if current else None
+        stage_def = stages.get(current.to_stage) if current else None
         out[account_id] = AccountLifecycle(
             account_id=account_id,
             name=name,

@@ -18,6 +18,7 @@ What each condition reads (days are proleptic ordinals, accounts the book's inde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -31,7 +32,7 @@ from kizuna.engine import Engine
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.reader import event_files
 from kizuna.lifecycle.definitions import EventsSpec, LifecycleDefinition
-from kizuna.metrics.cache import RollupCache
+from kizuna.metrics.cache import Refreshed, RollupCache
 from kizuna.metrics.definitions import EventFilter, MetricDefinition, MetricSet
 from kizuna.metrics.rollup import (
     Condition,
@@ -86,6 +87,12 @@ class Usage:
 
     series: dict[tuple[object, ...], Series] = field(default_factory=dict)
     rollup_days_rebuilt: int = 0
+    #: the first day (ordinal) the series hold (None: from the roll-up's first day)
+    since: int | None = None
+    #: per count since the contract start (by key): each account's events from its
+    #: contract start to the day before ``since`` (read from the roll-up's prefix table),
+    #: for the accounts evaluated on a grid after their contract start
+    before: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
 
     def get(self, key: tuple[object, ...], size: int) -> Series:
         found = self.series.get(key)
@@ -134,9 +141,18 @@ def load_usage(
     as_of: date,
     index: dict[str, int],
     engine: Engine | None = None,
+    *,
+    since: int | None = None,
+    carried: dict[int, int] | None = None,
 ) -> Usage:
-    """Refresh the lifecycle's roll-up through ``as_of`` and read it for the book's accounts."""
-    usage = Usage()
+    """Refresh the lifecycle's roll-up through ``as_of`` and read it for the book's accounts.
+
+    ``since`` (an ordinal day): only the roll-up's days from it on are read (the open-run
+    levels of the day before come from its prefix table). ``carried`` (book index ->
+    contract start ordinal) names the accounts whose counts since the contract start are
+    wanted for the days before ``since`` (:attr:`Usage.before`).
+    """
+    usage = Usage(since=since)
     specs = _specs(definition)
     if not specs or not index:
         return usage
@@ -145,13 +161,13 @@ def load_usage(
     try:
         metrics = usage_metrics(definition)
         if metrics.metrics:
-            _read_rollup(platform, engine, metrics, specs, as_of, index, usage)
-        since = {
+            _read_rollup(platform, engine, metrics, specs, as_of, index, usage, carried or {})
+        since_start = {
             tuple(sorted(s.names))
             for s in specs
             if s.measure == "distinct_users" and not s.window_days
         }
-        for names in sorted(since):
+        for names in sorted(since_start):
             usage.series[("users", names, None)] = _user_days(
                 platform, engine, list(names), as_of, index
             )
@@ -169,6 +185,7 @@ def _read_rollup(
     as_of: date,
     index: dict[str, int],
     usage: Usage,
+    carried: dict[int, int],
 ) -> None:
     spec = RollupSpec(metrics)
     cache = RollupCache(LakeLayout(platform.settings.lake_dir), spec, platform.settings.tz, engine)
@@ -177,53 +194,135 @@ def _read_rollup(
     if refreshed.first is None or refreshed.last is None:
         return
     names = cache.accounts()
-    wanted = None
-    if len(index) < 1000:  # a few accounts (one page): read only their rows
-        keys = pc.index_in(pa.array(list(index), pa.string()), value_set=names).drop_null()
-        wanted = keys.cast(pa.int32())
-    paths = [cache.day_path(d) for d in range(refreshed.first, refreshed.last + 1)]
-    tables = []
-    for path in paths:
-        if path.exists():
-            part = pq.read_table(path)
-            if wanted is not None:
-                part = part.filter(pc.is_in(part.column("account"), value_set=wanted))
-            tables.append(part)
-    if not tables:
-        return
-    table = pa.concat_tables(tables)
+    since = None if usage.since is None else usage.since - _EPOCH
+    lo = refreshed.first if since is None else max(refreshed.first, since)
     position = pc.index_in(names, value_set=pa.array(list(index), pa.string()))
-    where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
-    keep = np.flatnonzero(~np.isnan(where.astype(np.float64)))
-    # The day files are read oldest first, one row per account and day: a stable sort by
-    # account alone orders the rows by account, then day, once for every series.
-    keep = keep[np.argsort(where[keep].astype(np.int64), kind="stable")]
-    account = where[keep].astype(np.int64)
-    day = table.column("day").to_numpy()[keep].astype(np.int64) + _EPOCH
     size = len(index)
-
-    def column(name: str) -> np.ndarray:
-        return table.column(name).to_numpy()[keep]
-
+    earlier = _prefix_reader(refreshed, position, size) if lo > refreshed.first else None
+    if earlier is not None:
+        _carry_in(spec, specs, earlier, lo, carried, usage)
+    # what each series reads: (series key, roll-up column, value less one: uo's levels)
+    wanted: dict[tuple[object, ...], tuple[str, int]] = {}
     for events in specs:
         flt = EventFilter(events=tuple(sorted(events.names)))
         if events.measure == "count":
-            values = column(spec.counts[Condition(flt).key()]).astype(np.float64)
-            nz = values > 0
-            usage.series[series_key(events, "n")] = Series.ordered(
-                account[nz], day[nz], values[nz], size
-            )
+            wanted[series_key(events, "n")] = (spec.counts[Condition(flt).key()], 0)
         elif events.window_days:
             ua_name, uo_name = spec.user_columns(flt, events.window_days)
-            ua = column(ua_name).astype(np.float64)
-            uo = column(uo_name).astype(np.float64)
-            started, level = ua > 0, uo > 0  # uo is the open-run level plus one; 0: no record
-            usage.series[series_key(events, "ua")] = Series.ordered(
-                account[started], day[started], ua[started], size
-            )
-            usage.series[series_key(events, "uo")] = Series.ordered(
-                account[level], day[level], uo[level] - 1, size
-            )
+            wanted[series_key(events, "ua")] = (ua_name, 0)
+            # uo is the open-run level plus one; 0: no record that day
+            wanted[series_key(events, "uo")] = (uo_name, 1)
+    # book index of each roll-up account key (-1: not in the book)
+    book_index = position.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    pieces: dict[tuple[object, ...], list[tuple[int, np.ndarray, np.ndarray]]] = {
+        key: [] for key in wanted
+    }
+    columns = sorted({c for c, _ in wanted.values()})
+    for d in range(lo, refreshed.last + 1):
+        path = cache.day_path(d)
+        if not path.exists():
+            continue
+        # only the columns read, only the rows of the book's accounts with a value: the
+        # whole book's history is never held as one table
+        part = pq.read_table(path, columns=["account", *columns])
+        where = book_index[part.column("account").to_numpy()]
+        ours = where >= 0
+        for key, (name, less) in wanted.items():
+            values = part.column(name).to_numpy()
+            sel = np.flatnonzero(ours & (values > 0))
+            if len(sel):
+                pieces[key].append(
+                    (d + _EPOCH, where[sel].astype(np.int32), values[sel].astype(np.float64) - less)
+                )
+    for key, (name, _) in wanted.items():
+        found = pieces.pop(key)
+        if earlier is not None and key[0] == "uo":
+            # the open-run level carried into ``lo`` (the latest record before it)
+            held = earlier(lo - 1, [name])[name]
+            opened = np.flatnonzero(held > 0)
+            found.insert(0, (lo - 1 + _EPOCH, opened.astype(np.int32), held[opened]))
+        usage.series[key] = _by_account(found, size)
+
+
+def _by_account(pieces: list[tuple[int, np.ndarray, np.ndarray]], size: int) -> Series:
+    """A series from day pieces (day, book indexes, values), oldest day first, each with an
+    account at most once: placed in account, then day order by counting (no sort)."""
+    if not pieces:
+        none = np.zeros(0, dtype=np.int64)
+        return Series.of(none, none, np.zeros(0), size)
+    counts = np.zeros(size, dtype=np.int64)
+    for _, accounts, _ in pieces:
+        counts[accounts] += 1
+    offsets = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    account = np.repeat(np.arange(size, dtype=np.int32), counts)
+    day = np.empty(total, dtype=np.int32)
+    value = np.empty(total, dtype=np.float64)
+    cursor = offsets[:-1].copy()
+    for on, accounts, values in pieces:
+        at = cursor[accounts]
+        day[at] = on
+        value[at] = values
+        cursor[accounts] += 1
+    return Series(account, day, value, offsets)
+
+
+PrefixReader = Callable[[int, list[str]], dict[str, np.ndarray]]
+
+
+def _prefix_reader(refreshed: Refreshed, position: pa.Array, size: int) -> PrefixReader:
+    """Reads running values of the prefix table on a day, by book index (0: before its
+    first day or not in the book)."""
+
+    def read(day: int, columns: list[str]) -> dict[str, np.ndarray]:
+        out = {c: np.zeros(size, dtype=np.float64) for c in columns}
+        path = refreshed.prefix.get(day)
+        if path is None or not path.exists():
+            return out
+        table = pq.read_table(path, columns=["account", *columns])
+        where = position.take(table.column("account")).to_numpy(zero_copy_only=False)
+        where = where.astype(np.float64)
+        keep = np.flatnonzero(~np.isnan(where))
+        for c in columns:
+            values = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+            out[c][where[keep].astype(np.int64)] = values[keep]
+        return out
+
+    return read
+
+
+def _carry_in(
+    spec: RollupSpec,
+    specs: list[EventsSpec],
+    earlier: PrefixReader,
+    lo: int,
+    carried: dict[int, int],
+    usage: Usage,
+) -> None:
+    """:attr:`Usage.before` of the counts since the contract start: the prefix table's
+    running total the day before ``lo`` less the one the day before the contract start."""
+    columns = {
+        series_key(s, "n"): spec.counts[Condition(EventFilter(events=tuple(sorted(s.names)))).key()]
+        for s in specs
+        if s.measure == "count" and not s.window_days
+    }
+    if not columns or not carried:
+        return
+    names = sorted(set(columns.values()))
+    at_lo = earlier(lo - 1, names)
+    by_start: dict[int, list[int]] = {}
+    for i, start in carried.items():
+        if start - _EPOCH < lo:
+            by_start.setdefault(start - _EPOCH, []).append(i)
+    before = {c: np.zeros_like(v) for c, v in at_lo.items()}
+    for start, members in sorted(by_start.items()):
+        rows = np.array(members, dtype=np.int64)
+        at_start = earlier(start - 1, names)
+        for c in names:
+            before[c][rows] = at_lo[c][rows] - at_start[c][rows]
+    for key, c in columns.items():
+        usage.before[key] = before[c]
 
 
 def _user_days(
