@@ -24,8 +24,13 @@ from kizuna.lifecycle import OnboardingReport, current_stages, definition_for, o
 from kizuna.platform import Platform
 from kizuna.portfolio.attention import attention_reasons
 from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, arr_movements, renewals
-from kizuna.retention.cohorts import CohortRow, cohort_retention
-from kizuna.retention.movements import AccountMovement, PeriodMovements, account_movements
+from kizuna.retention.cohorts import CohortRow, cohort_points, cohort_retention
+from kizuna.retention.movements import (
+    AccountMovement,
+    PeriodMovements,
+    account_movements,
+    points_for,
+)
 from kizuna.retention.periods import Period, split_periods
 from kizuna.retention.renewals import RenewalLine, RenewalReport, RenewalTotals, summarise
 from kizuna.store.models import Account
@@ -287,6 +292,21 @@ def _health(
     }
 
 
+def _points_measured(
+    ledger: Ledger, today: date, starts: Collection[date], months: list[Period]
+) -> list[date]:
+    """Every day the snapshot measures ARR at: today, the ARR history's month ends (and the
+    day before them), the windows' opening days, the last twelve months' ends and the
+    cohorts' month ends; measured once (:meth:`Ledger.prepare_points`)."""
+    history = split_periods(_month_start(today, ARR_HISTORY_MONTHS - 1), today, "month")
+    points = {today, *points_for(history), *points_for(months)}
+    points.update(start - timedelta(days=1) for start in starts)
+    earliest = ledger.first_arr_date()
+    if earliest is not None:
+        points.update(cohort_points(earliest, today))
+    return sorted(points)
+
+
 def build_portfolio(
     platform: Platform,
     as_of: date,
@@ -308,6 +328,8 @@ def build_portfolio(
     notes: list[str] = []
     with Ledger.load(platform.store, platform.settings, rollup=False) as ledger:
         starts = {name: window_start(today, name) for name in WINDOWS}
+        months = split_periods(window_start(today, "last12"), today, "month")
+        ledger.prepare_points(_points_measured(ledger, today, starts.values(), months))
         due = _renewals_once(ledger, today, min(starts.values()))
         book = arr_book_of(ledger, today, due)
         windows = {}
@@ -321,7 +343,6 @@ def build_portfolio(
                 moves={m.account_id: m for m in moves},
                 lines=[line for line in due.lines if start <= line.end_date <= today],
             )
-        months = split_periods(window_start(today, "last12"), today, "month")
         monthly = account_movements(ledger, months)
         cohorts = cohort_retention(ledger, as_of=today).rows
     monthly_opening = windows["last12"].opening
