@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 import pyarrow as pa
 import pytest
@@ -17,7 +18,10 @@ from hypothesis import strategies as st
 
 from kizuna.engine import Engine
 from kizuna.retention import Ledger, arr_movements, retention_rates
+from kizuna.retention.cohorts import cohort_retention
 from kizuna.retention.ledger import FX_SCHEMA, LINE_SCHEMA
+from kizuna.retention.movements import account_movements, arr_at, period_movements
+from kizuna.retention.periods import Period
 
 BASE = date(2023, 1, 1)
 ACCOUNTS = [f"a{i}" for i in range(6)]
@@ -118,3 +122,40 @@ def test_movements_sum_to_the_arr_change(
     else:
         assert (r.grr, r.nrr, r.revenue_churn) == (None, None, None)
     assert 0 <= r.accounts_churned <= r.accounts_start
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(line, max_size=12),
+    grid=st.lists(st.integers(-30, 1300), min_size=2, max_size=14, unique=True),
+    pick=st.lists(st.booleans(), min_size=14, max_size=14),
+    rollup=st.booleans(),
+)
+def test_arr_derived_from_a_prepared_grid_equals_arr_measured_alone(
+    engine: Engine, lines: list[tuple], grid: list[int], pick: list[bool], rollup: bool
+) -> None:
+    # Every consumer of the ARR at points reads the same figures whether a subset of
+    # points is measured on its own or derived from a prepared wider grid.
+    days = sorted(BASE + timedelta(days=g) for g in grid)
+    subsets = [days, [d for d, keep in zip(days, pick, strict=False) if keep] or days[:1]]
+    subsets.append([d for d, keep in zip(days, pick, strict=False) if not keep] or days[-1:])
+    month_starts = sorted({date(d.year, d.month, 1) for d in days})
+    with build(engine, lines, rollup) as alone, build(engine, lines, rollup) as prepared:
+        prepared.prepare_points(days)
+        for points in subsets:
+            periods = [Period(a + timedelta(days=1), b) for a, b in pairwise(points)]
+            for ledger in (alone, prepared):
+                assert ledger.arr_by_point(points) is not None
+            assert arr_at(prepared, points[0]) == arr_at(alone, points[0])
+            if periods:
+                assert account_movements(prepared, periods) == account_movements(alone, periods)
+                assert period_movements(prepared, periods) == period_movements(alone, periods)
+            first = alone.first_arr_date()
+            if first is not None and month_starts[-1] >= first:
+                as_of = month_starts[-1] - timedelta(days=1)
+                assert cohort_retention(prepared, as_of=as_of) == cohort_retention(
+                    alone, as_of=as_of
+                )
+        assert prepared._grid is not None or any(ln[4] == "EUR" for ln in lines)

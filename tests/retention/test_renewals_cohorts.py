@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from kizuna.errors import InvalidInput
 from kizuna.retention import CohortRow, cohort_retention, renewals
 
 from .conftest import Book, d, money
@@ -131,3 +134,41 @@ def test_quarterly_cohorts_by_segment(book: Book) -> None:
 
 def test_no_arr_no_cohorts(book: Book) -> None:
     assert cohort_retention(book.ledger(), as_of=d("2024-04-15")).rows == []
+
+
+def test_ranges_on_one_ledger_equal_ranges_on_their_own(book: Book) -> None:
+    # The lines are matched once per ledger and each range filters them: the same lines,
+    # statuses and renewals as a ledger asked for that range alone.
+    renewal_book(book)
+    shared = book.ledger()
+    ranges = [
+        (d("2024-01-01"), d("2025-09-30")),
+        (d("2024-06-01"), d("2024-06-30")),
+        (d("2024-12-01"), d("2024-12-31")),
+        (d("2026-01-01"), d("2026-12-31")),
+    ]
+    for start, end in ranges:
+        alone = renewals(book.ledger(), start, end, as_of=d("2025-06-30"))
+        assert renewals(shared, start, end, as_of=d("2025-06-30")) == alone
+    wide = renewals(shared, d("2024-01-01"), d("2025-09-30"), as_of=d("2025-06-30"))
+    assert [ln.line_id for ln in wide.lines] == ["M1", "N1", "K1", "O1", "P1"]
+
+
+def test_a_missing_rate_counts_only_for_the_lines_of_the_range(book: Book) -> None:
+    book.account("A")
+    book.account("B")
+    book.line("A", "2024-01-01", "2024-06-30", 100, line_id="A1")
+    book.line("B", "2024-01-01", "2024-12-31", 100, currency="GBP", line_id="B1")
+    book.rate("GBP", "2024-09-01", 1.25)  # none in force before September
+    ledger = book.ledger()
+    june = renewals(ledger, d("2024-06-01"), d("2024-06-30"), as_of=d("2024-07-31"))
+    assert [ln.line_id for ln in june.lines] == ["A1"]
+    december = renewals(ledger, d("2024-12-01"), d("2024-12-31"), as_of=d("2025-01-31"))
+    assert [(ln.line_id, ln.arr) for ln in december.lines] == [("B1", money(125))]
+    book.line("B", "2025-01-01", "2025-12-31", 100, currency="JPY", line_id="B2")
+    with pytest.raises(InvalidInput) as caught:
+        renewals(book.ledger(), d("2024-12-01"), d("2024-12-31"), as_of=d("2025-01-31"))
+    assert [p.message for p in caught.value.problems] == [
+        "no JPY→USD rate on or before 2025-01-01; import an fx rate for JPY "
+        "valid from 2025-01-01 or earlier"
+    ]

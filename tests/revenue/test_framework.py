@@ -20,6 +20,7 @@ from tests.revenue.conftest import Book
 
 from kizuna.lifecycle import onboarding_report
 from kizuna.platform import Platform
+from kizuna.retention import Ledger
 from kizuna.revenue import METRICS, FrameworkReport, create_opportunity, framework, lose, win
 from kizuna.store.models import Account, TeamRole, TicketStatus
 from kizuna.store.revenue_models import OpportunityType
@@ -287,3 +288,24 @@ def test_the_period_must_be_in_order(platform: Platform) -> None:
 
     with pytest.raises(InvalidInput):
         framework(platform, END, START)
+
+
+def test_reports_sharing_a_ledger_equal_reports_on_their_own(
+    platform: Platform, book: Book
+) -> None:
+    # What the reports over one ledger share (the accounts' groups, store counts, the health
+    # and usage figures of a day) gives each the figures it has computed alone.
+    life = _build(platform, book)
+    onboarding = onboarding_report(platform, life.definition, START, END, END)
+    windows = [(START, END), (date(2025, 4, 1), END), (date(2025, 6, 1), END)]
+    alone = {
+        (start, by): framework(platform, start, END, by=by, onboarding=onboarding)
+        for start, _ in windows
+        for by in ("segment", "owner", None)
+    }
+    with Ledger.load(platform.store, platform.settings) as ledger:
+        for (start, by), expected in alone.items():
+            shared = framework(platform, start, END, by=by, onboarding=onboarding, ledger=ledger)
+            assert shared == expected, (start, by)
+    by_owner = alone[(START, "owner")]
+    assert {g.key for g in by_owner.groups} == {"ae1", "ae2", "c1", "c2"}

@@ -23,9 +23,14 @@ from kizuna.health.snapshots import snapshot_dates
 from kizuna.lifecycle import OnboardingReport, current_stages, definition_for, onboarding_report
 from kizuna.platform import Platform
 from kizuna.portfolio.attention import attention_reasons
-from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, arr_movements, renewals
-from kizuna.retention.cohorts import CohortRow, cohort_retention
-from kizuna.retention.movements import AccountMovement, PeriodMovements, account_movements
+from kizuna.retention import DEFAULT_GRACE_DAYS, Ledger, arr_at, renewals
+from kizuna.retention.cohorts import CohortRow, cohort_points, cohort_retention
+from kizuna.retention.movements import (
+    AccountMovement,
+    PeriodMovements,
+    account_movements,
+    points_for,
+)
 from kizuna.retention.periods import Period, split_periods
 from kizuna.retention.renewals import RenewalLine, RenewalReport, RenewalTotals, summarise
 from kizuna.store.models import Account
@@ -102,9 +107,9 @@ def _renewals_once(ledger: Ledger, today: date, earliest: date) -> RenewalReport
 def arr_book_of(ledger: Ledger, today: date, due: RenewalReport | None = None) -> ArrBook:
     """ARR per account now, at each month end of the last :data:`ARR_HISTORY_MONTHS`, next renewal.
 
-    * ARR today: :func:`kizuna.retention.arr_at`;
-    * month ends: the opening ARR (``arr_at`` the day before) and every
-      account's monthly movement (:func:`kizuna.retention.arr_movements`);
+    * month ends: the opening ARR (:func:`kizuna.retention.arr_at` the day before) and
+      every account's monthly movement (:func:`kizuna.retention.movements.account_movements`);
+    * ARR today: the last month end's (the history ends today), where it is above 0;
     * next renewal: the earliest ``renewal_date`` of the account's lines still
       open for renewal (:func:`kizuna.retention.renewals` and its grace period);
     * cohort: the month of the account's first day with ARR
@@ -113,13 +118,12 @@ def arr_book_of(ledger: Ledger, today: date, due: RenewalReport | None = None) -
     ``due`` (lines up for renewal over a wider range, as of ``today``) saves the query.
     """
     start = _month_start(today, ARR_HISTORY_MONTHS - 1)
-    now = arr_at(ledger, today)
     opening = arr_at(ledger, start - timedelta(days=1))
-    moves = arr_movements(ledger, start, today, with_accounts=True)
-    months = [p.period_end for p in moves.periods]
+    periods = split_periods(start, today, "month")
+    months = [p.end for p in periods]
     index = {m: i for i, m in enumerate(months)}
     changes: dict[str, dict[int, Decimal]] = defaultdict(dict)
-    for m in moves.accounts or []:
+    for m in account_movements(ledger, periods):
         changes[m.account_id][index[m.period_end]] = m.end_arr
     history: dict[str, list[Decimal]] = {}
     first = {a.account_id: a.arr for a in opening.accounts}
@@ -145,7 +149,8 @@ def arr_book_of(ledger: Ledger, today: date, due: RenewalReport | None = None) -
         if row["first_date"] <= today
     }
     return ArrBook(
-        arr={a.account_id: a.arr for a in now.accounts},
+        # today is the history's last month end: ARR > 0 there is the ARR today
+        arr={a: series[-1] for a, series in history.items() if series[-1] > 0},
         months=months,
         history=history,
         renewal=renewal,
@@ -287,6 +292,21 @@ def _health(
     }
 
 
+def _points_measured(
+    ledger: Ledger, today: date, starts: Collection[date], months: list[Period]
+) -> list[date]:
+    """Every day the snapshot measures ARR at: today, the ARR history's month ends (and the
+    day before them), the windows' opening days, the last twelve months' ends and the
+    cohorts' month ends; measured once (:meth:`Ledger.prepare_points`)."""
+    history = split_periods(_month_start(today, ARR_HISTORY_MONTHS - 1), today, "month")
+    points = {today, *points_for(history), *points_for(months)}
+    points.update(start - timedelta(days=1) for start in starts)
+    earliest = ledger.first_arr_date()
+    if earliest is not None:
+        points.update(cohort_points(earliest, today))
+    return sorted(points)
+
+
 def build_portfolio(
     platform: Platform,
     as_of: date,
@@ -308,6 +328,8 @@ def build_portfolio(
     notes: list[str] = []
     with Ledger.load(platform.store, platform.settings, rollup=False) as ledger:
         starts = {name: window_start(today, name) for name in WINDOWS}
+        months = split_periods(window_start(today, "last12"), today, "month")
+        ledger.prepare_points(_points_measured(ledger, today, starts.values(), months))
         due = _renewals_once(ledger, today, min(starts.values()))
         book = arr_book_of(ledger, today, due)
         windows = {}
@@ -321,7 +343,6 @@ def build_portfolio(
                 moves={m.account_id: m for m in moves},
                 lines=[line for line in due.lines if start <= line.end_date <= today],
             )
-        months = split_periods(window_start(today, "last12"), today, "month")
         monthly = account_movements(ledger, months)
         cohorts = cohort_retention(ledger, as_of=today).rows
     monthly_opening = windows["last12"].opening

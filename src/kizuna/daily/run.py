@@ -299,13 +299,13 @@ def _rules_step(platform: Platform, days: list[date]) -> str:
         if not run.past:  # notifications only for today: a backfill sends nothing
             enqueue_digests(platform, day)
             deliver_pending(platform)
-        d = run.to_dict()
         if run.past:
             details.append(f"{day}: dry, {sum(run.fired.values())} firings recorded")
-        else:
+        else:  # the counts only (the whole run as a dict holds every change)
             details.append(
-                f"{day}: opened {d['opened'] + d['released']}, updated {d['updated']}, "
-                f"closed {d['closed']}, queued {d['queued']}"
+                f"{day}: opened {run.count('opened') + run.count('released')}, "
+                f"updated {run.count('updated')}, closed {run.count('closed')}, "
+                f"queued {run.count('queued')}"
             )
     return "; ".join(details[-3:])
 

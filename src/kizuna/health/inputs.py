@@ -127,6 +127,13 @@ class _Reader:
 
     def _frame(self, name: str, query: Any, instants: tuple[str, ...] = ()) -> pd.DataFrame:
         if name not in self._cache:
+            if instants:  # read as stored (UTC, naive): pandas makes them UTC below, at once
+                query = query.with_only_columns(
+                    *(
+                        sa.type_coerce(c, sa.DateTime).label(c.name) if c.name in instants else c
+                        for c in query.selected_columns
+                    )
+                )
             # Core rows, not ORM entities: a third of the time per row at 100k accounts.
             with self.platform.store.engine.connect() as conn:
                 result = conn.execute(query)

@@ -211,6 +211,8 @@ class Ledger:
         )
         self._points_cache: dict[tuple[date, ...], Table] = {}
         self._small_cache: dict[Any, Any] = {}
+        # Points whose ARR table the ARR at any subset of them is derived from.
+        self._grid: tuple[date, ...] | None = None
 
     # -- construction -------------------------------------------------------
 
@@ -319,6 +321,7 @@ class Ledger:
         """Forget computed tables (ARR at points and their helpers); the next call recomputes."""
         self._points_cache.clear()
         self._small_cache.clear()
+        self._grid = None
 
     def close(self) -> None:
         self.clear_cache()
@@ -430,18 +433,23 @@ class Ledger:
         missing = rates.filter(rates.rate.isnull())
         summary = missing.group_by("currency").agg(first=missing.on_date.min()).order_by("currency")
         rows = self.engine.to_pyarrow(summary).to_pylist()
-        if rows:
+        self.raise_missing_rates({r["currency"]: r["first"] for r in rows})
+
+    def raise_missing_rates(self, first_missing: dict[str, date]) -> None:
+        """Raise :class:`InvalidInput` naming every currency of ``first_missing`` (currency →
+        the first day a line needs its rate to the reporting currency and none is in force)."""
+        if first_missing:
             raise InvalidInput(
                 f"contract lines need exchange rates to {self.reporting_currency} that are missing",
                 [
                     Problem(
-                        f"no {r['currency']}→{self.reporting_currency} rate on or before "
-                        f"{r['first'].isoformat()}; import an fx rate for {r['currency']} "
-                        f"valid from {r['first'].isoformat()} or earlier",
+                        f"no {currency}→{self.reporting_currency} rate on or before "
+                        f"{first.isoformat()}; import an fx rate for {currency} "
+                        f"valid from {first.isoformat()} or earlier",
                         where="fx_rates",
                         field="currency",
                     )
-                    for r in rows
+                    for currency, first in sorted(first_missing.items())
                 ],
             )
 
@@ -657,6 +665,8 @@ class Ledger:
         """
         key = tuple(_sorted_points(points))
         cached = self._points_cache.get(key)
+        if cached is None and self._grid is not None and set(key) <= set(self._grid):
+            cached = self._points_cache[key] = self._from_grid(self._grid, key)
         if cached is None:
             d = self.arr_deltas(key)
             running = ibis.window(group_by=d.entity_key, order_by=d.idx, rows=(None, 0))
@@ -675,6 +685,62 @@ class Ledger:
             )
             self._points_cache[key] = cached
         return cached
+
+    def prepare_points(self, points: Sequence[date]) -> None:
+        """Compute the ARR at ``points`` once, so that :meth:`arr_by_point` of any subset of
+        them is derived from that table (a query over its rows) instead of from the lines.
+
+        A report that measures several lists of points (a portfolio's windows, months and
+        cohorts) scans and converts the contract lines once this way. The results are the
+        same: an entity's ARR at a point does not depend on the other points measured. If
+        a line lacks an exchange rate at these points nothing is kept, and each later list
+        raises (or not) on its own, as without this call.
+        """
+        try:
+            self.arr_by_point(points)
+        except InvalidInput:
+            return
+        self._grid = tuple(_sorted_points(points))
+
+    def _from_grid(self, grid: tuple[date, ...], key: tuple[date, ...]) -> Table:
+        """:meth:`arr_by_point` of ``key`` (a subset of ``grid``) from the grid's table.
+
+        Each grid row falls in the first point of ``key`` on or after it; an entity's ARR
+        at that point is its ARR at the bucket's last row, its ARR before it the previous
+        bucket's (0 for the first), its first point the bucket of its first grid point.
+        Buckets where the ARR did not change keep a row with delta 0 (as lines meeting at
+        a point do in :meth:`arr_deltas`); they add nothing to any movement or sum.
+        """
+        at = {p: i for i, p in enumerate(grid)}
+        positions = [at[p] for p in key]
+        n = len(key)
+        buckets = pa.table(
+            {
+                "g_idx": pa.array(range(len(grid)), pa.int64()),
+                "p_idx": pa.array(
+                    [bisect.bisect_left(positions, u) for u in range(len(grid))], pa.int64()
+                ),
+            }
+        )
+        lookup = self.small_table(buckets)
+        g = self._points_cache[grid]
+        j = g.join(lookup, g.idx == lookup.g_idx)
+        j = j.filter(j.p_idx < n)
+        per = j.group_by(["entity_key", "p_idx"]).agg(
+            arr=j.arr.argmax(j.idx), first_g=j.first_idx.min()
+        )
+        previous = per.arr.lag().over(ibis.window(group_by=per.entity_key, order_by=per.p_idx))
+        per = per.mutate(arr_before=previous.fill_null(0))
+        first = lookup.view()
+        out = per.left_join(first, per.first_g == first.g_idx).select(
+            entity_key=per.entity_key,
+            idx=per.p_idx,
+            delta=per.arr - per.arr_before,
+            arr_before=per.arr_before,
+            arr=per.arr,
+            first_idx=ibis.ifelse(first.p_idx < n, first.p_idx, ibis.null("int64")),
+        )
+        return self.engine.materialize(self._name("arr_points"), out)
 
 
 _MAX_LOOKUP_DAYS = 40_000  # ~110 years of days; longer spans use the nested search

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import ibis
+import numpy as np
 from ibis.expr.types import Table
 
 from kizuna.retention.ledger import Ledger, cents_to_amount
@@ -289,20 +290,46 @@ def account_movements(ledger: Ledger, periods: Sequence[Period]) -> list[Account
     moves = moves.filter(moves.arr != moves.arr_before)
     names = ledger.entities().select("entity_key", "entity_id", "name")
     moves = moves.join(names, "entity_key").order_by(["idx", "entity_id"])
+    table = ledger.engine.to_pyarrow(
+        moves.select("entity_id", "name", "idx", "arr_before", "arr", *_AMOUNTS)
+    )
+    # Column-wise: the movement is the first kind with an amount (exactly one has one);
+    # an amount of cents is made a Decimal once per distinct value.
+    amounts = np.stack([table.column(k).to_numpy(zero_copy_only=False) for k in _AMOUNTS])
+    kinds = np.argmax(amounts != 0, axis=0)
+    chosen = amounts[kinds, np.arange(len(kinds))]
+    if len(kinds) and not (amounts != 0).any(axis=0).all():
+        raise ValueError("an ARR change without a movement (negative ARR?)")
+    decimals: dict[int, Decimal] = {}
+
+    def amount(cents: int) -> Decimal:
+        found = decimals.get(cents)
+        if found is None:
+            found = decimals[cents] = cents_to_amount(cents)
+        return found
+
     out = []
-    for r in ledger.engine.to_pyarrow(moves).to_pylist():
-        kind: MovementKind = next(k for k in _AMOUNTS if r[k])
-        period = periods[r["idx"] - 1]
+    for entity_id, name, idx, before, after, kind, cents in zip(
+        table.column("entity_id").to_pylist(),
+        table.column("name").to_pylist(),
+        table.column("idx").to_pylist(),
+        table.column("arr_before").to_pylist(),
+        table.column("arr").to_pylist(),
+        kinds.tolist(),
+        chosen.tolist(),
+        strict=True,
+    ):
+        period = periods[idx - 1]
         out.append(
             AccountMovement(
-                account_id=r["entity_id"],
-                name=r["name"],
+                account_id=entity_id,
+                name=name,
                 period_start=period.start,
                 period_end=period.end,
-                movement=kind,
-                start_arr=cents_to_amount(r["arr_before"]),
-                end_arr=cents_to_amount(r["arr"]),
-                amount=cents_to_amount(r[kind]),
+                movement=_AMOUNTS[kind],
+                start_arr=amount(before),
+                end_arr=amount(after),
+                amount=amount(cents),
             )
         )
     return out

@@ -33,6 +33,8 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kizuna.errors import InvalidInput, Problem
 from kizuna.retention.ledger import Ledger, cents_to_amount
@@ -191,10 +193,7 @@ def renewals(
             "invalid grace period",
             [Problem(f"grace days must be ≥ 0, got {grace_days}", where="--grace-days")],
         )
-    rows = ledger.remembered(
-        ("renewal lines", start, end, grace_days),
-        lambda: _matched_lines(ledger, start, end, grace_days),
-    )
+    rows = _matched_lines(ledger, start, end, grace_days)
     lines = []
     for r in rows:
         renewal_date = r["end_date"] + timedelta(days=1)
@@ -265,9 +264,43 @@ def renewals(
 
 
 def _matched_lines(ledger: Ledger, start: date, end: date, grace_days: int) -> list[dict]:
-    """Lines up for renewal joined to their best renewal candidate (Ibis, one query)."""
+    """Lines up for renewal in ``[start, end]`` with their best renewal candidate.
+
+    A line's best candidate does not depend on the range asked for, so every line of the
+    ledger is matched once per grace period (one query, remembered while the ledger is
+    open) and each range filters that table: the portfolio's and the revenue step's
+    ranges cost one query, not one each. Raises :class:`InvalidInput` naming every
+    currency lacking a rate for a line of the range (or for its renewal).
+    """
+    matched = ledger.remembered(
+        ("renewal lines", grace_days), lambda: _match_every_line(ledger, grace_days)
+    )
+    ends = matched.column("end_date")
+    in_range = pc.and_(pc.greater_equal(ends, start), pc.less_equal(ends, end))
+    rows = matched.filter(in_range).to_pylist()
+    home = ledger.reporting_currency
+    ledger.raise_missing_rates(_first_missing(rows, "currency", "rate", "end_date", home))
+    renewed = [r for r in rows if r["r_id"] is not None]
+    ledger.raise_missing_rates(_first_missing(renewed, "r_currency", "r_rate", "r_start", home))
+    return rows
+
+
+def _first_missing(
+    rows: list[dict], currency: str, rate: str, day: str, home: str
+) -> dict[str, date]:
+    """Currency → the first ``day`` of a row in another currency than ``home`` without a rate."""
+    first: dict[str, date] = {}
+    for r in rows:
+        if r[currency] is not None and r[currency] != home and r[rate] is None:
+            first[r[currency]] = min(first.get(r[currency], r[day]), r[day])
+    return first
+
+
+def _match_every_line(ledger: Ledger, grace_days: int) -> pa.Table:
+    """Every counted line with ARR joined to its best renewal candidate (Ibis, one query),
+    ordered by end date and line id; with the rates the figures were converted at."""
     ln = ledger.counted_lines()
-    due = ln.filter((ln.end_date >= start) & (ln.end_date <= end) & (ln.arr_cents > 0))
+    due = ln.filter(ln.arr_cents > 0)
     c = ledger.counted_lines().view()
     linked = due.join(c, c.renews_line_id == due.line_id).select(
         line_id=due.line_id,
@@ -304,10 +337,6 @@ def _matched_lines(ledger: Ledger, start: date, end: date, grace_days: int) -> l
         )
     )
     best = ranked.filter(ranked.rank == 0).drop("rank")
-    ledger.check_rates(due, "end_date")
-    ledger.check_rates(
-        best.select(line_id=best.r_id, currency=best.r_currency, r_start=best.r_start), "r_start"
-    )
     due_rates = ledger.rates_at(due.select("currency", on_date=due.end_date))
     r_rates = ledger.rates_at(best.select(currency=best.r_currency, on_date=best.r_start))
     j = due.left_join(
@@ -335,7 +364,11 @@ def _matched_lines(ledger: Ledger, start: date, end: date, grace_days: int) -> l
         "r_id",
         "r_start",
         "prio",
+        "currency",
+        "rate",
+        "r_currency",
+        "r_rate",
         arr=ledger.convert(j.arr_cents, j.currency, j.rate),
         r_arr=ledger.convert(j.r_arr_raw, j.r_currency, j.r_rate),
     ).order_by(["end_date", "line_id"])
-    return ledger.engine.to_pyarrow(out).to_pylist()
+    return ledger.engine.to_pyarrow(out)

@@ -26,14 +26,22 @@ by owner; the rest by the account's own segment or owner.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
+from typing import Any, TypeVar
 
 from kizuna.errors import InvalidInput, Problem
+from kizuna.health.snapshots import snapshot_dates
 from kizuna.lifecycle.onboarding import OnboardingReport
+from kizuna.metrics.store import stored_dates
 from kizuna.platform import Platform
 from kizuna.retention.ledger import Ledger
-from kizuna.revenue.framework_activity import nps_figures, opportunity_figures, ticket_figures
+from kizuna.revenue.framework_activity import (
+    Remember,
+    nps_figures,
+    opportunity_figures,
+    ticket_figures,
+)
 from kizuna.revenue.framework_book import (
     health_figures,
     ledger_figures,
@@ -50,7 +58,10 @@ from kizuna.revenue.framework_model import (
     Grouped,
     MetricDefinition,
     MetricValue,
+    last_on_or_before,
 )
+
+T = TypeVar("T")
 
 
 def framework(
@@ -87,21 +98,11 @@ def framework(
     if ledger is None:
         ledger = Ledger.load(platform.store, platform.settings)
     try:
+        remember = None
         if accounts is None:  # every account's own segment and owner, from the loaded ledger
-            table = ledger.engine.to_pyarrow(
-                ledger.accounts.select("account_id", "segment", "owner_id")
-            )
-            accounts = dict(
-                zip(
-                    table.column("account_id").to_pylist(),
-                    zip(
-                        table.column("segment").to_pylist(),
-                        table.column("owner_id").to_pylist(),
-                        strict=True,
-                    ),
-                    strict=True,
-                )
-            )
+            # shared by the reports over this ledger, with what they compute from it alike
+            accounts = ledger.remembered(("segment and owner",), lambda: _groups(ledger))
+            remember = ledger.remembered
         pick = 0 if by == "segment" else 1
 
         def group_of(account_id: str) -> str | None:
@@ -109,12 +110,32 @@ def framework(
             return attrs[pick] if attrs else None
 
         onboarding_figures(platform, start, end, as_of, by, group_of, onboarding, out)
-        health_day = health_figures(platform, start, end, by, group_of, out)
-        metrics_day = usage_figures(platform, start, end, by, group_of, out)
-        nps_figures(platform, start, end, by, group_of, out)
+        # The health and usage figures depend on the day read, not on the window: the
+        # windows reading the same day (the newest) share them.
+        health_day = _shared(
+            remember,
+            (
+                "health figures",
+                last_on_or_before(snapshot_dates(platform.settings), start, end),
+                by,
+            ),
+            out,
+            lambda part: health_figures(platform, start, end, by, group_of, part),
+        )
+        metrics_day = _shared(
+            remember,
+            (
+                "usage figures",
+                last_on_or_before(stored_dates(platform.settings.home), start, end),
+                by,
+            ),
+            out,
+            lambda part: usage_figures(platform, start, end, by, group_of, part),
+        )
+        nps_figures(platform, start, end, by, group_of, out, remember=remember)
         opportunity_figures(platform, start, end, by, group_of, out)
         ledger_figures(ledger, start, end, as_of, by, out)
-        ticket_figures(platform, start, end, by, group_of, out)
+        ticket_figures(platform, start, end, by, group_of, out, remember=remember)
         currency = ledger.reporting_currency
     finally:
         if own_ledger:
@@ -181,3 +202,36 @@ __all__ = [
     "framework",
     "own_book",
 ]
+
+
+def _groups(ledger: Ledger) -> dict[str, tuple[str | None, str | None]]:
+    """``account_id → (segment, owner_id)`` of every account of the ledger."""
+    table = ledger.engine.to_pyarrow(ledger.accounts.select("account_id", "segment", "owner_id"))
+    return dict(
+        zip(
+            table.column("account_id").to_pylist(),
+            zip(
+                table.column("segment").to_pylist(),
+                table.column("owner_id").to_pylist(),
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+
+
+def _shared(
+    remember: Remember | None, key: tuple[Any, ...], out: Grouped, compute: Callable[[Grouped], T]
+) -> T:
+    """``compute(part)`` once per ``key`` while ``remember`` keeps it (None: every time), the
+    figures it put in ``part`` put in ``out``; returns what ``compute`` returned."""
+
+    def run() -> tuple[Grouped, T]:
+        part = Grouped()
+        return part, compute(part)
+
+    part, result = remember(key, run) if remember is not None else run()
+    for group, metrics in part.values.items():
+        for metric in metrics.values():
+            out.put(group, metric)
+    return result

@@ -19,6 +19,10 @@ from kizuna.revenue.framework_model import FrameworkBy, Grouped, MetricValue, gr
 from kizuna.store.models import FxRate, SurveyKind, SurveyResponse, Ticket, TicketStatus
 from kizuna.store.revenue_models import Opportunity, OpportunityStatus, OpportunityType
 
+#: ``remember(key, compute)``: ``compute()``'s result, once per key
+#: (:meth:`kizuna.retention.Ledger.remembered`): reports over one ledger share what they read.
+Remember = Callable[[tuple[Any, ...], Callable[[], Any]], Any]
+
 
 def fx_rates(platform: Platform) -> Callable[[str, date], float | None]:
     """``rate(currency, day)``: the rate to the reporting currency in force on the day."""
@@ -56,11 +60,14 @@ def counts_by_group(
     by: FrameworkBy | None,
     group_of: Callable[[str], str | None],
     where: Sequence[Any] = (),
+    remember: Remember | None = None,
 ) -> dict[str | None, list[int]]:
     """Per group (``None``: overall): the rows of ``table`` whose ``when`` falls on the
     period's days, then how many of them meet each of ``conditions``.
 
-    One query counts per account in the store; the accounts' groups add them up.
+    One query counts per account in the store; the accounts' groups add them up. With
+    ``remember``, the per-account counts of one query are read once (the by-segment and
+    by-owner reports of a window share them).
     """
     lo, hi = day_bounds(platform, start, end)
     query = (
@@ -72,8 +79,18 @@ def counts_by_group(
         .where(when >= lo, when < hi, *where)
         .group_by(table.account_id)
     )
-    with platform.store.session() as s:
-        rows = s.execute(query).all()
+
+    def read() -> list[Any]:
+        with platform.store.session() as s:
+            return list(s.execute(query).all())
+
+    if remember is None:
+        rows = read()
+    else:
+        compiled = query.compile()
+        # the SQL and its parameters (lists among them: their text) name the query
+        query_key = ("store counts", str(compiled), repr(sorted(compiled.params.items())))
+        rows = remember(query_key, read)
     acc: dict[str | None, list[int]] = defaultdict(lambda: [0] * (1 + len(conditions)))
     acc[None]  # the overall row exists even with no data
     for account_id, *counts in rows:
@@ -91,6 +108,8 @@ def nps_figures(
     by: FrameworkBy | None,
     group_of: Callable[[str], str | None],
     out: Grouped,
+    *,
+    remember: Remember | None = None,
 ) -> None:
     counts = counts_by_group(
         platform,
@@ -102,6 +121,7 @@ def nps_figures(
         by,
         group_of,
         where=[SurveyResponse.kind == SurveyKind.NPS],
+        remember=remember,
     )
     for key, (n, promoters, detractors) in counts.items():
         value = round(100.0 * (promoters - detractors) / n, 2) if n else None
@@ -188,6 +208,8 @@ def ticket_figures(
     by: FrameworkBy | None,
     group_of: Callable[[str], str | None],
     out: Grouped,
+    *,
+    remember: Remember | None = None,
 ) -> None:
     hi = day_bounds(platform, start, end)[1]
     resolved = sa.and_(
@@ -196,7 +218,7 @@ def ticket_figures(
         Ticket.closed_at < hi,
     )
     counts = counts_by_group(
-        platform, Ticket, Ticket.opened_at, start, end, [resolved], by, group_of
+        platform, Ticket, Ticket.opened_at, start, end, [resolved], by, group_of, remember=remember
     )
     for key, (opened, done) in counts.items():
         out.put(

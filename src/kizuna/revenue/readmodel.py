@@ -89,6 +89,8 @@ def build_framework_windows(
     if ledger is None:
         with Ledger.load(platform.store, platform.settings) as own:
             return build_framework_windows(platform, as_of, onboarding, by, own)
+    # the windows' ARR measured once: each window's movements are derived from it
+    ledger.prepare_points([as_of, *(window_start(as_of, w) - timedelta(days=1) for w in WINDOWS)])
     return {
         window: framework(
             platform,
