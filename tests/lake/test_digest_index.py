@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kizuna.lake.index import LakeIndex, _merge_run_files, index_path, message_digests
+from kizuna.lake.index import LakeIndex, index_path, merge_run_files, message_digests
 from kizuna.lake.ingest import GroupCommitter, ingest_records
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.reader import read_events
@@ -135,7 +135,7 @@ def test_a_merge_streamed_in_small_windows_keeps_every_digest_sorted(tmp_path: P
     runs[1][0, 0] = runs[2][10, 0]
     paths = [_run_file(tmp_path / f"in-{k}.run", d) for k, d in enumerate(runs)]
     target = tmp_path / "merged.run"
-    assert _merge_run_files(paths, target, window=64) == 3_540
+    assert merge_run_files(paths, target, window=64) == 3_540
     words = np.fromfile(target, dtype="<u8")
     hi, lo = words[:3_540], words[3_540:]
     assert (np.diff(hi.astype(np.float64)) >= 0).all() and (hi[:-1] <= hi[1:]).all()

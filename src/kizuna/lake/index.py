@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -239,6 +240,31 @@ def _run_hits(path: Path, qhi: np.ndarray, qlo: np.ndarray) -> np.ndarray:
     return match
 
 
+def merge_group(runs: Sequence[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """The runs (name, digests) to merge next, if any: :data:`MERGE_FAN_IN` runs of
+    about the same size (by powers of :data:`MERGE_FAN_IN`), together at most
+    :data:`MERGE_CAP` digests."""
+    tiers: dict[int, list[tuple[str, int]]] = {}
+    for name, events in runs:
+        tier = 0
+        while MERGE_FAN_IN ** (tier + 1) * 256 <= events:
+            tier += 1
+        tiers.setdefault(tier, []).append((name, events))
+    return next(
+        (
+            rows[:MERGE_FAN_IN]
+            for _, rows in sorted(tiers.items())
+            if len(rows) >= MERGE_FAN_IN and sum(e for _, e in rows[:MERGE_FAN_IN]) <= MERGE_CAP
+        ),
+        None,
+    )
+
+
+def write_run(path: Path, digests: np.ndarray) -> None:
+    """Write ``digests`` (any order) as a sorted run file at ``path``, durably."""
+    _write_run(path, _sorted_digests(digests))
+
+
 def _read_words(handle: BinaryIO, start: int, count: int) -> np.ndarray:
     """``count`` little-endian uint64 words of an open run file from word ``start``."""
     handle.seek(8 * start)
@@ -246,7 +272,7 @@ def _read_words(handle: BinaryIO, start: int, count: int) -> np.ndarray:
     return np.frombuffer(data, dtype="<u8")
 
 
-def _merge_run_files(sources: Sequence[Path], target: Path, window: int = MERGE_WINDOW) -> int:
+def merge_run_files(sources: Sequence[Path], target: Path, window: int = MERGE_WINDOW) -> int:
     """Merge sorted run files into one at ``target`` (durably); how many digests.
 
     A k-way merge streamed from disk, ``window`` digests of each run at a time: each
@@ -504,6 +530,8 @@ class LakeIndex:
             self.conn.execute("DELETE FROM pending")
         self._settle_compaction()
         self._drop_stray_runs()
+        # a bulk load holds the lock from start to end: one found here was interrupted
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
         self._convert_legacy_ids()
 
     # -- the digest runs --------------------------------------------------------------
@@ -511,6 +539,11 @@ class LakeIndex:
     @property
     def runs_dir(self) -> Path:
         return self.folder / "runs"
+
+    @property
+    def spill_dir(self) -> Path:
+        """Where a bulk load keeps what it read until it writes each day once."""
+        return self.folder / "bulk"
 
     def _run_rows(self) -> list[tuple[str, int]]:
         rows = self.conn.execute("SELECT name, events FROM runs ORDER BY name").fetchall()
@@ -553,8 +586,9 @@ class LakeIndex:
         _write_run(self.runs_dir / name, _sorted_digests(digests))
         return name, len(digests)
 
-    def contains(self, digests: np.ndarray) -> np.ndarray:
-        """A boolean mask: which of ``digests`` (from :func:`message_digests`) are known."""
+    def contains(self, digests: np.ndarray, also: Sequence[Path] = ()) -> np.ndarray:
+        """A boolean mask: which of ``digests`` (from :func:`message_digests`) are known,
+        in the index or in the run files ``also`` (a bulk load's own, not yet committed)."""
         n = len(digests)
         if n == 0:
             return np.zeros(0, dtype=bool)
@@ -562,9 +596,9 @@ class LakeIndex:
         qhi = digests[order, 0]
         qlo = digests[order, 1]
         hit = np.zeros(n, dtype=bool)
-        for name, events in self._run_rows():
-            if events:
-                hit |= _run_hits(self.runs_dir / name, qhi, qlo)
+        paths = [self.runs_dir / name for name, events in self._run_rows() if events]
+        for path in [*paths, *also]:
+            hit |= _run_hits(path, qhi, qlo)
         found = np.zeros(n, dtype=bool)
         found[order] = hit
         return found
@@ -582,28 +616,34 @@ class LakeIndex:
             self.conn.execute("DELETE FROM pending")
         self._merge_runs()
 
+    def commit_runs(self, paths: Sequence[Path]) -> None:
+        """Make a written bulk batch permanent: the run files at ``paths`` (complete,
+        fsynced, of new and distinct digests) become known, nothing is pending.
+
+        The files are moved into the index's folder first; a crash before the commit
+        leaves them there unrecorded, and the next writer deletes them.
+        """
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        names = []
+        for path in paths:
+            name = f"run-{uuid.uuid4().hex}{_RUN_SUFFIX}"
+            os.replace(path, self.runs_dir / name)
+            names.append((name, (self.runs_dir / name).stat().st_size // 16))
+        fsync_dir(self.runs_dir)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT INTO runs (name, events) VALUES (?, ?)", names)
+            self.conn.execute("DELETE FROM pending")
+        self._merge_runs()
+
     def _merge_runs(self) -> None:
         """Merge runs of about the same size (by powers of :data:`MERGE_FAN_IN`)."""
         while True:
-            tiers: dict[int, list[tuple[str, int]]] = {}
-            for name, events in self._run_rows():
-                tier = 0
-                while MERGE_FAN_IN ** (tier + 1) * 256 <= events:
-                    tier += 1
-                tiers.setdefault(tier, []).append((name, events))
-            group = next(
-                (
-                    rows[:MERGE_FAN_IN]
-                    for _, rows in sorted(tiers.items())
-                    if len(rows) >= MERGE_FAN_IN
-                    and sum(e for _, e in rows[:MERGE_FAN_IN]) <= MERGE_CAP
-                ),
-                None,
-            )
+            group = merge_group(self._run_rows())
             if group is None:
                 return
             name = f"run-{uuid.uuid4().hex}{_RUN_SUFFIX}"
-            events = _merge_run_files([self.runs_dir / n for n, _ in group], self.runs_dir / name)
+            events = merge_run_files([self.runs_dir / n for n, _ in group], self.runs_dir / name)
             merged = (name, events)
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
