@@ -60,7 +60,8 @@ leaves out superseded files and, for a compaction in flight, the merged files
 unless all of them are in place, else the replaced ones — the same rule as
 recovery, so a reader sees every event once even after a crash in step 3 and
 before any writer recovers. Every begin, commit, settlement and purge of a
-compaction bumps the counter in ``listing_version`` in the same transaction;
+compaction, and every batch's begin, bumps the counter in ``listing_version`` in the
+same transaction;
 a reader reads it before and after listing a partition and lists again if it
 changed.
 """
@@ -362,13 +363,15 @@ class PartitionState:
 
     Paths are relative to the lake root. ``version`` is the listing version
     (None: the index does not exist yet, or predates it); ``merged`` and
-    ``replaced`` are the partition's files in a compaction in flight.
+    ``replaced`` are the partition's files in a compaction in flight; ``pending`` the
+    files of a batch being written (not committed yet).
     """
 
     version: int | None
     superseded: frozenset[str] = frozenset()
     merged: frozenset[str] = frozenset()
     replaced: frozenset[str] = frozenset()
+    pending: frozenset[str] = frozenset()
 
 
 class IndexReader:
@@ -433,9 +436,13 @@ class IndexReader:
                 )
                 for path, flag in rows:
                     (merged if flag else replaced).add(path)
+            pending: frozenset[str] = frozenset()
+            if "pending" in tables:
+                rows = conn.execute("SELECT path FROM pending WHERE path >= ? AND path < ?", bounds)
+                pending = frozenset(path for (path,) in rows)
         finally:
             conn.execute("COMMIT")
-        return PartitionState(version, superseded, frozenset(merged), frozenset(replaced))
+        return PartitionState(version, superseded, frozenset(merged), frozenset(replaced), pending)
 
 
 def _delete_durably(paths: Sequence[Path]) -> None:
@@ -680,6 +687,8 @@ class LakeIndex:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("INSERT OR REPLACE INTO pending (path) VALUES (?)", rows)
+            # readers leave pending files out: one listing a partition meanwhile lists again
+            self._bump_version()
 
     def commit_batch(self, message_ids: Iterable[str] | pa.Array | pa.ChunkedArray) -> None:
         """Make a written batch permanent: its ids become known, nothing is pending.
