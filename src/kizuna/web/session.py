@@ -57,7 +57,9 @@ class SessionCodec:
         data = self._signer.read(cookie)
         if data is None:
             return None
-        return UiSession(member_id=data.member_id, csrf=data.csrf_token, session_id=data.session_id)
+        return UiSession(
+            member_id=data.member_id, csrf=data.csrf_token, session_id=data.session_id
+        )
 
 
 def csrf_ok(session: UiSession, submitted: str | None) -> bool:
