@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kizuna.lake.index import LakeIndex, index_path, message_digests
+from kizuna.lake.index import LakeIndex, index_path, merge_run_files, message_digests
 from kizuna.lake.ingest import GroupCommitter, ingest_records
 from kizuna.lake.layout import LakeLayout
 from kizuna.lake.reader import read_events
@@ -118,3 +118,55 @@ def test_concurrent_requests_are_written_together_each_with_its_own_counts(
         read_events(LakeLayout(platform.settings.lake_dir)).column("message_id").to_pylist()
     )
     assert ids == ["old", "r0-1", "r1-1", "r2-1"]
+
+
+def _run_file(path: Path, digests: np.ndarray) -> Path:
+    order = np.argsort(digests[:, 0], kind="stable")
+    path.write_bytes(digests[order, 0].tobytes() + digests[order, 1].tobytes())
+    return path
+
+
+def test_a_merge_streamed_in_small_windows_keeps_every_digest_sorted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    runs = [rng.integers(0, 2**63, size=(n, 2), dtype=np.uint64) for n in (1_000, 37, 2_500, 3)]
+    # upper halves shared within and across runs (a 2^-64 coincidence in real life)
+    runs[0][:5, 0] = 42
+    runs[2][:3, 0] = 42
+    runs[1][0, 0] = runs[2][10, 0]
+    paths = [_run_file(tmp_path / f"in-{k}.run", d) for k, d in enumerate(runs)]
+    target = tmp_path / "merged.run"
+    assert merge_run_files(paths, target, window=64) == 3_540
+    words = np.fromfile(target, dtype="<u8")
+    hi, lo = words[:3_540], words[3_540:]
+    assert (np.diff(hi.astype(np.float64)) >= 0).all() and (hi[:-1] <= hi[1:]).all()
+    merged = np.stack([hi, lo], axis=1)
+    every = np.concatenate(runs)
+    assert (np.unique(merged, axis=0) == np.unique(every, axis=0)).all()
+    assert not target.with_name(target.name + ".tmp").exists()
+
+
+def _mapped_runs(index: LakeIndex) -> list[str]:
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    return [line for line in maps if str(index.runs_dir) in line]
+
+
+def test_lookups_leave_no_run_mapped_and_merges_find_shared_upper_halves(
+    tmp_path: Path,
+) -> None:
+    index = LakeIndex(LakeLayout(tmp_path / "lake"))
+    with index.locked():
+        for b in range(8):
+            digests = message_digests([f"m{b}-{i}" for i in range(400)])
+            digests[:2, 0] = 99  # every run has two digests sharing one upper half
+            assert not index.contains(digests).any()
+            index.commit_digests(digests)
+        assert len(list(index.runs_dir.iterdir())) < 8  # merged
+        for b in range(8):
+            digests = message_digests([f"m{b}-{i}" for i in range(400)])
+            digests[:2, 0] = 99
+            assert index.contains(digests).all()
+        probe = message_digests(["not-there"])
+        probe[0, 0] = 99
+        assert not index.contains(probe).any()
+        # the runs are mapped only during a lookup: memory does not grow with the lake
+        assert _mapped_runs(index) == []

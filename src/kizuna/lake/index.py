@@ -60,7 +60,8 @@ leaves out superseded files and, for a compaction in flight, the merged files
 unless all of them are in place, else the replaced ones — the same rule as
 recovery, so a reader sees every event once even after a crash in step 3 and
 before any writer recovers. Every begin, commit, settlement and purge of a
-compaction bumps the counter in ``listing_version`` in the same transaction;
+compaction, and every batch's begin, bumps the counter in ``listing_version`` in the
+same transaction;
 a reader reads it before and after listing a partition and lists again if it
 changed.
 """
@@ -69,6 +70,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -77,6 +79,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -94,11 +97,14 @@ _CONNECTIONS: dict[tuple[int, Path], sqlite3.Connection] = {}
 _CHUNK = 900  # below SQLite's default limit on bound parameters
 #: Runs of about the same size are merged once there are this many of them.
 MERGE_FAN_IN = 4
-#: Runs are not merged past this many digests (a merge holds its runs in memory).
+#: Runs are not merged past this many digests. A lookup maps one run at a time and
+#: unmaps it before the next, so a run's size (16 bytes a digest) bounds the memory
+#: a lookup adds, whatever the size of the lake.
 MERGE_CAP = 16_000_000
+#: Digests read from each run at a time by a merge (16 bytes each): a merge streams
+#: its runs from disk, so its memory does not depend on their sizes.
+MERGE_WINDOW = 1 << 20
 _RUN_SUFFIX = ".run"
-# Memory maps of run files (immutable once recorded), by path.
-_RUN_MAPS: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
 
 # -- digests ---------------------------------------------------------------------
 
@@ -207,13 +213,121 @@ def _digests(message_ids: pa.Array) -> np.ndarray:
     return out
 
 
-def _run_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    cached = _RUN_MAPS.get(path)
-    if cached is None:
-        words = np.memmap(path, dtype="<u8", mode="r")
-        half = len(words) // 2
-        cached = _RUN_MAPS[path] = (words[:half], words[half:])
-    return cached
+def _run_hits(path: Path, qhi: np.ndarray, qlo: np.ndarray) -> np.ndarray:
+    """Which of the queries (sorted by upper half) the run file at ``path`` holds.
+
+    The run is memory-mapped for this call only: the pages a lookup touches count in
+    the process's resident memory while mapped, so keeping every run mapped (as an
+    earlier version did) grew with the lake — 16 bytes an event once a bulk load's
+    lookups had touched every page.
+    """
+    words = np.memmap(path, dtype="<u8", mode="r")
+    size = len(words) // 2
+    rhi = words[:size]
+    rlo = words[size:]
+    pos = np.searchsorted(rhi, qhi)
+    inside = pos < size
+    at = np.where(inside, pos, 0)
+    same_hi = inside & (rhi[at] == qhi)
+    match = same_hi & (rlo[at] == qlo)
+    # Rare: more than one digest in the run shares this upper half.
+    for i in np.flatnonzero(same_hi & ~match):
+        j = int(pos[i]) + 1
+        while j < size and rhi[j] == qhi[i]:
+            if rlo[j] == qlo[i]:
+                match[i] = True
+                break
+            j += 1
+    return match
+
+
+def merge_group(runs: Sequence[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """The runs (name, digests) to merge next, if any: :data:`MERGE_FAN_IN` runs of
+    about the same size (by powers of :data:`MERGE_FAN_IN`), together at most
+    :data:`MERGE_CAP` digests."""
+    tiers: dict[int, list[tuple[str, int]]] = {}
+    for name, events in runs:
+        tier = 0
+        while MERGE_FAN_IN ** (tier + 1) * 256 <= events:
+            tier += 1
+        tiers.setdefault(tier, []).append((name, events))
+    return next(
+        (
+            rows[:MERGE_FAN_IN]
+            for _, rows in sorted(tiers.items())
+            if len(rows) >= MERGE_FAN_IN and sum(e for _, e in rows[:MERGE_FAN_IN]) <= MERGE_CAP
+        ),
+        None,
+    )
+
+
+def write_run(path: Path, digests: np.ndarray) -> None:
+    """Write ``digests`` (any order) as a sorted run file at ``path``, durably."""
+    _write_run(path, _sorted_digests(digests))
+
+
+def _read_words(handle: BinaryIO, start: int, count: int) -> np.ndarray:
+    """``count`` little-endian uint64 words of an open run file from word ``start``."""
+    handle.seek(8 * start)
+    data = handle.read(8 * count)
+    return np.frombuffer(data, dtype="<u8")
+
+
+def merge_run_files(sources: Sequence[Path], target: Path, window: int = MERGE_WINDOW) -> int:
+    """Merge sorted run files into one at ``target`` (durably); how many digests.
+
+    A k-way merge streamed from disk, ``window`` digests of each run at a time: each
+    round reads a window of every run, cuts them all at the smallest last upper half
+    among the windows that do not end their run (everything up to the cut is final,
+    since every run is sorted), sorts what is below the cut and writes it in place in
+    both halves of the target. Memory stays about ``len(sources)`` windows.
+    """
+    sizes = [p.stat().st_size // 16 for p in sources]
+    total = sum(sizes)
+    tmp = target.with_name(target.name + TEMP_SUFFIX)
+    handles = [open(p, "rb") for p in sources]  # noqa: SIM115 - closed below
+    try:
+        with open(tmp, "wb") as out:
+            out.truncate(16 * total)
+            fd = out.fileno()
+            cursors = [0] * len(sources)
+            written = 0
+            while written < total:
+                windows = []
+                for handle, size, at in zip(handles, sizes, cursors, strict=True):
+                    count = min(window, size - at)
+                    windows.append(_read_words(handle, at, count))
+                open_ends = [
+                    int(w[-1])
+                    for w, size, at in zip(windows, sizes, cursors, strict=True)
+                    if len(w) and at + len(w) < size
+                ]
+                cut = min(open_ends) if open_ends else None
+                his, los = [], []
+                for k, (handle, size, chunk) in enumerate(
+                    zip(handles, sizes, windows, strict=True)
+                ):
+                    take = len(chunk)
+                    if cut is not None:
+                        take = int(np.searchsorted(chunk, np.uint64(cut), side="right"))
+                    if take:
+                        his.append(chunk[:take])
+                        los.append(_read_words(handle, size + cursors[k], take))
+                        cursors[k] += take
+                hi = np.concatenate(his)
+                lo = np.concatenate(los)
+                order = np.argsort(hi, kind="stable")
+                os.pwrite(fd, np.ascontiguousarray(hi[order]).tobytes(), 8 * written)
+                os.pwrite(fd, np.ascontiguousarray(lo[order]).tobytes(), 8 * (total + written))
+                written += len(hi)
+            out.flush()
+            os.fsync(fd)
+    finally:
+        for handle in handles:
+            handle.close()
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+    return total
 
 
 def _write_run(path: Path, digests: np.ndarray) -> None:
@@ -249,13 +363,15 @@ class PartitionState:
 
     Paths are relative to the lake root. ``version`` is the listing version
     (None: the index does not exist yet, or predates it); ``merged`` and
-    ``replaced`` are the partition's files in a compaction in flight.
+    ``replaced`` are the partition's files in a compaction in flight; ``pending`` the
+    files of a batch being written (not committed yet).
     """
 
     version: int | None
     superseded: frozenset[str] = frozenset()
     merged: frozenset[str] = frozenset()
     replaced: frozenset[str] = frozenset()
+    pending: frozenset[str] = frozenset()
 
 
 class IndexReader:
@@ -320,9 +436,13 @@ class IndexReader:
                 )
                 for path, flag in rows:
                     (merged if flag else replaced).add(path)
+            pending: frozenset[str] = frozenset()
+            if "pending" in tables:
+                rows = conn.execute("SELECT path FROM pending WHERE path >= ? AND path < ?", bounds)
+                pending = frozenset(path for (path,) in rows)
         finally:
             conn.execute("COMMIT")
-        return PartitionState(version, superseded, frozenset(merged), frozenset(replaced))
+        return PartitionState(version, superseded, frozenset(merged), frozenset(replaced), pending)
 
 
 def _delete_durably(paths: Sequence[Path]) -> None:
@@ -417,6 +537,8 @@ class LakeIndex:
             self.conn.execute("DELETE FROM pending")
         self._settle_compaction()
         self._drop_stray_runs()
+        # a bulk load holds the lock from start to end: one found here was interrupted
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
         self._convert_legacy_ids()
 
     # -- the digest runs --------------------------------------------------------------
@@ -424,6 +546,11 @@ class LakeIndex:
     @property
     def runs_dir(self) -> Path:
         return self.folder / "runs"
+
+    @property
+    def spill_dir(self) -> Path:
+        """Where a bulk load keeps what it read until it writes each day once."""
+        return self.folder / "bulk"
 
     def _run_rows(self) -> list[tuple[str, int]]:
         rows = self.conn.execute("SELECT name, events FROM runs ORDER BY name").fetchall()
@@ -437,8 +564,6 @@ class LakeIndex:
         recorded = {name for name, _ in self._run_rows()}
         stray = [p for p in self.runs_dir.iterdir() if p.name not in recorded]
         if stray:
-            for path in stray:
-                _RUN_MAPS.pop(path, None)
             _delete_durably(stray)
 
     def _convert_legacy_ids(self) -> None:
@@ -468,15 +593,9 @@ class LakeIndex:
         _write_run(self.runs_dir / name, _sorted_digests(digests))
         return name, len(digests)
 
-    def _runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        rows = self._run_rows()
-        live = {self.runs_dir / name for name, _ in rows}
-        for path in [p for p in _RUN_MAPS if p.parent == self.runs_dir and p not in live]:
-            del _RUN_MAPS[path]
-        return [_run_arrays(self.runs_dir / name) for name, events in rows if events]
-
-    def contains(self, digests: np.ndarray) -> np.ndarray:
-        """A boolean mask: which of ``digests`` (from :func:`message_digests`) are known."""
+    def contains(self, digests: np.ndarray, also: Sequence[Path] = ()) -> np.ndarray:
+        """A boolean mask: which of ``digests`` (from :func:`message_digests`) are known,
+        in the index or in the run files ``also`` (a bulk load's own, not yet committed)."""
         n = len(digests)
         if n == 0:
             return np.zeros(0, dtype=bool)
@@ -484,22 +603,9 @@ class LakeIndex:
         qhi = digests[order, 0]
         qlo = digests[order, 1]
         hit = np.zeros(n, dtype=bool)
-        for rhi, rlo in self._runs():
-            size = len(rhi)
-            pos = np.searchsorted(rhi, qhi)
-            inside = pos < size
-            at = np.where(inside, pos, 0)
-            same_hi = inside & (rhi[at] == qhi)
-            match = same_hi & (rlo[at] == qlo)
-            # Rare: more than one digest in the run shares this upper half.
-            for i in np.flatnonzero(same_hi & ~match):
-                j = int(pos[i]) + 1
-                while j < size and rhi[j] == qhi[i]:
-                    if rlo[j] == qlo[i]:
-                        match[i] = True
-                        break
-                    j += 1
-            hit |= match
+        paths = [self.runs_dir / name for name, events in self._run_rows() if events]
+        for path in [*paths, *also]:
+            hit |= _run_hits(path, qhi, qlo)
         found = np.zeros(n, dtype=bool)
         found[order] = hit
         return found
@@ -517,41 +623,42 @@ class LakeIndex:
             self.conn.execute("DELETE FROM pending")
         self._merge_runs()
 
+    def commit_runs(self, paths: Sequence[Path]) -> None:
+        """Make a written bulk batch permanent: the run files at ``paths`` (complete,
+        fsynced, of new and distinct digests) become known, nothing is pending.
+
+        The files are moved into the index's folder first; a crash before the commit
+        leaves them there unrecorded, and the next writer deletes them.
+        """
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        names = []
+        for path in paths:
+            name = f"run-{uuid.uuid4().hex}{_RUN_SUFFIX}"
+            os.replace(path, self.runs_dir / name)
+            names.append((name, (self.runs_dir / name).stat().st_size // 16))
+        fsync_dir(self.runs_dir)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT INTO runs (name, events) VALUES (?, ?)", names)
+            self.conn.execute("DELETE FROM pending")
+        self._merge_runs()
+
     def _merge_runs(self) -> None:
         """Merge runs of about the same size (by powers of :data:`MERGE_FAN_IN`)."""
         while True:
-            tiers: dict[int, list[tuple[str, int]]] = {}
-            for name, events in self._run_rows():
-                tier = 0
-                while MERGE_FAN_IN ** (tier + 1) * 256 <= events:
-                    tier += 1
-                tiers.setdefault(tier, []).append((name, events))
-            group = next(
-                (
-                    rows[:MERGE_FAN_IN]
-                    for _, rows in sorted(tiers.items())
-                    if len(rows) >= MERGE_FAN_IN
-                    and sum(e for _, e in rows[:MERGE_FAN_IN]) <= MERGE_CAP
-                ),
-                None,
-            )
+            group = merge_group(self._run_rows())
             if group is None:
                 return
-            parts = []
-            for name, _ in group:
-                rhi, rlo = _run_arrays(self.runs_dir / name)
-                parts.append(np.stack([np.asarray(rhi), np.asarray(rlo)], axis=1))
-            merged = self._new_run(np.concatenate(parts))
+            name = f"run-{uuid.uuid4().hex}{_RUN_SUFFIX}"
+            events = merge_run_files([self.runs_dir / n for n, _ in group], self.runs_dir / name)
+            merged = (name, events)
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.execute("INSERT INTO runs (name, events) VALUES (?, ?)", merged)
                 self.conn.executemany(
                     "DELETE FROM runs WHERE name = ?", [(name,) for name, _ in group]
                 )
-            old = [self.runs_dir / name for name, _ in group]
-            for path in old:
-                _RUN_MAPS.pop(path, None)
-            _delete_durably(old)
+            _delete_durably([self.runs_dir / name for name, _ in group])
 
     def clear(self) -> None:
         """Forget every message id (the lake's events were removed)."""
@@ -580,6 +687,8 @@ class LakeIndex:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("INSERT OR REPLACE INTO pending (path) VALUES (?)", rows)
+            # readers leave pending files out: one listing a partition meanwhile lists again
+            self._bump_version()
 
     def commit_batch(self, message_ids: Iterable[str] | pa.Array | pa.ChunkedArray) -> None:
         """Make a written batch permanent: its ids become known, nothing is pending.

@@ -600,6 +600,12 @@ def _problem(block: _Block, i: int, exc: Rejected) -> Problem:
 
 def _plan_parts(layout: LakeLayout, table: pa.Table, batch: str) -> list[tuple[Path, pa.Table]]:
     """One part per day: the events sorted by (account_id, timestamp) within each."""
+    return [(layout.new_part_path(day, writer=batch), part) for day, part in day_slices(table)]
+
+
+def day_slices(table: pa.Table) -> list[tuple[date, pa.Table]]:
+    """The events of ``table`` by day (in day order), each sorted by (account_id,
+    timestamp); rows that tie keep their order."""
     if not table.num_rows:
         return []
     table = table.combine_chunks()
@@ -618,11 +624,10 @@ def _plan_parts(layout: LakeLayout, table: pa.Table, batch: str) -> list[tuple[P
     bounds = np.flatnonzero(np.diff(day_values)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(day_values)]])
-    parts = []
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        day = _EPOCH_DATE + timedelta(days=int(day_values[s]))
-        parts.append((layout.new_part_path(day, writer=batch), table.slice(s, e - s)))
-    return parts
+    return [
+        (_EPOCH_DATE + timedelta(days=int(day_values[s])), table.slice(s, e - s))
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
 
 
 def _events_table(rows: list[tuple[Any, ...]]) -> pa.Table:
@@ -794,26 +799,34 @@ def ingest_paths(
     progress: Progress | None = None,
     rollup: bool = True,
 ) -> BulkReport:
-    """The bulk path for a first history load: every file of ``paths`` in batches of
-    :data:`BULK_CHUNK_SIZE` records (one part file per day and batch), then the
-    metrics' daily roll-up refreshed once for everything that landed.
+    """The bulk path for a first history load: every file of ``paths`` read in batches
+    of :data:`BULK_CHUNK_SIZE` records and landed as one transaction that writes each
+    day's partition once (:mod:`kizuna.lake.bulk`), then the metrics' daily roll-up
+    refreshed once for everything that landed.
 
-    Each batch is a transaction like any ingest, so re-running after a crash (or
-    twice) lands every event exactly once: what landed counts as duplicates.
+    Re-running after a crash (or twice) lands every event exactly once: a load that
+    did not finish left nothing, one that did counts everything as duplicates.
     ``progress(done, total)`` counts bytes over all files.
     """
+    from kizuna.lake import bulk  # it builds on this module
+
     formats = [_check_file(Path(p), fmt) for p in paths]
     sizes = [Path(p).stat().st_size for p in paths]
     total = sum(sizes)
     report = BulkReport(files=len(paths))
-    before = 0
-    for path, file_fmt, size in zip(paths, formats, sizes, strict=True):
-        blocks = _file_blocks(Path(path), file_fmt, _parse_rows(BULK_CHUNK_SIZE))
-        for done, file_total in _stream(platform, blocks, BULK_CHUNK_SIZE, report):
-            if progress is not None:
+
+    def batches() -> Iterator[tuple[list[_Prepared], int, int]]:
+        before = 0
+        for path, file_fmt, size in zip(paths, formats, sizes, strict=True):
+            blocks = _file_blocks(Path(path), file_fmt, _parse_rows(BULK_CHUNK_SIZE))
+            for prepared, done, file_total in bulk.prepared_batches(
+                platform, blocks, BULK_CHUNK_SIZE
+            ):
                 share = done / file_total if file_total else 1.0
-                progress(before + int(size * share), total)
-        before += size
+                yield prepared, before + int(size * share), total
+            before += size
+
+    bulk.load(platform, batches(), report, batch_rows=BULK_CHUNK_SIZE, progress=progress)
     if rollup and report.accepted:
         from kizuna.metrics.service import refresh_rollup  # metrics reads the lake: not at import
 

@@ -58,8 +58,10 @@ def committed_parts(
 ) -> list[PartFile]:
     """The part files readers should read for UTC event dates in ``[start, end]``, in path order.
 
-    Lock-free and consistent: staged files (``*.parquet.tmp``) and superseded
-    files are never listed, and for a compaction in flight the merged files are
+    Lock-free and consistent: staged files (``*.parquet.tmp``), superseded files
+    and the files of a batch not committed yet (pending: a bulk load's days until
+    its end, or a batch a crash interrupted until a writer rolls it back) are never
+    listed, and for a compaction in flight the merged files are
     listed only if all of them are in place, and then instead of the files they
     replace — so each event is listed exactly once at every step of a
     compaction, and after a crash before any writer recovered. Each partition
@@ -99,8 +101,8 @@ def _scan(folder: Path, relative: str, day: date, state: PartitionState) -> dict
         if not entry.name.endswith(_PART_SUFFIX):
             continue  # staged (.parquet.tmp) or foreign files
         key = f"{relative}/{entry.name}"
-        if key in state.superseded:
-            continue
+        if key in state.superseded or key in state.pending:
+            continue  # replaced by a compaction, or a batch not committed yet
         try:
             size = entry.stat().st_size
         except FileNotFoundError:
