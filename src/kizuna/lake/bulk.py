@@ -44,12 +44,12 @@ from kizuna.lake.index import LakeIndex, merge_group, merge_run_files, message_d
 from kizuna.lake.ingest import (
     MAX_PROBLEMS,
     BulkReport,
+    IngestChunk,
     IngestReport,
-    _Chunk,
-    _first_occurrences,
-    _prepare_block,
-    _Prepared,
+    PreparedBlock,
     day_slices,
+    first_occurrences,
+    prepare_block,
 )
 from kizuna.lake.layout import LakeLayout, atomic_write_parquet, atomic_write_parquets
 from kizuna.lake.quarantine import quarantine_path
@@ -123,14 +123,16 @@ def _read_ipc(path: Path) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
-def _spill_batch(index: LakeIndex, spill: _Spill, prepared: list[_Prepared]) -> list[IngestReport]:
+def _spill_batch(
+    index: LakeIndex, spill: _Spill, prepared: list[PreparedBlock]
+) -> list[IngestReport]:
     """Phase 1 for one batch: keep its new events and quarantined records; the counts."""
     tables = [p.table for p in prepared if p.table.num_rows]
     reports = []
     if tables:
         table = pa.concat_tables(tables)
         digests = message_digests(table.column("message_id"))
-        new = _first_occurrences(digests)
+        new = first_occurrences(digests)
         candidates = np.flatnonzero(new)
         if len(candidates):
             known = index.contains(digests[candidates], also=spill.run_paths())
@@ -214,7 +216,7 @@ def _write_days(index: LakeIndex, spill: _Spill, batch_rows: int) -> None:
 
 def load(
     platform: Platform,
-    batches: Iterator[tuple[list[_Prepared], int, int]],
+    batches: Iterator[tuple[list[PreparedBlock], int, int]],
     report: BulkReport,
     *,
     batch_rows: int,
@@ -239,15 +241,15 @@ def load(
 
 
 def prepared_batches(
-    platform: Platform, blocks: Iterator[_Chunk], batch: int
-) -> Iterator[tuple[list[_Prepared], int, int]]:
+    platform: Platform, blocks: Iterator[IngestChunk], batch: int
+) -> Iterator[tuple[list[PreparedBlock], int, int]]:
     """Blocks prepared as they are read, ``batch`` records at a time, with the progress
     (done, total) of the source after each."""
-    waiting: list[_Prepared] = []
+    waiting: list[PreparedBlock] = []
     size = 0
     done = total = 0
     for block, done, total in blocks:
-        waiting.append(_prepare_block(platform, block))
+        waiting.append(prepare_block(platform, block))
         size += block.size
         if size >= batch:
             yield waiting, done, total

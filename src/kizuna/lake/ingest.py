@@ -469,7 +469,7 @@ def _prepare(
 
 
 @dataclass
-class _Prepared:
+class PreparedBlock:
     """A block checked and ready to land: what it holds once its records can go."""
 
     size: int  # records in the block
@@ -480,13 +480,13 @@ class _Prepared:
     problems: list[Problem]
 
 
-def _prepare_block(
+def prepare_block(
     platform: Platform,
     block: _Block,
     *,
     write_quarantine: bool = True,
     received_at: datetime | None = None,
-) -> _Prepared:
+) -> PreparedBlock:
     received_at = received_at or platform.clock.now()
     rules = TimestampRules.from_settings(platform.settings)
     table, rows, rejected = _prepare(platform, block, received_at, rules)
@@ -497,7 +497,7 @@ def _prepare_block(
         else None
     )
     problems = [_problem(block, i, exc) for i, exc in rejected[:MAX_PROBLEMS]]
-    return _Prepared(block.size, table, rows, rejected, quarantine, problems)
+    return PreparedBlock(block.size, table, rows, rejected, quarantine, problems)
 
 
 def _land(
@@ -508,20 +508,20 @@ def _land(
     received_at: datetime | None = None,
 ) -> _Landed:
     """Land one block as one batch: returns after its events are durable."""
-    prepared = _prepare_block(
+    prepared = prepare_block(
         platform, block, write_quarantine=write_quarantine, received_at=received_at
     )
     return _land_prepared(platform, [prepared])[0]
 
 
-def _land_prepared(platform: Platform, prepared: list[_Prepared]) -> list[_Landed]:
+def _land_prepared(platform: Platform, prepared: list[PreparedBlock]) -> list[_Landed]:
     """Land prepared blocks as one batch (one part file per day, one quarantine file):
     returns after their events are durable."""
     layout = LakeLayout(platform.settings.lake_dir)
     tables = [p.table for p in prepared if p.table.num_rows]
     table = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
     digests = message_digests(table.column("message_id")) if table.num_rows else None
-    first = _first_occurrences(digests) if digests is not None else np.zeros(0, dtype=bool)
+    first = first_occurrences(digests) if digests is not None else np.zeros(0, dtype=bool)
     quarantined = [p.quarantine for p in prepared if p.quarantine is not None]
     batch = uuid.uuid4().hex[:16]
     index = LakeIndex(layout)
@@ -572,7 +572,7 @@ def _land_prepared(platform: Platform, prepared: list[_Prepared]) -> list[_Lande
     return out
 
 
-def _first_occurrences(digests: np.ndarray) -> np.ndarray:
+def first_occurrences(digests: np.ndarray) -> np.ndarray:
     """A mask of the rows whose digest no earlier row has (the first of each id wins)."""
     n = len(digests)
     first = np.ones(n, dtype=bool)
@@ -684,7 +684,7 @@ def detect_format(path: Path) -> str:
 
 
 Progress = Callable[[int, int], None]
-_Chunk = tuple[_Block, int, int]  # block, done, total (bytes for text files, rows for Parquet)
+IngestChunk = tuple[_Block, int, int]  # block, done, total (bytes for text files, rows for Parquet)
 
 
 def _check_file(path: Path, fmt: str | None) -> str:
@@ -699,7 +699,7 @@ def _check_file(path: Path, fmt: str | None) -> str:
     return fmt
 
 
-def _file_blocks(path: Path, fmt: str, size: int) -> Iterator[_Chunk]:
+def _file_blocks(path: Path, fmt: str, size: int) -> Iterator[IngestChunk]:
     return {
         "jsonl": _jsonl_blocks,
         "csv": _csv_blocks,
@@ -737,15 +737,15 @@ def _parse_rows(batch: int) -> int:
 
 
 def _stream(
-    platform: Platform, blocks: Iterator[_Chunk], batch: int, report: IngestReport
+    platform: Platform, blocks: Iterator[IngestChunk], batch: int, report: IngestReport
 ) -> Iterator[tuple[int, int]]:
     """Prepare blocks as they are read; land them ``batch`` records at a time (adding to
     ``report``); yield progress after each batch."""
-    waiting: list[_Prepared] = []
+    waiting: list[PreparedBlock] = []
     size = 0
     done = total = 0
     for block, done, total in blocks:
-        waiting.append(_prepare_block(platform, block))
+        waiting.append(prepare_block(platform, block))
         size += block.size
         if size >= batch:
             for landed in _land_prepared(platform, waiting):
@@ -815,7 +815,7 @@ def ingest_paths(
     total = sum(sizes)
     report = BulkReport(files=len(paths))
 
-    def batches() -> Iterator[tuple[list[_Prepared], int, int]]:
+    def batches() -> Iterator[tuple[list[PreparedBlock], int, int]]:
         before = 0
         for path, file_fmt, size in zip(paths, formats, sizes, strict=True):
             blocks = _file_blocks(Path(path), file_fmt, _parse_rows(BULK_CHUNK_SIZE))
@@ -834,7 +834,7 @@ def ingest_paths(
     return report
 
 
-def _jsonl_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+def _jsonl_blocks(path: Path, size: int) -> Iterator[IngestChunk]:
     """A JSON Lines file in chunks of whole lines (about ``size`` records each), each
     made into columns in bulk (:func:`kizuna.lake.columnar.jsonl_columns`)."""
     total = path.stat().st_size
@@ -961,7 +961,7 @@ def _csv_reader_names(path: Path) -> list[str] | None:
     return header
 
 
-def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+def _csv_blocks(path: Path, size: int) -> Iterator[IngestChunk]:
     total = path.stat().st_size
     source = path.name
     names = _csv_reader_names(path)
@@ -1022,7 +1022,7 @@ def _csv_blocks(path: Path, size: int) -> Iterator[_Chunk]:
         yield _record_block([], source, "line", 0), total, total
 
 
-def _csv_dict_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+def _csv_dict_blocks(path: Path, size: int) -> Iterator[IngestChunk]:
     total = path.stat().st_size
     source = path.name
     with open(path, "rb") as raw:
@@ -1066,7 +1066,7 @@ def _csv_dict_blocks(path: Path, size: int) -> Iterator[_Chunk]:
         yield block(items, lines), total, total
 
 
-def _parquet_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+def _parquet_blocks(path: Path, size: int) -> Iterator[IngestChunk]:
     handle = pq.ParquetFile(path)
     con = duckdb.connect()
     total = handle.metadata.num_rows
@@ -1120,7 +1120,7 @@ def _parquet_blocks(path: Path, size: int) -> Iterator[_Chunk]:
         yield _record_block([], source, "row", 0), 0, 0
 
 
-def _json_blocks(path: Path, size: int) -> Iterator[_Chunk]:
+def _json_blocks(path: Path, size: int) -> Iterator[IngestChunk]:
     total = path.stat().st_size
     try:
         payload = orjson.loads(path.read_bytes())
