@@ -44,12 +44,10 @@ from kizuna.lake.index import LakeIndex, merge_group, merge_run_files, message_d
 from kizuna.lake.ingest import (
     MAX_PROBLEMS,
     BulkReport,
-    IngestChunk,
     IngestReport,
     PreparedBlock,
     day_slices,
     first_occurrences,
-    prepare_block,
 )
 from kizuna.lake.layout import LakeLayout, atomic_write_parquet, atomic_write_parquets
 from kizuna.lake.quarantine import quarantine_path
@@ -238,21 +236,3 @@ def load(
             _write_days(index, spill, batch_rows)
         finally:
             shutil.rmtree(index.spill_dir, ignore_errors=True)
-
-
-def prepared_batches(
-    platform: Platform, blocks: Iterator[IngestChunk], batch: int
-) -> Iterator[tuple[list[PreparedBlock], int, int]]:
-    """Blocks prepared as they are read, ``batch`` records at a time, with the progress
-    (done, total) of the source after each."""
-    waiting: list[PreparedBlock] = []
-    size = 0
-    done = total = 0
-    for block, done, total in blocks:
-        waiting.append(prepare_block(platform, block))
-        size += block.size
-        if size >= batch:
-            yield waiting, done, total
-            waiting, size = [], 0
-    if waiting:
-        yield waiting, done, total

@@ -736,11 +736,11 @@ def _parse_rows(batch: int) -> int:
     return max(1, min(PARSE_ROWS, batch))
 
 
-def _stream(
-    platform: Platform, blocks: Iterator[IngestChunk], batch: int, report: IngestReport
-) -> Iterator[tuple[int, int]]:
-    """Prepare blocks as they are read; land them ``batch`` records at a time (adding to
-    ``report``); yield progress after each batch."""
+def prepared_batches(
+    platform: Platform, blocks: Iterator[IngestChunk], batch: int
+) -> Iterator[tuple[list[PreparedBlock], int, int]]:
+    """Blocks prepared as they are read, ``batch`` records at a time, with the progress
+    (done, total) of the source after each."""
     waiting: list[PreparedBlock] = []
     size = 0
     done = total = 0
@@ -748,13 +748,22 @@ def _stream(
         waiting.append(prepare_block(platform, block))
         size += block.size
         if size >= batch:
-            for landed in _land_prepared(platform, waiting):
-                report.add(landed.report)
+            yield waiting, done, total
             waiting, size = [], 0
-            yield done, total
     if waiting:
-        for landed in _land_prepared(platform, waiting):
+        yield waiting, done, total
+
+
+def _stream(
+    platform: Platform, blocks: Iterator[IngestChunk], batch: int, report: IngestReport
+) -> Iterator[tuple[int, int]]:
+    """Prepare blocks as they are read; land them ``batch`` records at a time (adding to
+    ``report``); yield progress after each batch, and once at the end (an empty source too)."""
+    done = total = 0
+    for prepared, done, total in prepared_batches(platform, blocks, batch):
+        for landed in _land_prepared(platform, prepared):
             report.add(landed.report)
+        yield done, total
     yield done, total
 
 
@@ -819,9 +828,7 @@ def ingest_paths(
         before = 0
         for path, file_fmt, size in zip(paths, formats, sizes, strict=True):
             blocks = _file_blocks(Path(path), file_fmt, _parse_rows(BULK_CHUNK_SIZE))
-            for prepared, done, file_total in bulk.prepared_batches(
-                platform, blocks, BULK_CHUNK_SIZE
-            ):
+            for prepared, done, file_total in prepared_batches(platform, blocks, BULK_CHUNK_SIZE):
                 share = done / file_total if file_total else 1.0
                 yield prepared, before + int(size * share), total
             before += size
